@@ -1,0 +1,53 @@
+"""Events the pipeline emits: one per counted rep, one per finished set.
+
+Each event carries its evidence (thresholds in force, which rule ended the rep) so a miscount can be
+explained from a plot. ``to_dict`` gives the JSON form used by ``analyze --json``, MQTT and the files.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class RepEvent:
+    """A counted rep. ``t_s`` is when the pipeline decided; ``completed_s`` when the rep ended."""
+
+    t_s: float
+    completed_s: float
+    set_index: int          # 1-based
+    rep_in_set: int         # 1-based
+    start_s: float          # leg left standing for the hinge
+    duration_s: float       # start_s -> completed_s
+    hinge_depth_deg: float  # deepest leg angle behind the standing reference
+    march_height_deg: float # highest leg angle in front of it
+    evidence: dict = field(default_factory=dict, compare=False)
+
+    kind = "rep"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True)
+class SetEvent:
+    """A finished set: emitted once no rep has followed the last one for the set gap."""
+
+    t_s: float
+    set_index: int
+    start_s: float
+    end_s: float
+    reps: int
+    rep_times_s: tuple[float, ...]
+    mean_hinge_depth_deg: float
+    mean_march_height_deg: float
+    mean_duration_s: float
+
+    kind = "set"
+
+    def to_dict(self) -> dict:
+        d = {"kind": self.kind, **asdict(self)}
+        d["rep_times_s"] = list(self.rep_times_s)
+        return d
+
+
+Event = RepEvent | SetEvent

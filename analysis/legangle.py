@@ -1,0 +1,131 @@
+"""The signed leg angle in the movement plane, found from the data whatever the mount.
+
+The leg swings about one axis (hip flexion/extension). That axis, in sensor coordinates, is the
+principal direction of the angular rate while moving (a PCA that forgets old movement). The leg
+angle is the rotation of the measured "up" vector about that axis away from its standing value,
+so it is drift-free (it comes from the fused tilt, not from integrating the gyro) and correct from
+the moment the axis is known. The axis sign is arbitrary; the rep detector decides which side is
+the hinge. Re-zero: when the leg is still with "up" well out of the movement plane, the strap has
+moved, so standing is taken again and the axis is learned afresh. A slip within the plane cannot
+be seen that way; it is caught when the leg swings both ways about a still pose far from zero.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class LegAngle:
+    """Per-bucket axis learning, standing reference and angle."""
+
+    def __init__(self, moving_dps: float = 20.0, axis_tau_s: float = 10.0, rate_hz: float = 50.0,
+                 rezero_off_plane_deg: float = 20.0, min_planarity: float = 0.6,
+                 round_trip_deg: float = 40.0, stale_ref_deg: float = 25.0, home_still_s: float = 3.0):
+        self.round_trip_deg, self.stale_ref_deg = round_trip_deg, stale_ref_deg
+        self.home_still_s = home_still_s
+        self.moving_dps = moving_dps
+        self._decay = math.exp(-1.0 / (axis_tau_s * rate_hz))
+        self._sin_off = math.sin(math.radians(rezero_off_plane_deg))
+        self.min_planarity = min_planarity
+        self._c = np.zeros((3, 3))
+        self._since_eig = 0
+        self.axis: np.ndarray | None = None   # unit vector, sensor axes
+        self.up_ref: np.ndarray | None = None # "up" at standing, sensor axes
+        self.rezeros = 0              # times the strap was seen to move (axis relearned)
+        self.turns = 0                # times the axis turned far while being followed
+        self.rehomes = 0
+        self._home_deg = math.nan     # leg angle at the last long still pose
+        self._home_up: np.ndarray | None = None
+        self._axis_anchor: np.ndarray | None = None   # the axis when it was last (re)learned
+        self._cos_turned = math.cos(math.radians(45.0))
+        self._away_deg = (0.0, 0.0)   # farthest the leg went from there since, behind and ahead
+
+    def update(self, up: np.ndarray, gyro_dps: np.ndarray, still_s: float) -> tuple[float, float]:
+        """One bucket: returns (raw angle deg, angular rate about the axis dps); NaN until known.
+
+        ``still_s`` > 0 when a still window was just confirmed: how long the leg has been still."""
+        still = still_s > 0
+        speed2 = float(gyro_dps @ gyro_dps)
+        if speed2 > self.moving_dps ** 2:
+            self._c = self._decay * self._c + np.outer(gyro_dps, gyro_dps)
+            self._since_eig += 1
+            if self._since_eig >= 10:
+                self._learn_axis()
+        if still:
+            self._on_still(up)
+        a = self.axis
+        if a is None or not self._ref_valid():
+            self._home_deg = math.nan
+            return math.nan, math.nan
+        angle = self._track_home(up, self._angle(up, a), still_s)
+        return angle, float(gyro_dps @ a)
+
+    def _angle(self, up: np.ndarray, a: np.ndarray) -> float:
+        """Rotation of ``up`` from ``up_ref`` about ``a``: atan2 of the triple product (u x r).a and
+        the dot product of both projected onto the plane normal to ``a`` (plain floats: hot path)."""
+        ux, uy, uz = up.tolist()
+        rx, ry, rz = self.up_ref.tolist()
+        ax, ay, az = a.tolist()
+        cross_a = (uy * rz - uz * ry) * ax + (uz * rx - ux * rz) * ay + (ux * ry - uy * rx) * az
+        dot_p = ux * rx + uy * ry + uz * rz - (ux * ax + uy * ay + uz * az) * (rx * ax + ry * ay + rz * az)
+        return math.degrees(math.atan2(cross_a, dot_p))
+
+    def _learn_axis(self) -> None:
+        self._since_eig = 0
+        w, v = np.linalg.eigh(self._c)
+        if w[2] <= 0 or w[2] / w.sum() < self.min_planarity:
+            return
+        new = v[:, 2]
+        if self.axis is not None and new @ self.axis < 0:
+            new = -new
+        self.axis = new
+        if self._axis_anchor is None:
+            self._axis_anchor = new
+        elif new @ self._axis_anchor < self._cos_turned:
+            # turned far since the hinge side was learned (the strap slid round the leg): the
+            # sign carried along may now be the wrong one, so the side is learned again
+            self._axis_anchor = new
+            self.turns += 1
+
+    def _ref_valid(self) -> bool:
+        """Standing "up" lies in the movement plane; one far out of it belongs to another mount."""
+        return self.up_ref is not None and abs(float(self.up_ref @ self.axis)) <= self._sin_off
+
+    def _on_still(self, up: np.ndarray) -> None:
+        """The first still pose (session start, or just after the strap moved) is standing; later
+        ones (sitting, holds) never replace it unless it no longer fits the learned axis."""
+        if self.axis is not None and abs(float(up @ self.axis)) > self._sin_off:
+            self.axis = self._axis_anchor = None  # the strap moved: relearn from the next movement
+            self._c[:] = 0.0
+            self.rezeros += 1
+            self.up_ref = up.copy()
+        elif self.up_ref is None or (self.axis is not None and not self._ref_valid()):
+            self.up_ref = up.copy()
+
+    def _track_home(self, up: np.ndarray, angle: float, still_s: float) -> float:
+        """Standing is the pose the leg leaves and comes back through going both ways (sets,
+        walking; from a seat the thigh only ever goes one way), held longer than ``home_still_s``
+        (holds at the top or bottom of a rep are shorter). If that pose is far from zero the
+        reference is stale (the strap slipped within the movement plane, or the session began
+        seated): take it as standing, once the leg has gone well both ways from it.
+        """
+        if still_s >= self.home_still_s:
+            self._home_deg, self._home_up, self._away_deg = angle, up.copy(), (0.0, 0.0)
+            return angle
+        if math.isnan(self._home_deg) or still_s > 0:
+            return angle
+        d = _wrap(angle - self._home_deg)
+        self._away_deg = behind, ahead = max(self._away_deg[0], -d), max(self._away_deg[1], d)
+        if (abs(self._home_deg) > self.stale_ref_deg and max(behind, ahead) > self.round_trip_deg
+                and min(behind, ahead) > self.round_trip_deg / 2):
+            self.up_ref = self._home_up
+            self.rehomes += 1
+            self._home_deg, self._away_deg = 0.0, (0.0, 0.0)
+            return self._angle(up, self.axis)
+        return angle
+
+
+def _wrap(deg: float) -> float:
+    """An angle difference folded into -180..180."""
+    return (deg + 180.0) % 360.0 - 180.0

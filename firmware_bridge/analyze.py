@@ -1,0 +1,97 @@
+"""Count and measure the reps in a recorded session.
+
+FILE is a session folder, its samples.csv, or any CSV with a header row when --columns names the
+time, accelerometer and gyroscope columns (and --time-unit/--accel-unit/--gyro-unit their units).
+Prints a per-set table; --json prints the stable schema described in docs/analysis-json.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from analysis.errors import DataError
+from analysis.events import RepEvent, SetEvent
+from analysis.pipeline import Params, analyze
+from analysis.reps import RepParams
+from imu.recording import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
+
+JSON_SCHEMA = "hingemarch.analysis/1"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="session folder, samples.csv, or a generic CSV with --columns")
+    p.add_argument("--json", action="store_true", help="print JSON (schema hingemarch.analysis/1)")
+    p.add_argument("--placement", choices=("thigh", "shank"),
+                   help="where the sensor was strapped (default: from the file's metadata, else thigh)")
+    p.add_argument("--set-gap-s", type=float, default=Params().set_gap_s,
+                   help="a pause this long ends a set (default %(default)s s)")
+    p.add_argument("--columns", metavar="T,AX,AY,AZ,GX,GY,GZ",
+                   help="generic CSV: the seven column names for time, accel x/y/z, gyro x/y/z")
+    p.add_argument("--time-unit", choices=tuple(TIME_SCALE), default="s")
+    p.add_argument("--accel-unit", choices=tuple(ACCEL_SCALE), default="mps2")
+    p.add_argument("--gyro-unit", choices=tuple(GYRO_SCALE), default="dps")
+    p.add_argument("--skip-bad-rows", action="store_true",
+                   help="skip malformed rows (each is reported) instead of stopping at the first")
+
+
+def load(args) -> tuple:
+    path = Path(args.file)
+    if path.is_dir():
+        path = path / "samples.csv"
+    if args.columns:
+        cols = [c.strip() for c in args.columns.split(",")]
+        if len(cols) != 7:
+            raise DataError(f"--columns needs 7 names (time, 3 accel, 3 gyro), got {len(cols)}")
+        return read_generic_csv(path, cols[0], cols[1:4], cols[4:7], args.time_unit, args.accel_unit,
+                                args.gyro_unit, args.skip_bad_rows)
+    return read_samples(path, args.skip_bad_rows)
+
+
+def result(events, meta, placement: str, duration_s: float, problems: list[str], source: str) -> dict:
+    """The JSON document: sets with their reps' metrics, and totals."""
+    reps = [e for e in events if isinstance(e, RepEvent)]
+    sets = []
+    for s in (e for e in events if isinstance(e, SetEvent)):
+        mine = [r for r in reps if r.set_index == s.set_index]
+        sets.append({
+            "index": s.set_index, "start_s": s.start_s, "end_s": s.end_s, "reps": s.reps,
+            "rep_times_s": list(s.rep_times_s),
+            "mean_hinge_depth_deg": s.mean_hinge_depth_deg, "mean_march_height_deg": s.mean_march_height_deg,
+            "mean_duration_s": s.mean_duration_s,
+            "rep_metrics": [{"rep": r.rep_in_set, "completed_s": r.completed_s, "start_s": r.start_s,
+                             "duration_s": r.duration_s, "hinge_depth_deg": r.hinge_depth_deg,
+                             "march_height_deg": r.march_height_deg} for r in mine],
+        })
+    return {"schema": JSON_SCHEMA, "file": source, "sensor": meta.sensor, "placement": placement,
+            "side": meta.side, "start_utc": meta.start_utc, "duration_s": round(duration_s, 3),
+            "sets": sets, "totals": {"sets": len(sets), "reps": sum(s["reps"] for s in sets)},
+            "problems": problems}
+
+
+def table(doc: dict) -> str:
+    lines = [f"{doc['file']}: {doc['duration_s']:.0f} s, sensor {doc['sensor']}, {doc['placement']}, "
+             f"{doc['side']} leg", "",
+             f"{'set':>3}  {'reps':>4}  {'start':>8}  {'end':>8}  {'hinge':>7}  {'march':>7}  {'tempo':>7}",
+             f"{'':>3}  {'':>4}  {'s':>8}  {'s':>8}  {'deg':>7}  {'deg':>7}  {'s/rep':>7}"]
+    for s in doc["sets"]:
+        lines.append(f"{s['index']:>3}  {s['reps']:>4}  {s['start_s']:>8.1f}  {s['end_s']:>8.1f}  "
+                     f"{s['mean_hinge_depth_deg']:>7.1f}  {s['mean_march_height_deg']:>7.1f}  "
+                     f"{s['mean_duration_s']:>7.1f}")
+    if not doc["sets"]:
+        lines.append("  no reps found")
+    lines += ["", f"total: {doc['totals']['reps']} reps in {doc['totals']['sets']} sets"]
+    lines += [f"note: {p}" for p in doc["problems"]]
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    meta, block, problems = load(args)
+    placement = args.placement or (meta.placement if meta.placement in ("thigh", "shank") else "thigh")
+    events = analyze(block.t_s, block.accel_mps2, block.gyro_dps,
+                     Params(args.set_gap_s, RepParams(placement=placement)))
+    duration = float(block.t_s[-1]) if len(block) else 0.0
+    doc = result(events, meta, placement, duration, problems, str(args.file))
+    print(json.dumps(doc, indent=2) if args.json else table(doc), file=sys.stdout)
+    return 0

@@ -1,0 +1,84 @@
+"""Calibrate the accelerometer (six-position method) and the gyro bias at rest, and store the result
+in the state directory, where every later read applies it. Rest the sensor still with each face up
+in turn (+x, -x, +y, -y, +z, -z, any order), about two seconds each; progress is printed."""
+from __future__ import annotations
+
+import argparse
+import time
+
+from analysis.errors import HingemarchError
+from firmware_bridge import config as config_mod
+from firmware_bridge.paths import state_dir
+from firmware_bridge.probe import open_bus_for, settings_from
+
+
+class CalibrationTimeout(HingemarchError, TimeoutError):
+    """Not every pose was seen in time."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: built-in defaults)")
+    parser.add_argument("--state-dir", metavar="DIR",
+                        help="where to store the calibration (default: $HINGEMARCH_STATE_DIR, "
+                             "$STATE_DIRECTORY, ~/.local/state/hingemarch)")
+    parser.add_argument("--timeout-s", type=float, default=180.0, help="give up after this long")
+    parser.add_argument("--still-s", type=float, default=1.0, help="stillness needed per pose")
+    parser.add_argument("--backend", choices=("smbus2", "emulated"), help="overrides sensor.backend")
+    parser.add_argument("--emulate", default="mpu6050", metavar="CHIP",
+                        help="chip on the emulated backend (it turns through the six faces)")
+    parser.add_argument("--speed", type=float, default=1.0, help="emulated backend: time speed-up")
+
+
+def collect(source, timeout_s: float = 180.0, still_s: float = 1.0, say=print):
+    """Feed a source's samples to a six-position solver until every pose is captured."""
+    from imu.calibration import SixPosition
+
+    solver = SixPosition(source.info.nominal_rate_hz, still_s)
+    t_end = None
+    say("rest the sensor still with each face up in turn: " + " ".join(solver.missing))
+    for block in source.blocks():
+        if not len(block):
+            continue
+        t_end = t_end if t_end is not None else block.t_s[0] + timeout_s
+        pose = solver.feed(block)
+        if pose:
+            say(f"  {pose} up: captured ({6 - len(solver.missing)}/6)"
+                + (f"; still to do: {' '.join(solver.missing)}" if solver.missing else ""))
+        if solver.done:
+            break
+        if block.t_s[-1] > t_end:
+            raise CalibrationTimeout(f"gave up after {timeout_s:g} s; poses never seen still: "
+                                     + " ".join(solver.missing))
+    source.close()
+    return solver.solve(source.chip)
+
+
+def run(args: argparse.Namespace) -> int:
+    from imu.calibration import save
+    from imu.clock import ScaledClock
+    from imu.emulated import SixFaces, emulated_bus
+    from imu.i2c_source import I2cSource
+
+    cfg = config_mod.load(args.config)
+    s = dict(cfg["sensor"])
+    if args.backend:
+        s["backend"] = args.backend
+    if s["backend"] == "emulated":
+        clock = ScaledClock(args.speed)
+        bus = emulated_bus(args.emulate, SixFaces(), clock)
+    else:
+        bus, clock = open_bus_for(s, args.emulate)
+    try:
+        src = I2cSource(bus, s["chip"], s["address"], settings_from(s), clock=clock)
+        print(f"calibrating {src.chip} at 0x{src.address:02X}, {src.applied.rate_hz:g} Hz")
+        started = time.monotonic()
+        cal = collect(src, args.timeout_s, args.still_s)
+        path = save(cal, state_dir(args.state_dir))
+        fmt = lambda v: " ".join(f"{x:+.4f}" for x in v)  # noqa: E731
+        print(f"accel offset (m/s^2): {fmt(cal.accel_offset_mps2)}")
+        print(f"accel scale:          {fmt(cal.accel_scale)}")
+        print(f"gyro bias (deg/s):    {fmt(cal.gyro_bias_dps)}")
+        print(f"saved {path} ({time.monotonic() - started:.1f} s)")
+        return 0
+    finally:
+        bus.close()

@@ -1,0 +1,54 @@
+"""The ``hingemarch`` command. Each subcommand lives in its own module exposing
+``configure(parser)`` and ``run(args) -> int``; this file only wires them and turns expected errors
+into one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from analysis.errors import HingemarchError
+from firmware_bridge import __version__
+
+# name -> (module, one-line help). Order is the order shown in --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("firmware_bridge.demo", "stream a simulated workout through the live pipeline with a live view"),
+    "analyze": ("firmware_bridge.analyze", "count and measure the reps in a recorded session file"),
+    "simulate": ("firmware_bridge.simulate", "write a simulated workout session with its ground truth"),
+    "probe": ("firmware_bridge.probe", "scan the I2C bus, identify the IMU, show its settings and live samples"),
+    "calibrate": ("firmware_bridge.calibrate", "six-position accelerometer and gyro-bias calibration, stored in the state directory"),
+    "run": ("firmware_bridge.run", "count reps live from a sensor, simulation or recording; record and publish over MQTT"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hingemarch",
+        description="Rep counter for the single-leg hinge-and-march, from an IMU on the lifted leg.")
+    parser.add_argument("--version", action="version", version=f"hingemarch {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
+        mod.configure(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except HingemarchError as e:
+        for line in str(e).splitlines() or [type(e).__name__]:
+            print(f"hingemarch {args.command}: error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"hingemarch {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""A simulated workout through the whole live path, with the phone's view in the terminal.
+
+The simulator plays an athlete (sets of hinge-and-marches, rests with walking, stairs, sitting,
+strap adjustments) into the live service: pipeline -> session files -> MQTT, on a private
+Mosquitto it starts on a free loopback port. The view below subscribes to the topics like a phone
+dashboard would, and at the end the count is compared with what the simulated athlete did.
+--sensor mpu6050|lsm6dsox runs the real I2C driver against an emulated chip instead.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from analysis.errors import HingemarchError
+from firmware_bridge import config
+from firmware_bridge.localbroker import LocalBroker
+from firmware_bridge.paths import state_dir
+from firmware_bridge.run import serve
+from firmware_bridge.topics import Topics
+
+DEVICE_ID = "demo"
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--speed", type=float, default=10.0,
+                   help="how much faster than real time (1 = real time; default %(default)s)")
+    p.add_argument("--seed", type=int, default=1, help="which simulated workout (default %(default)s)")
+    p.add_argument("--placement", choices=("thigh", "shank"), default="thigh")
+    p.add_argument("--sets", type=int, default=3, help="sets in the workout (default %(default)s)")
+    p.add_argument("--sensor", choices=("sim", "mpu6050", "lsm6dsox"), default="sim",
+                   help="sim: simulated samples; a chip name: the real driver on an emulated chip")
+    p.add_argument("--state-dir", metavar="DIR", help="where the session folder goes "
+                   "(default: $HINGEMARCH_STATE_DIR, $STATE_DIRECTORY, ~/.local/state/hingemarch)")
+    p.add_argument("--no-mqtt", action="store_true", help="skip the broker; show the pipeline's own state")
+
+
+class PhoneView:
+    """Subscribes to one device's topics and keeps what a dashboard would show."""
+
+    def __init__(self, host: str, port: int, topics: Topics):
+        self.topics, self.state, self.lines = topics, {}, queue.Queue()
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id="hingemarch-demo-view")
+        self.client.on_message = self._on_message
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(topics.state, 1),
+                                                                    (topics.event("+"), 1)])
+        self.client.connect(host, port)
+        self.client.loop_start()
+
+    def _on_message(self, client, userdata, msg) -> None:
+        body = json.loads(msg.payload or b"{}")
+        if msg.topic == self.topics.state:
+            self.state = body
+        else:
+            self.lines.put(body)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def event_line(ev: dict) -> str | None:
+    if ev.get("kind") == "rep":
+        return (f"  rep {ev['rep_in_set']:>2} of set {ev['set_index']}: hinge {ev['hinge_depth_deg']:5.1f} deg, "
+                f"march {ev['march_height_deg']:5.1f} deg, {ev['duration_s']:4.1f} s")
+    if ev.get("kind") == "set":
+        return f"  set {ev['set_index']} done: {ev['reps']} reps"
+    return None
+
+
+def status_line(state: dict, t_s: float, duration_s: float, width: int = 24) -> str:
+    last = state.get("last_rep") or {}
+    frac = min(1.0, t_s / duration_s) if duration_s else 0.0
+    bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+    rep = (f"last: hinge {last['hinge_depth_deg']:.0f} deg, march {last['march_height_deg']:.0f} deg, "
+           f"{last['duration_s']:.1f} s" if last else "last: -")
+    return (f"set {state.get('set_index', 0)}  reps {state.get('reps_in_set', 0):>2}  {rep:<44} "
+            f"[{bar}] {frac * 100:3.0f}%")
+
+
+def run(args) -> int:
+    from imu.sim import SimSource, simulate_session
+
+    cfg = config.defaults()
+    cfg["session"]["placement"] = args.placement
+    sim = simulate_session(args.seed, rate_hz=200.0, placement=args.placement, n_sets=args.sets)
+    if args.sensor == "sim":
+        source = SimSource(sim, args.speed)
+    else:
+        from imu.emulated import emulated_source
+        source = emulated_source(args.sensor, sim.motion, 200.0, args.speed)
+    tty = sys.stdout.isatty()
+    work = Path(tempfile.mkdtemp(prefix="hingemarch-demo-"))
+    broker = view = None
+    try:
+        if not args.no_mqtt:
+            try:
+                broker = LocalBroker(work / "broker").start()
+            except HingemarchError as e:
+                print(f"note: {e}; running without MQTT", file=sys.stderr)
+        if broker:
+            cfg["mqtt"].update(host=broker.host, port=broker.port, device_id=DEVICE_ID)
+            view = PhoneView(broker.host, broker.port, Topics(cfg["mqtt"]["topic_prefix"], DEVICE_ID))
+        else:
+            cfg["mqtt"]["enabled"] = False
+        print(f"hingemarch demo: seed {args.seed}, {sim.truth.duration_s / 60:.1f} min workout at "
+              f"{args.speed:g}x, sensor {args.sensor}, {args.placement}"
+              + (f", MQTT on {broker.host}:{broker.port}" if broker else ""))
+        duration = sim.truth.duration_s * sim.stage.clock_factor
+        last_draw = 0.0
+
+        def on_block(service) -> None:
+            nonlocal last_draw
+            now = time.monotonic()
+            if now - last_draw < 0.1 and service.source.status == "ok":
+                return
+            last_draw = now
+            state = view.state if view else service.state()
+            lines = _drain(view) if view else []
+            if tty:
+                sys.stdout.write("\r\033[K")
+            for line in lines:
+                print(line)
+            if tty:
+                sys.stdout.write(status_line(state, service.t_s, duration))
+                sys.stdout.flush()
+
+        service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block)
+        if view:
+            time.sleep(0.5)               # the last events are on their way through the broker
+        if tty:
+            sys.stdout.write("\r\033[K")
+        for line in _drain(view) if view else []:
+            print(line)
+        _report(service, sim)
+    finally:
+        if view:
+            view.close()
+        if broker:
+            broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _drain(view: PhoneView | None) -> list[str]:
+    out = []
+    while view is not None:
+        try:
+            line = event_line(view.lines.get_nowait())
+        except queue.Empty:
+            break
+        if line:
+            out.append(line)
+    return out
+
+
+def _report(service, sim) -> None:
+    summary = service.last_summary or {}
+    got = {s["set_index"]: s["reps"] for s in summary.get("sets", [])}
+    truth = [st.reps for st in sim.truth.sets]
+    print(f"counted {summary.get('totals', {}).get('reps', 0)} reps in {len(got)} sets; the simulated "
+          f"athlete did {sum(truth)} in {len(truth)} (set by set: "
+          + ", ".join(f"{got.get(i + 1, 0)}/{t}" for i, t in enumerate(truth)) + ")")
+    if service.last_folder:
+        print(f"session folder: {service.last_folder}\n"
+              f"look at it: hingemarch analyze {service.last_folder}")

@@ -1,0 +1,284 @@
+"""The live MQTT link: one paho client (``CallbackAPIVersion.VERSION2``) behind a small class.
+
+It keeps the retained status (with a last will), tiles and state current and refreshes them on every
+(re)connect; sends events from the on-disk outbox one at a time, oldest first, each deleted only on
+its PUBACK; and hands validated commands to the run loop. A broker going away is logged once and
+retried by paho with backoff; nothing here raises on it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from firmware_bridge import __version__, topics as tp
+from firmware_bridge.config import ConfigError
+from firmware_bridge.outbox import Outbox, OutboxError
+
+log = logging.getLogger("hingemarch.mqtt")
+PASSWORD_ENV = "HINGEMARCH_MQTT_PASSWORD"
+STATE_HEARTBEAT_S = 1.0      # the JSON state is re-sent at least this often while it changes
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """The ``[mqtt]`` config section, resolved: device id, password from the environment, topics."""
+
+    host: str
+    port: int
+    protocol: str
+    username: str
+    password: str = field(repr=False)      # never in a log line
+    tls: bool
+    ca_file: str
+    topics: tp.Topics
+    keepalive_s: int
+    qos: int
+    reconnect_max_s: float
+    ha_discovery: bool
+    ha_prefix: str
+
+    @staticmethod
+    def from_config(section: dict, device_id: str | None = None, hostname: str | None = None) -> "MqttSettings":
+        """``section`` is ``config.load(...)["mqtt"]``; ``device_id`` (e.g. a CLI flag) wins over it."""
+        dev = device_id or section["device_id"] or tp.device_id_from_hostname(hostname or os.uname().nodename)
+        try:
+            topics = tp.Topics(section["topic_prefix"], dev)
+            tp.check_level(section["ha_prefix"], "ha_prefix")
+        except tp.TopicError as e:
+            raise ConfigError([str(e)]) from None
+        if section["tls"] and section["ca_file"] and not os.path.isfile(section["ca_file"]):
+            raise ConfigError([f"mqtt.ca_file: {section['ca_file']} does not exist"])
+        return MqttSettings(
+            host=section["host"], port=section["port"], protocol=section["protocol"],
+            username=section["username"], password=os.environ.get(PASSWORD_ENV) or section["password"],
+            tls=section["tls"], ca_file=section["ca_file"], topics=topics, keepalive_s=section["keepalive_s"],
+            qos=section["qos"], reconnect_max_s=section["reconnect_max_s"],
+            ha_discovery=section["ha_discovery"], ha_prefix=section["ha_prefix"])
+
+
+def make_client(s: MqttSettings, client_id: str) -> paho.Client:
+    """A paho 2 client with credentials, TLS, last will and reconnect backoff from the settings."""
+    v5 = s.protocol == "5"
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                         protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
+                         clean_session=None if v5 else True)
+    if s.username:
+        client.username_pw_set(s.username, s.password or None)
+    if s.tls:
+        client.tls_set(ca_certs=s.ca_file or None)
+    client.will_set(s.topics.status, tp.OFFLINE, qos=1, retain=True)
+    client.reconnect_delay_set(min_delay=1, max_delay=max(1, round(s.reconnect_max_s)))
+    return client
+
+
+class _OnceLog:
+    """Logs a recurring problem once, then again only if it changes or a minute has passed."""
+
+    def __init__(self) -> None:
+        self.last, self.at = "", 0.0
+
+    def problem(self, msg: str) -> None:
+        if msg != self.last or time.monotonic() - self.at > 60.0:
+            log.warning("%s", msg)
+            self.last, self.at = msg, time.monotonic()
+
+    def recovered(self, msg: str) -> None:
+        if self.last:
+            log.info("%s", msg)
+        self.last = ""
+
+
+class Publisher:
+    """Publishes one device's tree. Call ``start()``, then ``event``/``update``/``reply``; ``close()``
+    sends "offline" and stops. ``on_command(Command)`` runs on paho's thread: queue, don't block."""
+
+    def __init__(self, settings: MqttSettings, outbox: Outbox,
+                 on_command: Callable[[tp.Command], None] | None = None):
+        self.settings, self.topics, self.outbox = settings, settings.topics, outbox
+        self.on_command = on_command or (lambda cmd: None)
+        self.connected = threading.Event()
+        self._stop, self._wake = threading.Event(), threading.Event()
+        self._lock = threading.Lock()        # guards the retained cache below
+        self._tiles: dict[str, str] = {}
+        self._state: dict | None = None
+        self._state_sent_at = 0.0
+        self._error = ""
+        self._oncelog = _OnceLog()
+        self._closed = False
+        self.client = make_client(settings, f"hingemarch-{settings.topics.prefix.replace('/', '-')}-"
+                                            f"{settings.topics.device_id}")
+        self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._sender = threading.Thread(target=self._send_loop, name="mqtt-outbox", daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> "Publisher":
+        s = self.settings
+        self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
+        self.client.loop_start()
+        self._sender.start()
+        log.info("MQTT: publishing to %s:%d under %s/ (%d queued events)", s.host, s.port,
+                 self.topics.base, len(self.outbox))
+        return self
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until every queued event is acknowledged; False if the time ran out."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.outbox) and time.monotonic() < deadline:
+            self._stop.wait(0.02)
+        return not len(self.outbox)
+
+    def close(self, drain_s: float = 2.0) -> None:
+        """Deliver what can be delivered within ``drain_s``, say "offline", disconnect. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.connected.is_set():
+            self.flush(drain_s)
+        self._stop.set()
+        self._wake.set()
+        if self._sender.is_alive():
+            self._sender.join(timeout=2.0)
+        if self.connected.is_set():
+            info = self.client.publish(self.topics.status, tp.OFFLINE, qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=1.0)
+            except (RuntimeError, ValueError):
+                pass
+        self.client.disconnect()
+        self.client.loop_stop()
+        left = len(self.outbox)
+        if left:
+            log.warning("MQTT: %d event(s) not yet delivered; they stay in %s for the next start",
+                        left, self.outbox.path)
+        self.outbox.close()
+
+    # --- what the run loop calls ---------------------------------------------------------------
+    def event(self, kind: str, body: dict, session_id: str, seq: int) -> None:
+        """Queue one event on disk (it survives a crash), then let the sender deliver it."""
+        payload = tp.event_payload(kind, body, session_id, seq, self.topics.device_id, time.time())
+        try:
+            self.outbox.put(self.topics.event(kind), payload, self.settings.qos)
+        except OutboxError:    # disk full: still send it, from memory only, and report the problem
+            self.client.publish(self.topics.event(kind), payload, qos=self.settings.qos)
+            raise
+        self._wake.set()
+
+    def update(self, state: dict) -> None:
+        """New live state: changed tiles go out at once, the JSON state on change or each second."""
+        tiles = tp.tile_values(state)
+        with self._lock:
+            changed = {k: v for k, v in tiles.items() if self._tiles.get(k) != v}
+            self._tiles.update(tiles)
+            self._state = state
+            due = bool(changed) or time.monotonic() - self._state_sent_at >= STATE_HEARTBEAT_S
+            if not self.connected.is_set():
+                return
+            for name, text in changed.items():
+                self.client.publish(self.topics.value(name), text, qos=0, retain=True)
+            if due:
+                self._publish_state()
+
+    def set_error(self, message: str | None) -> None:
+        """Show a problem (disk full, sensor lost...) on status/error; ``None`` clears it."""
+        with self._lock:
+            self._error = message or ""
+            if self.connected.is_set():
+                self.client.publish(self.topics.error, self._error, qos=1, retain=True)
+
+    def reply(self, cmd: tp.Command | None, ok: bool, error: str | None = None,
+              session_id: str | None = None) -> None:
+        """Answer a command on ``reply`` (and on its MQTT 5 response topic, if it gave one)."""
+        payload = tp.reply_payload(cmd.name if cmd else None, cmd.id if cmd else None, ok, error, session_id)
+        self.client.publish(self.topics.reply, payload, qos=1)
+        if cmd and cmd.response_topic:
+            props = paho.Properties(paho.PacketTypes.PUBLISH)
+            if cmd.correlation is not None:
+                props.CorrelationData = cmd.correlation
+            try:
+                self.client.publish(cmd.response_topic, payload, qos=1, properties=props)
+            except ValueError as e:   # e.g. a wildcard in the response topic: answer on reply only
+                log.warning("MQTT: cannot answer on response topic %r: %s", cmd.response_topic, e)
+
+    # --- internals -------------------------------------------------------------------------------
+    def _publish_state(self) -> None:
+        if self._state is not None:
+            body = {**self._state, "device_id": self.topics.device_id, "unix_s": round(time.time(), 3),
+                    "error": self._error or None, "queued_events": len(self.outbox)}
+            self.client.publish(self.topics.state, tp.to_json(body), qos=0, retain=True)
+            self._state_sent_at = time.monotonic()
+
+    def _send_loop(self) -> None:
+        """Stop-and-wait: one event in flight at a time keeps them in order across reconnects."""
+        while not self._stop.is_set():
+            row = self.outbox.peek()
+            if row is None or not self.connected.is_set():
+                self._wake.wait(0.5)
+                self._wake.clear()
+                continue
+            info = self.client.publish(row.topic, row.payload, qos=row.qos)
+            # paho keeps an unacknowledged message and resends it after a reconnect: just wait.
+            while not info.is_published() and not self._stop.is_set():
+                try:
+                    info.wait_for_publish(timeout=0.5)
+                except (RuntimeError, ValueError):   # handed over just as the link dropped
+                    self._stop.wait(0.2)
+            if info.is_published():
+                self.outbox.ack(row.id)
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            self._oncelog.problem(f"MQTT: broker {self.settings.host}:{self.settings.port} refused the "
+                                  f"connection: {reason_code}; retrying")
+            return
+        self._oncelog.recovered(f"MQTT: connected again; {len(self.outbox)} queued event(s) to deliver")
+        for flt in self.topics.command_filters:
+            client.subscribe(flt, qos=1)
+        client.publish(self.topics.status, tp.ONLINE, qos=1, retain=True)
+        if self.settings.ha_discovery:
+            for topic, payload in tp.ha_discovery(self.topics, self.settings.ha_prefix, __version__).items():
+                client.publish(topic, payload, qos=1, retain=True)
+        with self._lock:
+            client.publish(self.topics.error, self._error, qos=1, retain=True)
+            for name, text in self._tiles.items():
+                client.publish(self.topics.value(name), text, qos=0, retain=True)
+            self._publish_state()
+            self.connected.set()
+        self._wake.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        self._oncelog.problem(f"MQTT: cannot reach the broker at {self.settings.host}:{self.settings.port}; "
+                              f"events queue on disk and are sent once it is back")
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        self._wake.set()
+        if was_connected and not self._closed:   # a refused attempt was already reported
+            self._oncelog.problem(f"MQTT: lost the broker ({reason_code}); events queue on disk, reconnecting")
+
+    def _on_message(self, client, userdata, msg) -> None:
+        try:
+            cmd = tp.parse_command(msg.topic, msg.payload, self.topics)
+        except tp.CommandError as e:
+            log.warning("MQTT: ignored a command on %s: %s", msg.topic, e)
+            self.reply(None, False, str(e))
+            return
+        try:
+            props = getattr(msg, "properties", None)
+            if props is not None and getattr(props, "ResponseTopic", None):
+                cmd = replace(cmd, response_topic=props.ResponseTopic,
+                              correlation=getattr(props, "CorrelationData", None))
+            self.on_command(cmd)
+        except Exception:  # a bug in a handler must never take the network thread down
+            log.exception("MQTT: command %s failed", cmd.name)
+            self.reply(cmd, False, "internal error")

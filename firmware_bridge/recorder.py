@@ -1,0 +1,215 @@
+"""The session folder: raw samples, reps, sets and a summary, written so a crash loses at most a second.
+
+One folder per session under the sessions directory, named by its UTC start (``20261125T093000Z``):
+``samples.csv`` (format v1, appended, flushed every ``flush_s`` and fsynced every ``fsync_s``),
+``reps.csv`` and ``sets.csv`` (a row per event, flushed at once), and ``summary.json`` written last
+(atomically). A folder without ``summary.json`` is an unfinished session: ``recover_unfinished``
+closes it from its files on the next start. See docs/session-format.md.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from analysis.errors import HingemarchError
+from analysis.events import Event, RepEvent, SetEvent
+from imu.recording import SamplesWriter, SessionMeta, read_samples
+from imu.samples import SampleBlock
+
+REP_COLUMNS = ("set_index", "rep_in_set", "completed_s", "event_s", "start_s", "duration_s",
+               "hinge_depth_deg", "march_height_deg", "rule", "status")
+SET_COLUMNS = ("set_index", "start_s", "end_s", "reps", "mean_hinge_depth_deg",
+               "mean_march_height_deg", "mean_duration_s", "rep_times_s")
+
+
+class RecorderError(HingemarchError, OSError):
+    """The session folder cannot be written (disk full, no permission)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat().replace("+00:00", "Z")
+
+
+def _disk_error(path: Path, e: OSError) -> RecorderError:
+    return RecorderError(f"cannot write session files in {path}: {e.strerror or e}")
+
+
+def rep_row(rep: RepEvent, status: str = "counted") -> list:
+    return [rep.set_index, rep.rep_in_set, rep.completed_s, rep.t_s, rep.start_s, rep.duration_s,
+            rep.hinge_depth_deg, rep.march_height_deg, rep.evidence.get("rule", ""), status]
+
+
+def set_row(s: SetEvent) -> list:
+    return [s.set_index, s.start_s, s.end_s, s.reps, s.mean_hinge_depth_deg, s.mean_march_height_deg,
+            s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)]
+
+
+class _CsvAppender:
+    def __init__(self, path: Path, columns):
+        self._f = open(path, "x", encoding="utf-8", newline="")
+        self._w = csv.writer(self._f, lineterminator="\n")
+        self._w.writerow(columns)
+        self._f.flush()
+
+    def row(self, values) -> None:
+        self._w.writerow(values)
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+
+class SessionRecorder:
+    """Writes one session folder as samples and events arrive."""
+
+    def __init__(self, sessions_dir: str | os.PathLike, meta: SessionMeta, flush_s: float = 1.0,
+                 fsync_s: float = 10.0, clock=time.monotonic):
+        start = _utc_now()
+        self.meta = meta
+        self.meta.start_utc = meta.start_utc or _iso(start)
+        self.session_id = meta.session_id or start.strftime("%Y%m%dT%H%M%SZ")
+        self.meta.session_id = self.session_id
+        root = Path(sessions_dir)
+        self.folder = root / self.session_id
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            n = 1
+            while self.folder.exists():          # two sessions in one second
+                n += 1
+                self.folder = root / f"{self.session_id}-{n}"
+            self.folder.mkdir()
+            self._samples = SamplesWriter(self.folder / "samples.csv", meta)
+            self._reps = _CsvAppender(self.folder / "reps.csv", REP_COLUMNS)
+            self._sets = _CsvAppender(self.folder / "sets.csv", SET_COLUMNS)
+        except OSError as e:
+            raise _disk_error(root, e) from None
+        self._clock = clock
+        self._flush_s, self._fsync_s = flush_s, fsync_s
+        self._last_flush = self._last_fsync = clock()
+        self.closed = False
+
+    def samples(self, block: SampleBlock) -> None:
+        """Append raw samples; flush each ``flush_s`` and fsync each ``fsync_s``."""
+        try:
+            self._samples.write(block)
+            now = self._clock()
+            if now - self._last_flush >= self._flush_s:
+                do_sync = now - self._last_fsync >= self._fsync_s
+                self._samples.flush(fsync=do_sync)
+                self._last_flush = now
+                if do_sync:
+                    self._last_fsync = now
+        except OSError as e:
+            raise _disk_error(self.folder, e) from None
+
+    def event(self, ev: Event) -> None:
+        """Record a rep or a finished set at once."""
+        try:
+            if isinstance(ev, RepEvent):
+                self._reps.row(rep_row(ev))
+            elif isinstance(ev, SetEvent):
+                self._sets.row(set_row(ev))
+        except OSError as e:
+            raise _disk_error(self.folder, e) from None
+
+    def undo(self, rep: RepEvent) -> None:
+        """Record that a rep was taken back (the row stays, marked undone)."""
+        try:
+            self._reps.row(rep_row(rep, "undone"))
+        except OSError as e:
+            raise _disk_error(self.folder, e) from None
+
+    def close(self) -> dict:
+        """Flush everything and write summary.json; safe to call twice."""
+        if self.closed:
+            return summarize(self.folder)
+        self.closed = True
+        try:
+            for f in (self._samples, self._reps, self._sets):
+                f.close()
+            return write_summary(self.folder, recovered=False)
+        except OSError as e:
+            raise _disk_error(self.folder, e) from None
+
+
+def read_reps(folder: Path) -> list[dict]:
+    """Counted reps of a session (undone ones removed), tolerant of a last line cut by a crash."""
+    rows = _read_csv(folder / "reps.csv")
+    undone = {(r["set_index"], r["rep_in_set"]) for r in rows if r.get("status") == "undone"}
+    return [r for r in rows if r.get("status") == "counted" and (r["set_index"], r["rep_in_set"]) not in undone]
+
+
+def _read_csv(path: Path) -> list[dict]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    if not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]     # drop a row cut short
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def summarize(folder: Path) -> dict:
+    """The session summary, computed from its files (sets grouped from the reps)."""
+    reps = read_reps(folder)
+    sets: dict[int, list[dict]] = {}
+    for r in reps:
+        sets.setdefault(int(r["set_index"]), []).append(r)
+    meta, block, _ = read_samples(folder / "samples.csv", skip_bad_rows=True)
+    set_list = []
+    for i, rs in sorted(sets.items()):
+        depth = [float(r["hinge_depth_deg"]) for r in rs]
+        height = [float(r["march_height_deg"]) for r in rs]
+        set_list.append({"set_index": i, "start_s": float(rs[0]["start_s"]),
+                         "end_s": float(rs[-1]["completed_s"]), "reps": len(rs),
+                         "rep_times_s": [float(r["completed_s"]) for r in rs],
+                         "mean_hinge_depth_deg": round(sum(depth) / len(depth), 1),
+                         "mean_march_height_deg": round(sum(height) / len(height), 1)})
+    return {"session_id": meta.session_id or folder.name, "start_utc": meta.start_utc,
+            "athlete": meta.athlete, "side": meta.side, "placement": meta.placement, "sensor": meta.sensor,
+            "duration_s": round(float(block.t_s[-1]), 3) if len(block) else 0.0,
+            "samples": len(block), "sets": set_list,
+            "totals": {"sets": len(set_list), "reps": len(reps)}}
+
+
+def write_summary(folder: Path, recovered: bool) -> dict:
+    """Write summary.json atomically (temp file, fsync, rename)."""
+    summary = summarize(folder)
+    summary["closed_utc"] = _iso(_utc_now())
+    summary["recovered_after_crash"] = recovered
+    tmp = folder / "summary.json.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / "summary.json")
+    return summary
+
+
+def recover_unfinished(sessions_dir: str | os.PathLike) -> list[Path]:
+    """Close every session folder left without a summary (the service was killed)."""
+    root = Path(sessions_dir)
+    closed = []
+    if not root.is_dir():
+        return closed
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if (folder / "samples.csv").exists() and not (folder / "summary.json").exists():
+            try:
+                write_summary(folder, recovered=True)
+            except (OSError, HingemarchError):
+                continue
+            closed.append(folder)
+    return closed

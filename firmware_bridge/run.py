@@ -1,0 +1,112 @@
+"""Run the rep counter live: read the sensor (or a simulation, or a recording), count reps, record
+each session to its folder and publish live results over MQTT (see docs/mqtt.md).
+
+Sessions start by themselves (config run.autostart) or on an MQTT "start" command; SIGTERM or
+Ctrl-C stops cleanly: the open session is closed and summarised, queued events get a few seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+
+from firmware_bridge import config
+from firmware_bridge.mqtt import MqttSettings, Publisher
+from firmware_bridge.outbox import Outbox
+from firmware_bridge.paths import state_dir
+from firmware_bridge.recorder import recover_unfinished
+from firmware_bridge.service import Service
+from firmware_bridge.sources import open_source
+
+log = logging.getLogger("hingemarch.run")
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML config file (default: built-in defaults)")
+    p.add_argument("--source", default="i2c", metavar="SRC",
+                   help="i2c (the [sensor] config) | mpu6050 | lsm6dsox | replay:FILE (a samples file or "
+                        "session folder) | sim | emulated:CHIP (the real driver on an emulated chip moved "
+                        "by the simulator) (default %(default)s)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="replay/sim pace: 1 = recorded speed, 10 = ten times faster, 0 = as fast as possible")
+    p.add_argument("--seed", type=int, default=1, help="sim: which simulated workout (default %(default)s)")
+    p.add_argument("--rate-hz", type=float, help="sample rate: sim (default 200) or the sensor "
+                                                 "(default sensor.rate_hz from the config)")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="sessions and the MQTT outbox live here (default: $HINGEMARCH_STATE_DIR, "
+                        "$STATE_DIRECTORY, ~/.local/state/hingemarch)")
+    p.add_argument("--device-id", help="overrides mqtt.device_id")
+    p.add_argument("--no-mqtt", action="store_true", help="don't publish (record only)")
+    p.add_argument("--no-record", action="store_true", help="don't write session folders")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+
+
+def _recover(sessions: Path, publisher) -> None:
+    """Close sessions a killed service left open, and say so (log, and a "recovered" event)."""
+    for folder in recover_unfinished(sessions):
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        log.warning("closed unfinished session %s from its files: %d rep(s)", folder.name,
+                    summary["totals"]["reps"])
+        if publisher:   # seq 0 is reserved for this one message per session
+            publisher.event("session", {"phase": "recovered", "summary": summary}, summary["session_id"], 0)
+
+
+def serve(cfg: dict, source, state: Path, on_block=None, *, device_id: str | None = None,
+          source_name: str = "", speed: float | None = None, record: bool = True,
+          stop: threading.Event | None = None) -> Service:
+    """The live service until the source ends or ``stop`` is set: source -> pipeline -> session
+    folder under ``state``/sessions + MQTT (if ``cfg["mqtt"]["enabled"]``). ``on_block(service)``
+    runs after each block (a live view). Returns the Service (``last_summary``, ``last_folder``)."""
+    settings = MqttSettings.from_config(cfg["mqtt"], device_id) if cfg["mqtt"]["enabled"] else None
+    sessions = state / "sessions" if record else None
+    speed = getattr(source, "speed", 1.0) if speed is None else speed
+    service = Service(cfg, source, None, sessions, source_name or source.info.sensor, speed)
+    stop = stop or threading.Event()
+    try:
+        if settings is not None:
+            outbox = Outbox(state / "mqtt" / f"outbox-{settings.topics.device_id}.sqlite3")
+            service.publisher = Publisher(settings, outbox, service.on_command).start()
+        if sessions is not None:
+            _recover(sessions, service.publisher)
+        for block in source.blocks():
+            service.feed(block)
+            if on_block is not None:
+                on_block(service)
+            if stop.is_set():
+                break
+        log.info("source %s", "stopped" if stop.is_set() else "ended")
+    finally:
+        source.close()
+        service.finish()          # also when the source failed: the session is closed and summarised
+        if service.publisher:
+            service.publisher.close(drain_s=cfg["run"]["drain_s"])
+    return service
+
+
+def run(args) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = config.load(args.config)
+    if args.no_mqtt:
+        cfg["mqtt"]["enabled"] = False
+    if cfg["mqtt"]["enabled"]:
+        MqttSettings.from_config(cfg["mqtt"], args.device_id)     # config errors before any hardware
+    state = state_dir(args.state_dir)
+    source = open_source(args.source, cfg, state, args.speed, args.seed, args.rate_hz)
+    stopping = threading.Event()
+
+    def stop(signum, frame) -> None:
+        log.info("stopping on %s", signal.Signals(signum).name)
+        stopping.set()
+        source.close()
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        serve(cfg, source, state, device_id=args.device_id, source_name=args.source, speed=args.speed,
+              record=not args.no_record, stop=stopping)
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    return 0

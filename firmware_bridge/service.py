@@ -1,0 +1,242 @@
+"""The live session logic between the source and the outputs: pipeline, recorder, MQTT, commands.
+
+``Service.feed(block)`` runs one block through the pipeline and hands the events to the recorder and
+the publisher; commands queued from the MQTT thread are applied between blocks. Recording problems
+(disk full, unwritable folder) stop the recording, not the counting, and are shown on status/error.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import secrets
+import time
+from pathlib import Path
+
+from analysis.errors import HingemarchError
+from analysis.events import RepEvent, SetEvent
+from analysis.pipeline import Params, Pipeline
+from firmware_bridge import __version__
+from firmware_bridge.recorder import SessionRecorder
+from firmware_bridge.topics import Command
+from imu.recording import SessionMeta
+from imu.samples import SampleBlock
+
+log = logging.getLogger("hingemarch.run")
+
+
+def new_session_id() -> str:
+    """UTC start plus 4 hex digits: sortable, and unique even for two sessions in one second."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+class LiveSession:
+    """One session: its id, pipeline, recorder (None once recording failed), event counter."""
+
+    def __init__(self, cfg: dict, side: str, info, sessions_dir: Path | None, t0_s: float):
+        self.id, self.t0_s, self.seq, self.side = new_session_id(), t0_s, 0, side
+        a = cfg["analysis"]
+        self.pipeline = Pipeline(Params(set_gap_s=a["set_gap_s"]), placement=cfg["session"]["placement"])
+        self.sets: list[dict] = []
+        self.reps = 0
+        self.recorder: SessionRecorder | None = None
+        self.meta = SessionMeta(sensor=info.sensor, placement=cfg["session"]["placement"], side=side,
+                                nominal_rate_hz=info.nominal_rate_hz, accel_range_g=info.accel_range_g,
+                                gyro_range_dps=info.gyro_range_dps, calibration=dict(info.calibration),
+                                software_version=__version__, session_id=self.id,
+                                athlete=cfg["session"]["athlete"])
+        if sessions_dir is not None:
+            self.recorder = SessionRecorder(sessions_dir, self.meta)   # RecorderError: caller reports
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def summary(self, duration_s: float) -> dict:
+        """From the recorder's files when recording, else from the events seen."""
+        return {"session_id": self.id, "athlete": self.meta.athlete, "side": self.side,
+                "placement": self.meta.placement, "sensor": self.meta.sensor,
+                "duration_s": round(duration_s, 3), "sets": self.sets,
+                "totals": {"sets": len(self.sets), "reps": self.reps}}
+
+
+class Service:
+    """Owns the current LiveSession (or none) and the outputs. Single-threaded except ``on_command``."""
+
+    def __init__(self, cfg: dict, source, publisher=None, sessions_dir: Path | None = None,
+                 source_name: str = "", speed: float = 1.0):
+        self.cfg, self.source, self.publisher = cfg, source, publisher
+        self.sessions_dir, self.source_name, self.speed = sessions_dir, source_name, speed
+        self.side = cfg["session"]["side"]
+        self.commands: queue.Queue[Command] = queue.Queue()
+        self.session: LiveSession | None = None
+        self.want_session = cfg["run"]["autostart"]
+        self.t_s = 0.0               # latest sample time from the source
+        self.clock_unix_at_t0: float | None = None
+        self.error: str | None = None
+        self.last_state: dict = {"set_index": 0, "reps_in_set": 0, "last_rep": None}
+        self.last_summary: dict | None = None      # of the last session that ended
+        self.last_folder: Path | None = None
+
+    # --- called from the MQTT thread --------------------------------------------------------------
+    def on_command(self, cmd: Command) -> None:
+        self.commands.put(cmd)
+
+    # --- the loop -------------------------------------------------------------------------------------
+    def feed(self, block: SampleBlock) -> None:
+        """One block (an empty one is a heartbeat from a lost sensor: status and commands only)."""
+        if len(block) and self.clock_unix_at_t0 is None:   # sample time -> wall clock (latency bench)
+            self.clock_unix_at_t0 = time.time() - float(block.t_s[-1]) / (self.speed or float("inf"))
+        if len(block):
+            self.t_s = float(block.t_s[-1])
+        if self.session is None and self.want_session and len(block):
+            self._start(float(block.t_s[0]))
+        s = self.session
+        if s is not None and len(block):
+            rel = SampleBlock(block.t_s - s.t0_s, block.accel_mps2, block.gyro_dps)
+            self._record(lambda r: r.samples(rel))
+            self._emit(s.pipeline.feed(rel.t_s, rel.accel_mps2, rel.gyro_dps))
+        self.apply_commands()
+        self._check_sensor()
+        self.publish_state()
+
+    def apply_commands(self) -> None:
+        while True:
+            try:
+                cmd = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                error = self._apply(cmd)
+            except HingemarchError as e:
+                error = str(e)
+            log.info("command %s%s: %s", cmd.name, f" {cmd.side}" if cmd.side else "", error or "done")
+            if self.publisher:
+                self.publisher.reply(cmd, error is None, error, self.session.id if self.session else None)
+
+    def finish(self) -> None:
+        """End of stream or shutdown: close the session properly."""
+        self.apply_commands()
+        if self.session is not None:
+            self._stop()
+        self.publish_state()
+
+    def state(self) -> dict:
+        s = self.session
+        base = {"running": s is not None, "session_id": s.id if s else None, "side": self.side,
+                "source": self.source_name, "sensor": self.source.info.sensor,
+                "sensor_status": self.source.status, "seq": s.seq if s else 0,
+                "recording": bool(s and s.recorder), "source_t_s": round(self.t_s, 3),
+                "clock": {"unix_s_at_t0": self.clock_unix_at_t0, "speed": self.speed,
+                          "session_t0_s": s.t0_s if s else None}}
+        if s is None:    # between sessions the tiles keep showing how the last one ended
+            return {**self.last_state, **base}
+        return {**s.pipeline.state, **base}
+
+    def publish_state(self) -> None:
+        if self.publisher:
+            self.publisher.update(self.state())
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _apply(self, cmd: Command) -> str | None:
+        s = self.session
+        if cmd.name == "side":
+            self.side = cmd.side
+            if s:
+                s.side = cmd.side
+            return None
+        if cmd.name == "start":
+            if s:
+                return f"session {s.id} is already running"
+            self.want_session = True
+            self._start(self.t_s)
+            return None
+        if s is None:
+            return "no session is running"
+        if cmd.name == "stop":
+            self.want_session = False
+            self._stop()
+        elif cmd.name == "new_set":
+            self._emit(s.pipeline.new_set(self.t_s - s.t0_s))
+        elif cmd.name == "undo":
+            rep = s.pipeline.undo_last_rep()
+            if rep is None:
+                return "no rep to undo in the current set"
+            s.reps -= 1
+            self._record(lambda r: r.undo(rep))
+            self._publish("undo", rep.to_dict())
+        return None
+
+    def _start(self, t0_s: float) -> None:
+        try:
+            self.session = LiveSession(self.cfg, self.side, self.source.info, self.sessions_dir, t0_s)
+        except HingemarchError as e:     # the recorder could not create its folder: count anyway
+            self._recording_failed(e)
+            self.session = LiveSession(self.cfg, self.side, self.source.info, None, t0_s)
+        s = self.session
+        log.info("session %s started%s", s.id, f" in {s.recorder.folder}" if s.recorder else "")
+        self._publish("session", {"phase": "started", "athlete": s.meta.athlete, "side": s.side,
+                                  "placement": s.meta.placement, "sensor": s.meta.sensor,
+                                  "clock": self.state()["clock"]})
+
+    def _stop(self) -> None:
+        s = self.session
+        self._emit(s.pipeline.finish())
+        summary = s.summary(self.t_s - s.t0_s)
+        if s.recorder is not None:
+            try:
+                summary = {**s.recorder.close(), "session_id": s.id}
+            except HingemarchError as e:
+                self._recording_failed(e)
+        self.last_state, self.last_summary = s.pipeline.state, summary
+        self.last_folder = s.recorder.folder if s.recorder else None
+        self._publish("session", {"phase": "ended", "summary": summary})
+        log.info("session %s ended: %d set(s), %d rep(s)", s.id, summary["totals"]["sets"],
+                 summary["totals"]["reps"])
+        self.session = None
+
+    def _emit(self, events) -> None:
+        s = self.session
+        for ev in events:
+            if isinstance(ev, RepEvent):
+                s.reps += 1
+                body = {**ev.to_dict(), "side": s.side}
+            elif isinstance(ev, SetEvent):
+                body = ev.to_dict()
+                s.sets.append(body)
+            else:
+                continue
+            self._record(lambda r: r.event(ev))
+            self._publish(ev.kind, body)
+
+    def _publish(self, kind: str, body: dict) -> None:
+        if self.publisher and self.session:
+            try:
+                self.publisher.event(kind, body, self.session.id, self.session.next_seq())
+            except HingemarchError as e:     # the outbox itself cannot be written
+                self._set_error(f"MQTT outbox: {e}")
+
+    def _record(self, write) -> None:
+        s = self.session
+        if s is not None and s.recorder is not None:
+            try:
+                write(s.recorder)
+            except HingemarchError as e:
+                self._recording_failed(e)
+                s.recorder = None
+
+    def _recording_failed(self, e: Exception) -> None:
+        self._set_error(f"recording stopped: {e}")
+
+    def _check_sensor(self) -> None:
+        lost = self.source.status == "sensor_lost"
+        if lost and self.error is None:
+            self._set_error("sensor not answering")
+        elif not lost and self.error == "sensor not answering":
+            self._set_error(None)
+
+    def _set_error(self, message: str | None) -> None:
+        if message != self.error:
+            (log.error if message else log.info)("%s", message or "problem cleared")
+        self.error = message
+        if self.publisher:
+            self.publisher.set_error(message)

@@ -1,0 +1,87 @@
+"""``--source`` names to Source objects: the one place that knows where samples come from.
+
+``sim``, ``replay:FILE`` (a v1 samples file or session folder), ``i2c`` (the [sensor] config) or a
+chip name (``mpu6050``, ``lsm6dsox``), and ``emulated:CHIP`` (the real driver on an emulated chip
+moved by the simulator). Everything after this hands out plain SampleBlocks.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from analysis.errors import HingemarchError
+from imu.samples import SampleBlock, SensorInfo
+
+CHIPS = ("mpu6050", "lsm6dsox")
+
+
+class SourceError(HingemarchError, ValueError):
+    """A --source that cannot be opened: unknown name, missing file, no sensor."""
+
+
+class ReplaySource:
+    """A recorded session streamed like a live sensor: blocks of ``block_s`` paced at ``speed`` x
+    recorded speed (0 or inf: as fast as the loop takes them)."""
+
+    def __init__(self, path: str | Path, speed: float = 1.0, block_s: float = 0.1):
+        from imu.recording import read_samples
+        p = Path(path)
+        p = p / "samples.csv" if p.is_dir() else p
+        if not p.is_file():
+            raise SourceError(f"replay: {p} does not exist")
+        meta, self._block, _ = read_samples(p)
+        self.meta, self.speed, self.block_s = meta, speed, block_s
+        self.info = SensorInfo(meta.sensor, meta.nominal_rate_hz, meta.accel_range_g,
+                               meta.gyro_range_dps, meta.calibration)
+        self.status = "ok"
+        self._closed = threading.Event()
+
+    def blocks(self) -> Iterator[SampleBlock]:
+        b, paced = self._block, self.speed not in (0, math.inf)
+        if len(b):
+            t = b.t_s
+            edges = np.unique(np.append(np.searchsorted(t, np.arange(t[0], t[-1], self.block_s)), len(t)))
+            wall0 = time.monotonic()
+            for i0, i1 in zip(edges[:-1], edges[1:]):
+                wait = wall0 + (t[i1 - 1] - t[0]) / self.speed - time.monotonic() if paced else 0.0
+                if self._closed.is_set() or (wait > 0 and self._closed.wait(wait)):
+                    break
+                yield SampleBlock(t[i0:i1], b.accel_mps2[i0:i1], b.gyro_dps[i0:i1])
+        self.status = "ended"
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: int = 1,
+                rate_hz: float | None = None):
+    """The Source for a ``--source`` value; SourceError (or a sensor error) says what is wrong.
+    ``rate_hz`` overrides sensor.rate_hz; the sim runs at it, 200 Hz by default."""
+    if speed < 0:
+        raise SourceError(f"--speed must be >= 0 (0: as fast as possible), got {speed}")
+    session = cfg["session"]
+    if spec == "sim":
+        from imu.sim import SimSource, simulate_session
+        sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session["placement"],
+                               side=session["side"])
+        return SimSource(sim, speed)
+    if spec.startswith("emulated:"):     # the real driver stack on an emulated chip moved by the sim
+        from imu.emulated import emulated_source
+        from imu.sim import simulate_session
+        sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session["placement"],
+                               side=session["side"])
+        return emulated_source(spec[len("emulated:"):], sim.motion, rate_hz or 200.0, speed or 1.0)
+    if spec.startswith("replay:"):
+        return ReplaySource(spec[len("replay:"):], speed)
+    if spec == "i2c" or spec in CHIPS:
+        from imu.i2c_source import from_config
+        sensor = {**cfg["sensor"], **({} if spec == "i2c" else {"chip": spec}),
+                  **({"rate_hz": rate_hz} if rate_hz else {})}
+        return from_config({**cfg, "sensor": sensor}, state_dir)
+    raise SourceError(f"unknown source {spec!r}; use i2c, {', '.join(CHIPS)}, replay:FILE, sim "
+                      f"or emulated:CHIP")

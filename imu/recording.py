@@ -1,0 +1,224 @@
+"""Session samples CSV, format v1: read, write, and import generic CSVs.
+
+A v1 file is plain CSV preceded by ``#`` metadata lines (``# key: <JSON value>``), so
+``pandas.read_csv(f, comment="#")``, ``numpy.loadtxt(f, delimiter=",", skiprows=...)`` or a
+spreadsheet all load it. The header names every column with its unit. A last line without its
+newline is a write cut short by a crash and is ignored; any other bad row is reported by line.
+See docs/session-format.md.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from analysis.errors import DataError
+from imu.samples import STANDARD_GRAVITY_MPS2, SampleBlock
+
+FORMAT_MAGIC = "# hingemarch session v1"
+COLUMNS = ("t_s", "ax_mps2", "ay_mps2", "az_mps2", "gx_dps", "gy_dps", "gz_dps")
+_ROW_FORMAT = "%.6f,%.5f,%.5f,%.5f,%.4f,%.4f,%.4f\n"
+
+
+@dataclass
+class SessionMeta:
+    """Metadata at the top of every samples file."""
+
+    sensor: str = "unknown"
+    placement: str = "thigh"           # thigh | shank
+    side: str = "left"                 # left | right (the lifted leg)
+    nominal_rate_hz: float = 100.0
+    accel_range_g: float = 16.0
+    gyro_range_dps: float = 2000.0
+    calibration: dict = field(default_factory=dict)
+    start_utc: str = ""                # ISO-8601 UTC, e.g. 2026-11-25T09:30:00Z
+    software_version: str = ""
+    session_id: str = ""
+    athlete: str = ""
+
+
+def _header(meta: SessionMeta) -> str:
+    lines = [FORMAT_MAGIC]
+    lines += [f"# {k}: {json.dumps(v, sort_keys=True)}" for k, v in asdict(meta).items()]
+    return "\n".join(lines) + "\n" + ",".join(COLUMNS) + "\n"
+
+
+def format_rows(block: SampleBlock) -> str:
+    """The CSV text of a block's rows (no header)."""
+    data = np.column_stack([block.t_s, block.accel_mps2, block.gyro_dps])
+    return "".join(_ROW_FORMAT % tuple(row) for row in data.tolist())
+
+
+class SamplesWriter:
+    """Appends blocks to a samples file; the caller decides when to flush and fsync."""
+
+    def __init__(self, path: str | os.PathLike, meta: SessionMeta):
+        self.path = Path(path)
+        self._f = open(self.path, "x", encoding="utf-8", newline="")
+        self._f.write(_header(meta))
+        self.rows = 0
+
+    def write(self, block: SampleBlock) -> None:
+        self._f.write(format_rows(block))
+        self.rows += len(block)
+
+    def flush(self, fsync: bool = False) -> None:
+        self._f.flush()
+        if fsync:
+            os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self.flush(fsync=True)
+            self._f.close()
+
+
+def write_samples(path: str | os.PathLike, meta: SessionMeta, block: SampleBlock) -> None:
+    """Write a whole session's samples in one go."""
+    w = SamplesWriter(path, meta)
+    try:
+        w.write(block)
+    finally:
+        w.close()
+
+
+def _parse_meta(path: Path, lines: list[tuple[int, str]]) -> SessionMeta:
+    known = {f.name for f in fields(SessionMeta)}
+    values = {}
+    for lineno, line in lines:
+        key, sep, raw = line[1:].strip().partition(":")
+        if not sep:
+            continue
+        key = key.strip()
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise DataError(f"{path}:{lineno}: metadata {key!r} is not valid JSON: {raw.strip()!r}") from None
+        if key in known:
+            values[key] = value
+    return SessionMeta(**values)
+
+
+def _parse_rows(path: Path, rows: list[tuple[int, str]], ncols: int, skip_bad: bool,
+                problems: list[str]) -> np.ndarray:
+    out = np.empty((len(rows), ncols))
+    n = 0
+    for lineno, line in rows:
+        parts = line.split(",")
+        problem = None
+        if len(parts) != ncols:
+            problem = f"expected {ncols} fields, got {len(parts)}"
+        else:
+            try:
+                out[n] = [float(p) for p in parts]
+            except ValueError:
+                problem = f"not a number in {line.strip()[:60]!r}"
+            else:
+                if not np.all(np.isfinite(out[n])):
+                    problem = "value is not finite"
+        if problem:
+            msg = f"{path}:{lineno}: {problem}"
+            if not skip_bad:
+                raise DataError(msg)
+            problems.append(msg)
+        else:
+            n += 1
+    return out[:n]
+
+
+def _check_time(path: Path, t_s: np.ndarray) -> None:
+    bad = np.flatnonzero(np.diff(t_s) <= 0)
+    if len(bad):
+        raise DataError(f"{path}: time goes backwards or repeats at data row {bad[0] + 2} "
+                        f"(t_s {t_s[bad[0]]:.6f} then {t_s[bad[0] + 1]:.6f})")
+
+
+def read_samples(path: str | os.PathLike, skip_bad_rows: bool = False
+                 ) -> tuple[SessionMeta, SampleBlock, list[str]]:
+    """Read a v1 samples file: (metadata, samples, problems skipped).
+
+    Raises DataError naming the line for malformed input (unless ``skip_bad_rows``).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise DataError(f"{p}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{p}: not a text file") from None
+    lines = text.split("\n")
+    truncated = lines.pop() != ""          # no final newline: a write cut short by a crash
+    if not lines or lines[0].strip() != FORMAT_MAGIC:
+        raise DataError(f"{p}:1: not a hingemarch v1 samples file (first line should be "
+                        f"{FORMAT_MAGIC!r}); use --columns to read a generic CSV")
+    meta_lines, i = [], 0
+    while i < len(lines) and lines[i].startswith("#"):
+        meta_lines.append((i + 1, lines[i]))
+        i += 1
+    if i >= len(lines) or tuple(c.strip() for c in lines[i].split(",")) != COLUMNS:
+        raise DataError(f"{p}:{i + 1}: expected the header {','.join(COLUMNS)}")
+    meta = _parse_meta(p, meta_lines)
+    problems = ["last line was cut short (crash mid-write?) and was ignored"] if truncated else []
+    rows = [(j + 1, lines[j]) for j in range(i + 1, len(lines)) if lines[j].strip()]
+    data = _parse_rows(p, rows, len(COLUMNS), skip_bad_rows, problems)
+    _check_time(p, data[:, 0])
+    return meta, SampleBlock(data[:, 0].copy(), data[:, 1:4].copy(), data[:, 4:7].copy()), problems
+
+
+TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+ACCEL_SCALE = {"mps2": 1.0, "g": STANDARD_GRAVITY_MPS2}
+GYRO_SCALE = {"dps": 1.0, "radps": 180.0 / math.pi}
+
+
+def read_generic_csv(path: str | os.PathLike, time_col: str, accel_cols: list[str],
+                     gyro_cols: list[str], time_unit: str = "s", accel_unit: str = "mps2",
+                     gyro_unit: str = "dps", skip_bad_rows: bool = False
+                     ) -> tuple[SessionMeta, SampleBlock, list[str]]:
+    """Read any CSV with a header row, given which columns hold time, accel and gyro and their units."""
+    p = Path(path)
+    for name, value, table in (("time unit", time_unit, TIME_SCALE), ("accel unit", accel_unit, ACCEL_SCALE),
+                               ("gyro unit", gyro_unit, GYRO_SCALE)):
+        if value not in table:
+            raise DataError(f"{name} {value!r} is not one of {', '.join(table)}")
+    if len(accel_cols) != 3 or len(gyro_cols) != 3:
+        raise DataError("name three accelerometer and three gyroscope columns")
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise DataError(f"{p}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{p}: not a text file") from None
+    body = [(n + 1, line) for n, line in enumerate(text.split("\n")) if line.strip() and not line.startswith("#")]
+    if not text.endswith("\n") and body:
+        body.pop()
+    if not body:
+        raise DataError(f"{p}: no header row")
+    try:
+        dialect = csv.Sniffer().sniff(body[0][1], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    header = [h.strip() for h in next(csv.reader([body[0][1]], dialect))]
+    wanted = [time_col, *accel_cols, *gyro_cols]
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise DataError(f"{p}:{body[0][0]}: no column named {', '.join(map(repr, missing))}; "
+                        f"the header has {', '.join(header)}")
+    idx = [header.index(c) for c in wanted]
+    rows = []
+    for lineno, line in body[1:]:
+        cells = next(csv.reader([line], dialect))
+        rows.append((lineno, ",".join(cells[i].strip() if i < len(cells) else "" for i in idx)))
+    problems: list[str] = []
+    data = _parse_rows(p, rows, 7, skip_bad_rows, problems)
+    t_s = (data[:, 0] - (data[0, 0] if len(data) else 0.0)) * TIME_SCALE[time_unit]
+    _check_time(p, t_s)
+    rate = 1.0 / float(np.median(np.diff(t_s))) if len(t_s) > 1 else 100.0
+    meta = SessionMeta(sensor="generic-csv", nominal_rate_hz=round(rate, 3))
+    return meta, SampleBlock(t_s, data[:, 1:4] * ACCEL_SCALE[accel_unit],
+                             data[:, 4:7] * GYRO_SCALE[gyro_unit]), problems

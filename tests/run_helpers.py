@@ -1,0 +1,68 @@
+"""Runs ``hingemarch run`` as a real process for the tests: its own config, state dir and device id."""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "firmware_bridge.cli", "run"]
+
+
+class Service:
+    """One ``hingemarch run`` process with its own config, state dir and device id."""
+
+    def __init__(self, broker, tmp_path: Path, *args: str, device_id: str | None = None,
+                 prefix: str | None = None, **mqtt):
+        self.device_id = device_id or "dev-" + uuid.uuid4().hex[:6]
+        self.prefix = prefix or "run-" + uuid.uuid4().hex[:6]
+        self.base = f"{self.prefix}/{self.device_id}"
+        self.state_dir = tmp_path / "state"
+        self.config = tmp_path / f"{self.device_id}.toml"
+        extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in mqtt.items())
+        self.config.write_text(f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
+                               f'topic_prefix = "{self.prefix}"\ndevice_id = "{self.device_id}"\n'
+                               f"reconnect_max_s = 1.0\n{extra}")
+        self.args = [*CLI, "--config", str(self.config), "--state-dir", str(self.state_dir), *args]
+        self.proc: subprocess.Popen | None = None
+        self.log = tmp_path / f"{self.device_id}.log"
+
+    def start(self, max_file_bytes: int | None = None) -> "Service":
+        """``max_file_bytes``: no file may grow past this (RLIMIT_FSIZE), so writes fail the way
+        they do on a full disk, mid-session."""
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"),
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                     preexec_fn=limit if max_file_bytes else None)
+        return self
+
+    def wait(self, timeout_s: float = 60) -> int:
+        return self.proc.wait(timeout_s)
+
+    def sessions(self) -> list[Path]:
+        return sorted((self.state_dir / "sessions").iterdir())
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def service(broker, tmp_path):
+    made: list[Service] = []
+
+    def make(*args, on=None, **kw) -> Service:
+        s = Service(on or broker, tmp_path, *args, **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.stop()

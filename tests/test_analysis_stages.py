@@ -1,0 +1,129 @@
+"""Each analysis stage on signals whose answer is known."""
+import math
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from analysis.legangle import LegAngle
+from analysis.orientation import StillBias, Tilt
+from analysis.reps import RepDetector, RepParams
+from analysis.sets import SetTracker
+
+G = 9.80665
+
+
+def test_still_bias_takes_the_mean_rate_at_rest_but_not_a_slow_turn():
+    rng = np.random.default_rng(0)
+    sb = StillBias()
+    for _ in range(100):
+        sb.update(np.array([0, 0, G]) + rng.normal(0, 0.02, 3), np.array([1.5, -2.0, 0.5]) + rng.normal(0, 0.1, 3))
+    np.testing.assert_allclose(sb.bias_dps, [1.5, -2.0, 0.5], atol=0.05)
+    assert sb.still_s >= 1.0
+    turning = StillBias()
+    for i in range(100):                            # 10 deg/s about x: the accelerometer turns too
+        ang = math.radians(10 * i / 50)
+        turning.update(np.array([0, -G * math.sin(ang), G * math.cos(ang)]), np.array([10.0, 0, 0]))
+    assert not turning.known
+
+
+def test_tilt_anchor_snaps_a_drifted_filter():
+    tilt = Tilt()
+    for _ in range(200):
+        tilt.update(np.array([0, 0, G]), np.array([0.0, 0, 0]))
+    for _ in range(50):                              # a fake 90 deg turn the accelerometer never saw
+        tilt.update(np.array([0, 0, G]), np.array([90.0, 0, 0]))
+    up = np.array([0.0, 0, 1])
+    assert tilt.anchor(up) and float(tilt.update(up * G, np.zeros(3)) @ up) > 0.999
+    assert not tilt.anchor(up)
+
+
+def test_leg_angle_finds_the_axis_of_any_mount():
+    rng = np.random.default_rng(4)
+    for _ in range(5):
+        mount = Rotation.random(random_state=rng)
+        leg = LegAngle()
+        axis_s = mount.inv().apply([0, 1, 0])        # hip axis in sensor coordinates
+        up0 = mount.inv().apply([0, 0, 1])
+        leg.update(up0, np.zeros(3), still_s=1.0)    # standing still: the reference
+        got = []
+        for i in range(400):                          # +-70 deg swings at 0.5 Hz
+            ang = 70 * math.sin(2 * math.pi * 0.5 * i / 50)
+            rate = 70 * 2 * math.pi * 0.5 * math.cos(2 * math.pi * 0.5 * i / 50)
+            up = (mount.inv() * Rotation.from_rotvec([0, -math.radians(ang), 0])).apply([0, 0, 1])
+            got.append((ang,) + leg.update(up, rate * axis_s, still_s=0.0))
+        got = np.array(got[100:])
+        assert abs(abs(leg.axis @ axis_s) - 1) < 1e-3
+        sign = np.sign(np.corrcoef(got[:, 0], got[:, 1])[0, 1])
+        np.testing.assert_allclose(sign * got[:, 1], got[:, 0], atol=0.5)
+        np.testing.assert_allclose(sign * got[:, 2], 70 * 2 * math.pi * 0.5 *
+                                   np.cos(2 * math.pi * 0.5 * np.arange(100, 400) / 50), atol=1e-6)
+
+
+def run_detector(angles, placement="thigh", rate_hz=50.0):
+    det, found = RepDetector(RepParams(placement=placement)), []
+    for i, a in enumerate(angles):
+        f = det.update(i / rate_hz, a, 0.0)
+        if f:
+            found.append(f)
+    return found
+
+
+def segment(points, rate_hz=50.0):
+    """Piecewise-cosine angle trace through (duration_s, angle_deg) points from 0."""
+    out, last = [], 0.0
+    for dur, ang in points:
+        n = int(dur * rate_hz)
+        u = (1 - np.cos(np.linspace(0, np.pi, n, endpoint=False))) / 2
+        out.append(last + (ang - last) * u)
+        last = ang
+    return np.concatenate(out + [np.full(int(rate_hz), last)])
+
+
+def thigh_rep(depth=70, height=80, q=0.8):
+    return [(q, -depth), (0.3, -depth), (q, 0), (q, height), (0.3, height), (q, 0), (1.0, 0)]
+
+
+def test_thigh_reps_false_start_and_sitting():
+    trace = segment([(2, 0)] + thigh_rep() * 3 + [(0.6, -18), (0.6, 0), (1, 0)] + thigh_rep() * 2
+                    + [(1.0, 90), (5.0, 90), (1.0, 0), (2, 0)])
+    found = run_detector(trace)
+    assert len(found) == 5
+    assert all(f.evidence["rule"] == "march_return" for f in found)
+    assert abs(found[0].hinge_depth_deg - 70) < 1 and abs(found[0].march_height_deg - 80) < 1
+
+
+def test_the_side_is_learned_from_the_first_rep():
+    trace = segment([(2, 0)] + thigh_rep() * 4)
+    assert len(run_detector(-trace)) == 4       # the same reps with the axis the other way round
+
+
+def test_shank_rep_ends_back_at_standing_and_strides_do_not_count():
+    rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
+    stride = [(0.35, -65), (0.35, 20), (0.3, 0)]
+    trace = segment([(2, 0)] + rep * 3 + [(2, 0)] + stride * 8 + [(2, 0)] + rep)
+    found = run_detector(trace, "shank")
+    assert len(found) == 4 and {f.evidence["rule"] for f in found} == {"standing"}
+
+
+def test_thresholds_follow_the_person():
+    det = RepDetector()
+    start = det.hinge_threshold_deg()
+    for depth in (90, 95, 100, 92, 98):
+        det.depths.append(depth)
+    assert det.hinge_threshold_deg() > start
+    shallow = RepDetector()
+    for depth in (40, 42, 38, 41, 40):
+        shallow.depths.append(depth)
+    assert shallow.hinge_threshold_deg() == RepParams().min_hinge_deg
+
+
+def test_sets_close_after_the_gap_and_undo():
+    sets = SetTracker(set_gap_s=20)
+    for t in (10, 14, 18):
+        sets.add_rep(t, t, t - 3, 70, 80, {})
+    assert sets.tick(37) is None
+    done = sets.tick(38.5)
+    assert done.reps == 3 and done.rep_times_s == (10, 14, 18) and done.mean_hinge_depth_deg == 70
+    rep = sets.add_rep(100, 100, 97, 60, 70, {})
+    assert rep.set_index == 2 and rep.rep_in_set == 1
+    assert sets.undo_last_rep() == rep and sets.undo_last_rep() is None
