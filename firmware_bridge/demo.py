@@ -14,7 +14,6 @@ import queue
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 

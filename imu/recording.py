@@ -9,7 +9,6 @@ See docs/session-format.md.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import os

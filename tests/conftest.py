@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
-import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -21,26 +17,21 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-LOOPBACK = "127.0.0.1"
+from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port, mosquitto_path
+
+pytest_plugins = ["run_helpers"]    # the ``service`` fixture: ``hingemarch run`` as a real process
+
 USER, PASSWORD = "coach", "s3cret-pw"
 
 
-def mosquitto_path() -> str:
-    """The broker binary; installs Debian's ``mosquitto`` package when it is missing."""
-    found = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None)
-    if found:
-        return found
+def ensure_mosquitto() -> None:
+    """Installs Debian's ``mosquitto`` package when it is missing (CI on a fresh machine)."""
+    if mosquitto_path():
+        return
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "mosquitto"], check=True, env=env)
-    return "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
 
 
 def make_certificates(workdir: Path) -> Path:
@@ -56,53 +47,30 @@ def make_certificates(workdir: Path) -> Path:
     return workdir / "ca.crt"
 
 
-class Broker:
-    """A mosquitto process on loopback: an anonymous listener (``port``) and one that needs a
-    password (``auth_port``). Persistence is on so a killed broker keeps its sessions."""
+class Broker(LocalBroker):
+    """The project's local broker plus a listener that needs a password (``auth_port``) and, with
+    ``tls``, one with TLS (``tls_port``). Persistence is on so a killed broker keeps its sessions."""
 
     def __init__(self, workdir: Path, tls: bool = False):
-        self.workdir = workdir
-        self.port, self.auth_port, self.tls_port = free_port(), free_port(), free_port()
-        self.host = LOOPBACK
-        self.proc: subprocess.Popen | None = None
-        workdir.mkdir(parents=True, exist_ok=True)
-        pwfile = workdir / "passwd"
+        ensure_mosquitto()
+        super().__init__(workdir, persistence=True)
+        self.auth_port, self.tls_port = free_port(), free_port()
+        pwfile = self.workdir / "passwd"
         pwfile.write_text("")
-        subprocess.run(["mosquitto_passwd", "-b", str(pwfile), USER, PASSWORD], check=True)
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(
-            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"   # as root, don't drop to 'mosquitto'
-            "per_listener_settings true\n"
-            f"persistence true\npersistence_location {workdir}/\nautosave_interval 1\n"
-            f"log_dest file {workdir}/mosquitto.log\nlog_type all\n"
-            "max_queued_messages 100000\n"
-            f"listener {self.port} {LOOPBACK}\nallow_anonymous true\n"
-            f"listener {self.auth_port} {LOOPBACK}\nallow_anonymous false\npassword_file {pwfile}\n")
+        subprocess.run(["mosquitto_passwd", "-b", str(pwfile),
+                        USER, PASSWORD], check=True)
+        lines = ["log_type all", f"listener {self.auth_port} {LOOPBACK}", "allow_anonymous false",
+                 f"password_file {pwfile}"]
         if tls:
-            self.ca_file = make_certificates(workdir)
-            with open(self.conf, "a") as f:
-                f.write(f"listener {self.tls_port} {LOOPBACK}\nallow_anonymous true\ncafile {self.ca_file}\n"
-                        f"certfile {workdir}/server.crt\nkeyfile {workdir}/server.key\n")
-
-    def start(self) -> "Broker":
-        self.proc = subprocess.Popen([mosquitto_path(), "-c", str(self.conf)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline, waiter = time.monotonic() + 10.0, threading.Event()
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection((LOOPBACK, self.port), timeout=0.2).close()
-                return self
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: see {self.workdir}/mosquitto.log")
-                waiter.wait(0.05)
-        raise RuntimeError("mosquitto did not start listening within 10 s")
+            self.ca_file = make_certificates(self.workdir)
+            lines += [f"listener {self.tls_port} {LOOPBACK}", "allow_anonymous true", f"cafile {self.ca_file}",
+                      f"certfile {self.workdir}/server.crt", f"keyfile {self.workdir}/server.key"]
+        with open(self.conf, "a") as f:
+            f.write("\n".join(lines) + "\n")
 
     def stop(self, kill: bool = True) -> None:
         """SIGKILL (a crash) by default; SIGTERM for a clean stop."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            self.proc.wait(timeout=10)
+        super().stop(kill=kill)
 
     def restart(self, down_s: float = 0.0) -> None:
         self.stop()

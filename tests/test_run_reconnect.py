@@ -6,7 +6,6 @@ import signal
 import time
 
 from conftest import Recorder
-from run_helpers import service  # noqa: F401  (fixture)
 
 
 def test_service_loses_no_rep_while_the_broker_is_down(own_broker, service):

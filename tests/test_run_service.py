@@ -14,7 +14,7 @@ from conftest import Recorder
 from imu.recording import SessionMeta, read_samples, write_samples
 from imu.samples import SampleBlock
 from imu.sim import simulate_session
-from run_helpers import CLI, Service, service  # noqa: F401  (service is a fixture)
+from run_helpers import CLI
 
 
 def test_whole_simulated_session_is_published_and_recorded(broker, service):
