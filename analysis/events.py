@@ -21,6 +21,9 @@ class RepEvent:
     hinge_depth_deg: float  # deepest leg angle behind the standing reference
     march_height_deg: float # highest leg angle in front of it
     evidence: dict = field(default_factory=dict, compare=False)
+    sway_deg: float | None = None   # balance sway over the rep (docs/sway.md); None if not measurable
+    sway_dps: float | None = None
+    sway: dict = field(default_factory=dict, hash=False)   # the detailed measures
 
     kind = "rep"
 
@@ -41,12 +44,18 @@ class SetEvent:
     mean_hinge_depth_deg: float
     mean_march_height_deg: float
     mean_duration_s: float
+    sway_deg: float | None = None   # the set's headline sway (docs/sway.md); None if not measurable
+    sway_dps: float | None = None
+    foot_taps: int = 0              # foot touch-downs within the set
+    foot_tap_s: tuple[float, ...] = ()
+    sway: dict = field(default_factory=dict, hash=False)   # the detailed measures
 
     kind = "set"
 
     def to_dict(self) -> dict:
         d = {"kind": self.kind, **asdict(self)}
         d["rep_times_s"] = list(self.rep_times_s)
+        d["foot_tap_s"] = list(self.foot_tap_s)
         return d
 
 

@@ -35,11 +35,13 @@ class LegAngle:
         self.rezeros = 0              # times the strap was seen to move (axis relearned)
         self.turns = 0                # times the axis turned far while being followed
         self.rehomes = 0
+        self.rehome_shift_deg = 0.0   # the last re-home moved every angle by this (new = old - shift)
         self._home_deg = math.nan     # leg angle at the last long still pose
         self._home_up: np.ndarray | None = None
         self._axis_anchor: np.ndarray | None = None   # the axis when it was last (re)learned
         self._cos_turned = math.cos(math.radians(45.0))
         self._away_deg = (0.0, 0.0)   # farthest the leg went from there since, behind and ahead
+        self._from_home_deg = 0.0     # where the leg is now from there, unwrapped (may pass 180)
 
     def update(self, up: np.ndarray, gyro_dps: np.ndarray, still_s: float) -> tuple[float, float]:
         """One bucket: returns (raw angle deg, angular rate about the axis dps); NaN until known.
@@ -112,16 +114,19 @@ class LegAngle:
         """
         if still_s >= self.home_still_s:
             self._home_deg, self._home_up, self._away_deg = angle, up.copy(), (0.0, 0.0)
+            self._from_home_deg = 0.0
             return angle
         if math.isnan(self._home_deg) or still_s > 0:
             return angle
-        d = _wrap(angle - self._home_deg)
+        prev = self._from_home_deg    # unwrapped: from a seat the hinge is 180 deg away, not "behind"
+        self._from_home_deg = d = prev + _wrap(angle - self._home_deg - prev)
         self._away_deg = behind, ahead = max(self._away_deg[0], -d), max(self._away_deg[1], d)
         if (abs(self._home_deg) > self.stale_ref_deg and max(behind, ahead) > self.round_trip_deg
                 and min(behind, ahead) > self.round_trip_deg / 2):
             self.up_ref = self._home_up
             self.rehomes += 1
-            self._home_deg, self._away_deg = 0.0, (0.0, 0.0)
+            self.rehome_shift_deg = self._home_deg
+            self._home_deg, self._away_deg, self._from_home_deg = 0.0, (0.0, 0.0), 0.0
             return self._angle(up, self.axis)
         return angle
 

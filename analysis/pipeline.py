@@ -2,25 +2,29 @@
 
 Stages, each driven once per 20 ms bucket so that any split of the input into blocks gives the same
 events as one whole-file call (batch is the same code): resample -> gyro bias at rest -> tilt by
-fusion -> leg angle in the movement plane -> rep detection -> sets. Memory is bounded: every stage
-keeps a fixed amount of state, whatever the session length.
+fusion -> leg angle in the movement plane -> rep detection -> sets, with the leg's tilt kept for
+balance sway (per rep and per set). Memory is bounded: every stage keeps a fixed amount of state,
+whatever the session length.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from analysis.events import Event, RepEvent
+from analysis.events import Event, RepEvent, SetEvent
 from analysis.legangle import LegAngle
 from analysis.orientation import StillBias, Tilt
 from analysis.reps import RepDetector, RepParams
 from analysis.resample import Bucketer
 from analysis.sets import SetTracker
+from analysis.setsway import SetSway
 
 ANALYSIS_RATE_HZ = 50.0
 GAP_RESTART_S = 0.5   # a hole this long restarts fusion and drops a rep in progress
+REPLAY_S = 10.0       # on a re-home, the rep detector re-reads this much history in the new reference
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,9 @@ class Pipeline:
         self._leg = LegAngle(rate_hz=ANALYSIS_RATE_HZ)
         self._reps = RepDetector(params.reps)
         self._sets = SetTracker(params.set_gap_s)
+        self._sway = SetSway(ANALYSIS_RATE_HZ)
         self._rezeros = self._rehomes = self._turns = 0
+        self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, raw_deg, rate_dps)
         self.t_s = 0.0
         self.last_rep: RepEvent | None = None
 
@@ -57,26 +63,43 @@ class Pipeline:
     def finish(self) -> list[Event]:
         """End of stream: process the last bucket and close the open set."""
         events = self._run(*self._bucketer.finish())
-        s = self._sets.close(self.t_s)
+        s = self._with_sway(self._sets.close(self.t_s))
         return events + ([s] if s else [])
 
     def new_set(self, t_s: float) -> list[Event]:
         """Close the open set now; the next rep starts a new one."""
-        s = self._sets.close(t_s)
+        s = self._with_sway(self._sets.close(t_s))
+        if s:
+            self._reps.relearn_side()
         return [s] if s else []
 
     def undo_last_rep(self) -> RepEvent | None:
         """Remove the last rep of the open set; returns it, or None."""
         rep = self._sets.undo_last_rep()
+        if rep is not None:
+            self._sway.on_undo()
         if rep is not None and self._sets.open is not None:
             self.last_rep = self._sets.open.reps[-1] if self._sets.open.reps else None
         return rep
+
+    def _with_sway(self, ended: SetEvent | None) -> SetEvent | None:
+        """A set just closed: attach its sway and foot touch-downs (docs/sway.md)."""
+        if ended is None:
+            return None
+        measures = self._sway.close()
+        if measures is None:
+            return ended
+        detail = {k: v for k, v in measures.items() if k not in ("sway_deg", "sway_dps", "foot_tap_s")}
+        return replace(ended, sway_deg=measures["sway_deg"], sway_dps=measures["sway_dps"],
+                       foot_taps=len(measures["foot_tap_s"]), foot_tap_s=tuple(measures["foot_tap_s"]),
+                       sway=detail)
 
     @property
     def state(self) -> dict:
         """What a live display needs right now."""
         open_set = self._sets.open
         angle = self._reps.angle_deg
+        sway = self._sway.current if open_set is not None else self._sway.last_set
         return {
             "t_s": round(self.t_s, 3),
             "set_index": open_set.index if open_set else self._sets.sets_done,
@@ -85,11 +108,23 @@ class Pipeline:
             "in_set": open_set is not None,
             "leg_angle_deg": None if math.isnan(angle) else round(angle, 1),
             "last_rep": self.last_rep.to_dict() if self.last_rep else None,
+            "sway_deg": sway["sway_deg"] if sway else None,     # the open set's so far, else the last set's
+            "foot_taps": len(sway.get("foot_tap_s", ())) if sway else 0,   # counted when a set ends
         }
+
+    def _replay(self, shift_deg: float):
+        """The reference was stale (a rep in progress saw wrong angles): run the detector again
+        over the recent angles as the new reference reads them, since the last rep or reset."""
+        reps, found = self._reps, None
+        reps.reset(forget_side=False)
+        for t, raw, rate in self._recent:
+            found = reps.update(t, (raw - shift_deg + 180.0) % 360.0 - 180.0, rate) or found
+        return found
 
     def _run(self, t_end, acc, gyr, gap) -> list[Event]:
         events: list[Event] = []
         bias, tilt, leg, reps, sets = self._bias, self._tilt, self._leg, self._reps, self._sets
+        ring = self._sway.ring
         prev_t = self.t_s
         for i in range(len(t_end)):
             t = float(t_end[i])
@@ -97,6 +132,7 @@ class Pipeline:
                 bias.reset_gap()
                 tilt.restart()
                 reps.reset(forget_side=False)
+                self._recent.clear()
             prev_t = t
             a = acc[i]
             still = bias.update(a, gyr[i])
@@ -105,23 +141,34 @@ class Pipeline:
                 tilt.anchor(bias.up)
             up = tilt.update(a, g)
             raw, rate = leg.update(up, g, bias.still_s if still else 0.0)
+            ring.push(t, a, g, up, leg.axis, raw * reps.side if reps.side else raw)   # hinge negative
             if leg.rezeros != self._rezeros:
                 self._rezeros = leg.rezeros
                 reps.reset(forget_side=True)
+                self._recent.clear()
             if leg.turns != self._turns and sets.open is None:
                 self._turns = leg.turns         # within a set the side stays: it was right there
                 reps.reset(forget_side=True)
+                self._recent.clear()
+            found = None
             if leg.rehomes != self._rehomes:
                 self._rehomes = leg.rehomes
-                reps.reset(forget_side=False, mid_movement=True)
-            found = reps.update(t, raw, rate)
+                found = self._replay(leg.rehome_shift_deg)
+            self._recent.append((t, raw, rate))
+            found = reps.update(t, raw, rate) or found
             if found is not None:
+                first = sets.open is None or not sets.open.reps
+                sw = self._sway.on_rep(found.start_s, found.t_s, first)
+                detail = {k: v for k, v in sw.items() if k not in ("sway_deg", "sway_dps")}
                 rep = sets.add_rep(t, found.t_s, found.start_s, found.hinge_depth_deg,
-                                   found.march_height_deg, found.evidence)
+                                   found.march_height_deg, found.evidence, sway_deg=sw["sway_deg"],
+                                   sway_dps=sw["sway_dps"], sway=detail)
                 self.last_rep = rep
                 events.append(rep)
-            ended = sets.tick(t)
+                self._recent.clear()
+            ended = self._with_sway(sets.tick(t))
             if ended is not None:
+                reps.relearn_side()
                 events.append(ended)
         self.t_s = prev_t
         return events

@@ -75,7 +75,7 @@ class RepDetector:
         self.quick = False            # ...less than min_rep_period_s after the one before
         self.angle_deg = math.nan
         self._outside = False         # last bucket was away from standing
-        self.armed = True             # False after a reset until the leg is back near standing
+        self.relearn = False          # forget the side at the next idle moment (a set has ended)
 
     # thresholds in force -------------------------------------------------
     def hinge_threshold_deg(self) -> float:
@@ -87,16 +87,19 @@ class RepDetector:
         typ = median(self.heights) if self.heights else self.p.initial_typical_deg
         return min(max(self.p.march_frac * typ, self.p.min_march_deg), self.p.max_march_threshold_deg)
 
-    def reset(self, forget_side: bool, mid_movement: bool = False) -> None:
-        """Drop any rep in progress (a gap in the data); forget the side if the axis was relearned.
-        ``mid_movement``: the angle just jumped (new reference); wait for standing before a hinge."""
+    def reset(self, forget_side: bool) -> None:
+        """Drop any rep in progress (a gap in the data); forget the side if the axis was relearned."""
         if self.phase != "idle" and not self.side_confirmed:
             self.side = 0
         self.phase = "idle"
         self.t_enter = -math.inf      # what came before is no evidence of a run of strides
-        self.armed = not mid_movement
         if forget_side:
             self.side, self.side_confirmed = 0, False
+
+    def relearn_side(self) -> None:
+        """A set has ended: the next one learns the side again (between sets the strap may have
+        been turned round the leg, which flips the axis without a trace in "up")."""
+        self.relearn = True
 
     # the state machine ---------------------------------------------------
     def update(self, t_s: float, raw_deg: float, rate_dps: float) -> RepFound | None:
@@ -112,7 +115,6 @@ class RepDetector:
             self.t_leave = t_s        # last moment near standing: where the next rep starts
         near = abs(a) < self.p.standing_band_deg
         arrived, self._outside = near and self._outside, not near
-        self.armed = self.armed or near
         if self.phase == "pending":       # a rep waiting to be sure it was not a first stride
             if a < -th_h:             # it was: the next one starts too soon (and is "quick")
                 self._start_candidate(t_s, a, sign)
@@ -122,7 +124,11 @@ class RepDetector:
             self.phase = "idle"
             return self._count(self.pending)
         if self.phase == "idle":
-            if a < -th_h and self.armed:
+            if self.relearn:
+                self.relearn, self.side, self.side_confirmed = False, 0, False
+                sign = -1 if raw_deg >= 0 else 1
+                a = sign * raw_deg
+            if a < -th_h:
                 self._start_candidate(t_s, a, sign)
             return None
         if self.phase == "cand":

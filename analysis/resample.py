@@ -4,7 +4,8 @@ Bucket k holds the samples with ``k*dt <= t_s < (k+1)*dt``; it is emitted once a
 is complete, so the output does not depend on how the input was split into blocks. The boxcar mean
 is the anti-alias filter, and the mean angular rate times dt is the exact rotation over the bucket.
 A run of up to ``max_fill`` empty buckets (sensor jitter at low rates) repeats the last bucket;
-a longer hole is a gap, reported with the first bucket after it.
+a longer hole is a gap, reported with the first bucket after it. A sample stamped earlier than one
+already seen is dropped and counted (``dropped``): time never runs backwards in the analysis.
 """
 from __future__ import annotations
 
@@ -21,10 +22,18 @@ class Bucketer:
         self._pend_x = np.empty((0, 6))
         self._last_k = None       # index of the last bucket emitted
         self._last = None         # its mean (6,)
+        self._t_max = -np.inf     # latest sample time seen
+        self.dropped = 0          # samples dropped for going back in time
 
     def feed(self, t_s: np.ndarray, accel_mps2: np.ndarray, gyro_dps: np.ndarray):
         if len(t_s) == 0:
             return self._empty()
+        latest = np.maximum.accumulate(np.r_[self._t_max, t_s])
+        self._t_max = latest[-1]
+        keep = t_s >= latest[:-1]
+        if not keep.all():
+            self.dropped += int(len(keep) - keep.sum())
+            t_s, accel_mps2, gyro_dps = t_s[keep], accel_mps2[keep], gyro_dps[keep]
         t_s = np.r_[self._pend_t, t_s]
         x = np.vstack([self._pend_x, np.hstack([accel_mps2, gyro_dps])])
         k = np.floor(t_s / self.dt_s).astype(np.int64)

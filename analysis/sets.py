@@ -27,13 +27,14 @@ class SetTracker:
         self.open: _OpenSet | None = None
 
     def add_rep(self, t_s: float, completed_s: float, start_s: float, depth_deg: float,
-                height_deg: float, evidence: dict) -> RepEvent:
+                height_deg: float, evidence: dict, **sway) -> RepEvent:
+        """Count a rep in the open set (opening one if needed); ``sway`` holds RepEvent's sway fields."""
         if self.open is None:
             self.open = _OpenSet(self.sets_done + 1)
         rep = RepEvent(t_s=round(t_s, 3), completed_s=round(completed_s, 3), set_index=self.open.index,
                        rep_in_set=len(self.open.reps) + 1, start_s=round(start_s, 3),
                        duration_s=round(completed_s - start_s, 3), hinge_depth_deg=round(depth_deg, 1),
-                       march_height_deg=round(height_deg, 1), evidence=evidence)
+                       march_height_deg=round(height_deg, 1), evidence=evidence, **sway)
         self.open.reps.append(rep)
         return rep
 

@@ -34,11 +34,11 @@ DEPTHS_DEG = ((50.0, 75.0), (60.0, 100.0), (75.0, 100.0))
 SET_MARGIN_S = (1.0, 2.0)   # a rep counts for a set if it lands this far before its start / after its end
 
 
-def corpus(n: int) -> list[dict]:
+def corpus(n: int, first_seed: int = 1000) -> list[dict]:
     """The session parameters: every combination axis cycles, so any n >= 24 covers them all."""
     out = []
     for i in range(n):
-        out.append(dict(seed=1000 + i, placement=("thigh", "shank")[i % 2], rate_hz=RATES_HZ[(i // 2) % 4],
+        out.append(dict(seed=first_seed + i, placement=("thigh", "shank")[i % 2], rate_hz=RATES_HZ[(i // 2) % 4],
                         mount=MOUNTS[(i // 3) % 4], accel_range_g=ACCEL_RANGES_G[i % 3],
                         gyro_range_dps=GYRO_RANGES_DPS[(i // 4) % 3], tempo_range_s=TEMPOS_S[(i // 5) % 3],
                         hinge_depth_range_deg=DEPTHS_DEG[(i // 6) % 3],
@@ -76,9 +76,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=48)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--first-seed", type=int, default=1000,
+                    help="seeds first..first+sessions-1 (another value: a corpus the tuning never saw)")
     ap.add_argument("--verbose", action="store_true", help="one line per session")
     args = ap.parse_args()
-    specs = corpus(args.sessions)
+    specs = corpus(args.sessions, args.first_seed)
     t0 = time.perf_counter()
     with mp.Pool(args.jobs) as pool:
         results = pool.map(run_session, specs)

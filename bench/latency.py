@@ -137,7 +137,8 @@ def main() -> int:
             seed, device = args.first_seed + k, f"bench-{k}"
             cmd = [sys.executable, "-m", "firmware_bridge.cli", "run", "--config", str(config),
                    "--state-dir", str(work / device), "--device-id", device, "--source", "sim",
-                   "--speed", "1", "--rate-hz", str(RATE_HZ), "--seed", str(seed), "--log-level", "warning"]
+                   "--speed", "1", "--rate-hz", str(RATE_HZ), "--seed", str(seed), "--log-level", "warning",
+                   "--no-web"]
             procs[device] = (seed, subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1]))
         cpu0 = {}
         deadline = time.monotonic() + 120

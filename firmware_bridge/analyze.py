@@ -62,7 +62,10 @@ def result(events, meta, placement: str, duration_s: float, problems: list[str],
             "mean_duration_s": s.mean_duration_s,
             "rep_metrics": [{"rep": r.rep_in_set, "completed_s": r.completed_s, "start_s": r.start_s,
                              "duration_s": r.duration_s, "hinge_depth_deg": r.hinge_depth_deg,
-                             "march_height_deg": r.march_height_deg} for r in mine],
+                             "march_height_deg": r.march_height_deg, "sway_deg": r.sway_deg,
+                             "sway_dps": r.sway_dps, "sway": r.sway} for r in mine],
+            "sway_deg": s.sway_deg, "sway_dps": s.sway_dps, "foot_taps": s.foot_taps,
+            "foot_tap_s": list(s.foot_tap_s), "sway": s.sway,
         })
     return {"schema": JSON_SCHEMA, "file": source, "sensor": meta.sensor, "placement": placement,
             "side": meta.side, "start_utc": meta.start_utc, "duration_s": round(duration_s, 3),
@@ -73,12 +76,14 @@ def result(events, meta, placement: str, duration_s: float, problems: list[str],
 def table(doc: dict) -> str:
     lines = [f"{doc['file']}: {doc['duration_s']:.0f} s, sensor {doc['sensor']}, {doc['placement']}, "
              f"{doc['side']} leg", "",
-             f"{'set':>3}  {'reps':>4}  {'start':>8}  {'end':>8}  {'hinge':>7}  {'march':>7}  {'tempo':>7}",
-             f"{'':>3}  {'':>4}  {'s':>8}  {'s':>8}  {'deg':>7}  {'deg':>7}  {'s/rep':>7}"]
+             f"{'set':>3}  {'reps':>4}  {'start':>8}  {'end':>8}  {'hinge':>7}  {'march':>7}  {'tempo':>7}"
+             f"  {'sway':>5}  {'taps':>4}",
+             f"{'':>3}  {'':>4}  {'s':>8}  {'s':>8}  {'deg':>7}  {'deg':>7}  {'s/rep':>7}  {'deg':>5}  {'':>4}"]
     for s in doc["sets"]:
         lines.append(f"{s['index']:>3}  {s['reps']:>4}  {s['start_s']:>8.1f}  {s['end_s']:>8.1f}  "
                      f"{s['mean_hinge_depth_deg']:>7.1f}  {s['mean_march_height_deg']:>7.1f}  "
-                     f"{s['mean_duration_s']:>7.1f}")
+                     f"{s['mean_duration_s']:>7.1f}  "
+                     f"{'-' if s['sway_deg'] is None else format(s['sway_deg'], '.2f'):>5}  {s['foot_taps']:>4}")
     if not doc["sets"]:
         lines.append("  no reps found")
     lines += ["", f"total: {doc['totals']['reps']} reps in {doc['totals']['sets']} sets"]

@@ -8,7 +8,7 @@ import time
 
 from analysis.errors import HingemarchError
 from firmware_bridge import config as config_mod
-from firmware_bridge.paths import state_dir
+from firmware_bridge.paths import CONFIG_HELP, config_file, state_dir
 from firmware_bridge.probe import open_bus_for, settings_from
 
 
@@ -17,7 +17,7 @@ class CalibrationTimeout(HingemarchError, TimeoutError):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="configuration file (default: built-in defaults)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     parser.add_argument("--state-dir", metavar="DIR",
                         help="where to store the calibration (default: $HINGEMARCH_STATE_DIR, "
                              "$STATE_DIRECTORY, ~/.local/state/hingemarch)")
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from imu.emulated import SixFaces, emulated_bus
     from imu.i2c_source import I2cSource
 
-    cfg = config_mod.load(args.config)
+    cfg = config_mod.load(config_file(args.config))
     s = dict(cfg["sensor"])
     if args.backend:
         s["backend"] = args.backend

@@ -18,16 +18,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("firmware_bridge.probe", "scan the I2C bus, identify the IMU, show its settings and live samples"),
     "calibrate": ("firmware_bridge.calibrate", "six-position accelerometer and gyro-bias calibration, stored in the state directory"),
     "run": ("firmware_bridge.run", "count reps live from a sensor, simulation or recording; record and publish over MQTT"),
+    "config": ("firmware_bridge.configcmd", "check the config file (one line per problem) or show the effective values"),
+    "doctor": ("firmware_bridge.doctor", "check I2C bus, sensor, broker, state folder and clock, and say what to fix"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; only ``command``'s module is imported (and configured), so a command starts
+    without loading what the others need. ``None`` imports them all (docs, tests)."""
     parser = argparse.ArgumentParser(
         prog="hingemarch",
         description="Rep counter for the single-leg hinge-and-march, from an IMU on the lifted leg.")
     parser.add_argument("--version", action="version", version=f"hingemarch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
+        if command is not None and name != command:
+            sub.add_parser(name, help=help_text)
+            continue
         mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
         mod.configure(p)
@@ -36,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), "")
+    args = build_parser(command if command in COMMANDS else "").parse_args(argv)
     try:
         return int(args._run(args) or 0)
     except HingemarchError as e:

@@ -90,6 +90,15 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "drain_s": Key(float, 5.0, "at shutdown, how long to wait for the broker to take queued "
                        "events (the rest is sent on the next start)", "s", 0.0, 60.0),
     },
+    "web": {
+        "enabled": Key(bool, True, "serve the live page, session downloads and the JSON API "
+                       "(--no-web also turns it off; see docs/dashboard.md)"),
+        "host": Key(str, "0.0.0.0", "address to listen on: 0.0.0.0 for every network of the Pi, "
+                    "127.0.0.1 for this machine only"),
+        "port": Key(int, 8080, "TCP port of the web page", min=1, max=65535),
+        "token": Key(str, "", "access token; empty lets anyone on the network in. The environment "
+                     "variable HINGEMARCH_WEB_TOKEN overrides it", secret=True),
+    },
 }
 
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import queue
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -22,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analysis.errors import HingemarchError
 from firmware_bridge import config
-from firmware_bridge.localbroker import LocalBroker
+from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port
 from firmware_bridge.paths import state_dir
 from firmware_bridge.run import serve
 from firmware_bridge.topics import Topics
@@ -111,9 +112,11 @@ def run(args) -> int:
             view = PhoneView(broker.host, broker.port, Topics(cfg["mqtt"]["topic_prefix"], DEVICE_ID))
         else:
             cfg["mqtt"]["enabled"] = False
+        cfg["web"].update(host=LOOPBACK, port=_web_port())
         print(f"hingemarch demo: seed {args.seed}, {sim.truth.duration_s / 60:.1f} min workout at "
               f"{args.speed:g}x, sensor {args.sensor}, {args.placement}"
-              + (f", MQTT on {broker.host}:{broker.port}" if broker else ""))
+              + (f", MQTT on {broker.host}:{broker.port}" if broker else "")
+              + f"\nlive page and sessions: http://{LOOPBACK}:{cfg['web']['port']}/")
         duration = sim.truth.duration_s * sim.stage.clock_factor
         last_draw = 0.0
 
@@ -148,6 +151,16 @@ def run(args) -> int:
             broker.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _web_port(preferred: int = 8080) -> int:
+    """The usual port when it is free here, else any free one."""
+    with socket.socket() as s:
+        try:
+            s.bind((LOOPBACK, preferred))
+            return preferred
+        except OSError:
+            return free_port()
 
 
 def _drain(view: PhoneView | None) -> list[str]:

@@ -7,10 +7,11 @@ import time
 
 
 from firmware_bridge import config as config_mod
+from firmware_bridge.paths import CONFIG_HELP, config_file
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="configuration file (default: built-in defaults)")
+    parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     parser.add_argument("--bus", type=int, metavar="N", help="I2C bus number (overrides sensor.i2c_bus)")
     parser.add_argument("--address", type=lambda s: int(s, 0), metavar="ADDR",
                         help="only this address, e.g. 0x6A (overrides sensor.address)")
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from imu.detect import detect, scan
     from imu.i2c_source import I2cSource
 
-    cfg = config_mod.load(args.config)
+    cfg = config_mod.load(config_file(args.config))
     s = dict(cfg["sensor"])
     for key, value in (("i2c_bus", args.bus), ("address", args.address), ("chip", args.chip),
                        ("backend", args.backend)):

@@ -22,9 +22,13 @@ from imu.recording import SamplesWriter, SessionMeta, read_samples
 from imu.samples import SampleBlock
 
 REP_COLUMNS = ("set_index", "rep_in_set", "completed_s", "event_s", "start_s", "duration_s",
-               "hinge_depth_deg", "march_height_deg", "rule", "status")
+               "hinge_depth_deg", "march_height_deg", "rule", "status", "sway_deg", "sway_dps")
 SET_COLUMNS = ("set_index", "start_s", "end_s", "reps", "mean_hinge_depth_deg",
-               "mean_march_height_deg", "mean_duration_s", "rep_times_s")
+               "mean_march_height_deg", "mean_duration_s", "rep_times_s",
+               # balance sway (docs/sway.md); columns are only ever added at the end
+               "sway_deg", "sway_dps", "foot_taps", "foot_tap_s", "frontal_range_deg",
+               "frontal_mean_velocity_dps", "frontal_f50_hz", "frontal_masked_s", "hold_s",
+               "hold_rms_ml_deg", "hold_rms_ap_deg", "hold_mean_velocity_dps", "hold_ellipse_area_95_deg2")
 
 
 class RecorderError(HingemarchError, OSError):
@@ -43,14 +47,25 @@ def _disk_error(path: Path, e: OSError) -> RecorderError:
     return RecorderError(f"cannot write session files in {path}: {e.strerror or e}")
 
 
+def _cell(x) -> object:
+    """A CSV cell: None (not measurable) is left empty."""
+    return "" if x is None else x
+
+
 def rep_row(rep: RepEvent, status: str = "counted") -> list:
     return [rep.set_index, rep.rep_in_set, rep.completed_s, rep.t_s, rep.start_s, rep.duration_s,
-            rep.hinge_depth_deg, rep.march_height_deg, rep.evidence.get("rule", ""), status]
+            rep.hinge_depth_deg, rep.march_height_deg, rep.evidence.get("rule", ""), status,
+            _cell(rep.sway_deg), _cell(rep.sway_dps)]
 
 
 def set_row(s: SetEvent) -> list:
+    frontal, held = s.sway.get("frontal", {}), s.sway.get("holds", {})
+    sway = [s.sway_deg, s.sway_dps, s.foot_taps, " ".join(f"{x:.3f}" for x in s.foot_tap_s),
+            frontal.get("range_deg"), frontal.get("mean_velocity_dps"), frontal.get("f50_hz"),
+            frontal.get("masked_s"), held.get("total_s"), held.get("rms_ml_deg"), held.get("rms_ap_deg"),
+            held.get("mean_velocity_dps"), held.get("ellipse_area_95_deg2")]
     return [s.set_index, s.start_s, s.end_s, s.reps, s.mean_hinge_depth_deg, s.mean_march_height_deg,
-            s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)]
+            s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)] + [_cell(x) for x in sway]
 
 
 class _CsvAppender:
@@ -168,6 +183,7 @@ def summarize(folder: Path) -> dict:
     for r in reps:
         sets.setdefault(int(r["set_index"]), []).append(r)
     meta, block, _ = read_samples(folder / "samples.csv", skip_bad_rows=True)
+    sway = {r["set_index"]: r for r in _read_csv(folder / "sets.csv")}   # older files: no sway columns
     set_list = []
     for i, rs in sorted(sets.items()):
         depth = [float(r["hinge_depth_deg"]) for r in rs]
@@ -177,6 +193,9 @@ def summarize(folder: Path) -> dict:
                          "rep_times_s": [float(r["completed_s"]) for r in rs],
                          "mean_hinge_depth_deg": round(sum(depth) / len(depth), 1),
                          "mean_march_height_deg": round(sum(height) / len(height), 1)})
+        row = sway.get(str(i), {})
+        if row.get("sway_deg"):
+            set_list[-1].update(sway_deg=float(row["sway_deg"]), foot_taps=int(row.get("foot_taps") or 0))
     return {"session_id": meta.session_id or folder.name, "start_utc": meta.start_utc,
             "athlete": meta.athlete, "side": meta.side, "placement": meta.placement, "sensor": meta.sensor,
             "duration_s": round(float(block.t_s[-1]), 3) if len(block) else 0.0,

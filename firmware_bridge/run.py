@@ -3,6 +3,9 @@ each session to its folder and publish live results over MQTT (see docs/mqtt.md)
 
 Sessions start by themselves (config run.autostart) or on an MQTT "start" command; SIGTERM or
 Ctrl-C stops cleanly: the open session is closed and summarised, queued events get a few seconds.
+
+On a phone: open http://<this Pi>:8080/ for the live page, the sessions and their downloads
+(config [web], --web-port, --no-web; see docs/dashboard.md).
 """
 from __future__ import annotations
 
@@ -13,10 +16,10 @@ import signal
 import threading
 from pathlib import Path
 
-from firmware_bridge import config
+from firmware_bridge import config, logsetup, sdnotify
 from firmware_bridge.mqtt import MqttSettings, Publisher
 from firmware_bridge.outbox import Outbox
-from firmware_bridge.paths import state_dir
+from firmware_bridge.paths import CONFIG_HELP, config_file, state_dir
 from firmware_bridge.recorder import recover_unfinished
 from firmware_bridge.service import Service
 from firmware_bridge.sources import open_source
@@ -25,7 +28,7 @@ log = logging.getLogger("hingemarch.run")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", metavar="FILE", help="TOML config file (default: built-in defaults)")
+    p.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
     p.add_argument("--source", default="i2c", metavar="SRC",
                    help="i2c (the [sensor] config) | mpu6050 | lsm6dsox | replay:FILE (a samples file or "
                         "session folder) | sim | emulated:CHIP (the real driver on an emulated chip moved "
@@ -41,6 +44,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device-id", help="overrides mqtt.device_id")
     p.add_argument("--no-mqtt", action="store_true", help="don't publish (record only)")
     p.add_argument("--no-record", action="store_true", help="don't write session folders")
+    p.add_argument("--web", action=argparse.BooleanOptionalAction, default=None,
+                   help="serve the live page and session downloads at http://HOST:PORT/ (default: "
+                        "web.enabled from the config, on)")
+    p.add_argument("--web-host", metavar="HOST", help="overrides web.host (default 0.0.0.0: every network)")
+    p.add_argument("--web-port", type=int, metavar="PORT", help="overrides web.port (default 8080)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
 
@@ -65,7 +73,11 @@ def serve(cfg: dict, source, state: Path, on_block=None, *, device_id: str | Non
     speed = getattr(source, "speed", 1.0) if speed is None else speed
     service = Service(cfg, source, None, sessions, source_name or source.info.sensor, speed)
     stop = stop or threading.Event()
+    web = None
     try:
+        if cfg["web"]["enabled"]:    # a port that cannot be had is logged; counting goes on
+            from firmware_bridge.web import start_for
+            web = start_for(service, cfg["web"], sessions)
         if settings is not None:
             outbox = Outbox(state / "mqtt" / f"outbox-{settings.topics.device_id}.sqlite3")
             service.publisher = Publisher(settings, outbox, service.on_command).start()
@@ -73,6 +85,8 @@ def serve(cfg: dict, source, state: Path, on_block=None, *, device_id: str | Non
             _recover(sessions, service.publisher)
         for block in source.blocks():
             service.feed(block)
+            if web is not None:
+                web.hub.feed(service)
             if on_block is not None:
                 on_block(service)
             if stop.is_set():
@@ -81,32 +95,42 @@ def serve(cfg: dict, source, state: Path, on_block=None, *, device_id: str | Non
     finally:
         source.close()
         service.finish()          # also when the source failed: the session is closed and summarised
+        if web is not None:
+            web.hub.feed(service)
+            web.stop()
         if service.publisher:
             service.publisher.close(drain_s=cfg["run"]["drain_s"])
     return service
 
 
 def run(args) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = config.load(args.config)
+    logsetup.setup(args.log_level)
+    cfg = config.load(config_file(args.config))
     if args.no_mqtt:
         cfg["mqtt"]["enabled"] = False
+    web = {"enabled": args.web, "host": args.web_host, "port": args.web_port}
+    cfg["web"].update({k: v for k, v in web.items() if v is not None})
+    if not 1 <= cfg["web"]["port"] <= 65535:
+        raise config.ConfigError([f"--web-port: {cfg['web']['port']} is out of range 1..65535"])
     if cfg["mqtt"]["enabled"]:
         MqttSettings.from_config(cfg["mqtt"], args.device_id)     # config errors before any hardware
     state = state_dir(args.state_dir)
     source = open_source(args.source, cfg, state, args.speed, args.seed, args.rate_hz)
     stopping = threading.Event()
+    watch = sdnotify.LoopWatch()     # under systemd: READY, watchdog pings, STATUS, STOPPING
 
     def stop(signum, frame) -> None:
         log.info("stopping on %s", signal.Signals(signum).name)
+        watch.stopping()
         stopping.set()
         source.close()
 
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        serve(cfg, source, state, device_id=args.device_id, source_name=args.source, speed=args.speed,
-              record=not args.no_record, stop=stopping)
+        serve(cfg, source, state, on_block=watch, device_id=args.device_id, source_name=args.source,
+              speed=args.speed, record=not args.no_record, stop=stopping)
     finally:
+        watch.stopping()
         for s, handler in old.items():
             signal.signal(s, handler)
     return 0

@@ -15,7 +15,9 @@ from pathlib import Path
 from analysis.errors import HingemarchError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
+from analysis.swaybaseline import compare
 from firmware_bridge import __version__
+from firmware_bridge.baseline import athlete_baseline
 from firmware_bridge.recorder import SessionRecorder
 from firmware_bridge.topics import Command
 from imu.recording import SessionMeta
@@ -46,6 +48,9 @@ class LiveSession:
                                 athlete=cfg["session"]["athlete"])
         if sessions_dir is not None:
             self.recorder = SessionRecorder(sessions_dir, self.meta)   # RecorderError: caller reports
+        # the athlete's typical set sway from their past sessions (None until there are enough)
+        self.baseline = athlete_baseline(sessions_dir, self.meta.athlete,
+                                         exclude=self.recorder.folder.name if self.recorder else None)
 
     def next_seq(self) -> int:
         self.seq += 1
@@ -76,6 +81,8 @@ class Service:
         self.last_state: dict = {"set_index": 0, "reps_in_set": 0, "last_rep": None}
         self.last_summary: dict | None = None      # of the last session that ended
         self.last_folder: Path | None = None
+        self.listeners: list = []    # listen(kind, body) in this thread: every event and command reply (web page)
+        self.parts: dict = {}        # status of optional parts, shown in the state (e.g. "web")
 
     # --- called from the MQTT thread --------------------------------------------------------------
     def on_command(self, cmd: Command) -> None:
@@ -110,6 +117,7 @@ class Service:
             except HingemarchError as e:
                 error = str(e)
             log.info("command %s%s: %s", cmd.name, f" {cmd.side}" if cmd.side else "", error or "done")
+            self._tell("reply", {"command": cmd, "ok": error is None, "error": error})
             if self.publisher:
                 self.publisher.reply(cmd, error is None, error, self.session.id if self.session else None)
 
@@ -128,6 +136,7 @@ class Service:
                 "recording": bool(s and s.recorder), "source_t_s": round(self.t_s, 3),
                 "clock": {"unix_s_at_t0": self.clock_unix_at_t0, "speed": self.speed,
                           "session_t0_s": s.t0_s if s else None}}
+        base.update(self.parts)
         if s is None:    # between sessions the tiles keep showing how the last one ended
             return {**self.last_state, **base}
         return {**s.pipeline.state, **base}
@@ -202,13 +211,25 @@ class Service:
                 body = {**ev.to_dict(), "side": s.side}
             elif isinstance(ev, SetEvent):
                 body = ev.to_dict()
+                if s.baseline is not None and ev.sway_deg is not None:
+                    body["sway_baseline"] = compare(s.baseline, ev.sway_deg)
                 s.sets.append(body)
+                log.info("session %s: set %d ended, %d rep(s)", s.id, ev.set_index, ev.reps)
             else:
                 continue
             self._record(lambda r: r.event(ev))
             self._publish(ev.kind, body)
 
+    def _tell(self, kind: str, body: dict) -> None:
+        """Hand an event or a command reply to the listeners; a failing listener never stops counting."""
+        for listen in self.listeners:
+            try:
+                listen(kind, body)
+            except Exception:
+                log.exception("listener failed on %s", kind)
+
     def _publish(self, kind: str, body: dict) -> None:
+        self._tell(kind, body)
         if self.publisher and self.session:
             try:
                 self.publisher.event(kind, body, self.session.id, self.session.next_seq())
@@ -236,7 +257,7 @@ class Service:
 
     def _set_error(self, message: str | None) -> None:
         if message != self.error:
-            (log.error if message else log.info)("%s", message or "problem cleared")
+            (log.error if message else log.info)("%s", message or f"resolved: {self.error}")
         self.error = message
         if self.publisher:
             self.publisher.set_error(message)

@@ -133,7 +133,7 @@ def tile_values(state: dict) -> dict[str, str]:
         "side": str(state.get("side", "")),
         "depth_deg": num(last.get("hinge_depth_deg"), 1),
         "height_deg": num(last.get("march_height_deg"), 1),
-        "sway": num(state.get("sway"), 2),
+        "sway": num(state.get("sway_deg"), 2),   # degrees, docs/sway.md
         "session": "running" if state.get("running") else "stopped",
     }
 
@@ -216,7 +216,7 @@ def ha_discovery(topics: Topics, ha_prefix: str, version: str) -> dict[str, byte
     sensors = {"reps": ("Reps in set", None, "mdi:counter"), "set": ("Set", None, "mdi:format-list-numbered"),
                "depth_deg": ("Last hinge depth", "°", "mdi:angle-acute"),
                "height_deg": ("Last march height", "°", "mdi:angle-acute"),
-               "sway": ("Sway", None, "mdi:scale-balance"), "session": ("Session", None, "mdi:run")}
+               "sway": ("Sway", "°", "mdi:scale-balance"), "session": ("Session", None, "mdi:run")}
     for name, (label, unit, icon) in sensors.items():
         cfg = {**common, "name": label, "unique_id": f"{node}_{name}", "object_id": f"{node}_{name}",
                "state_topic": topics.value(name), "icon": icon}

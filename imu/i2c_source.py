@@ -223,15 +223,13 @@ class I2cSource:
         self.tracker.observe(self._segment_n + n, t_host)
         t_s = self.tracker.times(self._segment_n, n) - self.t0_s
         period = 1.0 / self.tracker.rate_hz
-        if self._segment_n and self._last_t_s is not None:
+        expected = None if self._last_t_s is None else self._last_t_s + period
+        if self._segment_n and expected is not None and abs(t_s[0] - expected) < 3 * period:
             # same segment: continue the previous block and slew (at most a quarter period per
             # block) toward the fit, so stamps stay evenly spaced while the fit settles
-            expected = self._last_t_s + period
-            error = t_s[0] - expected
-            if abs(error) < 3 * period:
-                t_s = expected + np.clip(error, -0.25 * period, 0.25 * period) + np.arange(n) * period
-        elif self._last_t_s is not None and t_s[0] <= self._last_t_s:
-            t_s = t_s + (self._last_t_s - t_s[0] + period)
+            t_s = expected + np.clip(t_s[0] - expected, -0.25 * period, 0.25 * period) + np.arange(n) * period
+        elif expected is not None and t_s[0] < expected:
+            t_s = t_s + (expected - t_s[0])    # never back in time (a refit under load, a new segment)
         self._segment_n += n
         accel, gyro = read.accel_mps2, read.gyro_dps
         if self.calibration is not None:

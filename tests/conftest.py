@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port, mosquitto_path
 
-pytest_plugins = ["run_helpers"]    # the ``service`` fixture: ``hingemarch run`` as a real process
+pytest_plugins = ["run_helpers", "web_helpers"]   # fixtures: ``service`` (``hingemarch run`` as a real process), ``web_server``
 
 USER, PASSWORD = "coach", "s3cret-pw"
 

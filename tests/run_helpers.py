@@ -27,7 +27,8 @@ class Service:
         extra = "".join(f"{k} = {json.dumps(v)}\n" for k, v in mqtt.items())
         self.config.write_text(f'[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
                                f'topic_prefix = "{self.prefix}"\ndevice_id = "{self.device_id}"\n'
-                               f"reconnect_max_s = 1.0\n{extra}")
+                               f"reconnect_max_s = 1.0\n{extra}"
+                               "[web]\nenabled = false\n")   # no page unless a test asks (--web)
         self.args = [*CLI, "--config", str(self.config), "--state-dir", str(self.state_dir), *args]
         self.proc: subprocess.Popen | None = None
         self.log = tmp_path / f"{self.device_id}.log"

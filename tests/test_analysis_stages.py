@@ -105,6 +105,19 @@ def test_shank_rep_ends_back_at_standing_and_strides_do_not_count():
     assert len(found) == 4 and {f.evidence["rule"] for f in found} == {"standing"}
 
 
+def test_the_side_is_learned_again_after_a_set():
+    """Between sets the strap may be turned round the leg: the same movement, the angle mirrored."""
+    rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
+    first, second = segment([(2, 0)] + rep * 3), -segment([(2, 0)] + rep * 3)
+    for relearn, expected in ((False, 0), (True, 3)):
+        det = RepDetector(RepParams(placement="shank"))
+        assert sum(det.update(i / 50, a, 0.0) is not None for i, a in enumerate(first)) == 3
+        if relearn:
+            det.relearn_side()
+        t0 = len(first) / 50 + 30
+        assert sum(det.update(t0 + i / 50, a, 0.0) is not None for i, a in enumerate(second)) == expected
+
+
 def test_thresholds_follow_the_person():
     det = RepDetector()
     start = det.hinge_threshold_deg()

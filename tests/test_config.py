@@ -1,4 +1,7 @@
 """Config validation: defaults, every kind of problem on its own line, the shipped file matches."""
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -41,3 +44,130 @@ def test_ints_are_accepted_for_floats_but_bools_are_not():
     assert config.validate({"analysis": {"set_gap_s": 30}})["analysis"]["set_gap_s"] == 30.0
     with pytest.raises(config.ConfigError, match="expected float, got bool"):
         config.validate({"analysis": {"set_gap_s": True}})
+
+
+# --- every message config.validate / config.load / `config check` can give, word for word --------
+
+@pytest.mark.parametrize("raw, line", [
+    ({"zzz": {}}, "x.toml: unknown section [zzz]"),                       # nothing close: no hint
+    ({"session": 3}, "x.toml: [session] must be a table"),
+    ({"mqtt": {"qqq": 1}}, "x.toml: mqtt.qqq: unknown key"),
+    ({"mqtt": {"host": 5}}, "x.toml: mqtt.host: expected str, got int 5"),
+    ({"mqtt": {"port": 1.5}}, "x.toml: mqtt.port: expected int, got float 1.5"),
+    ({"mqtt": {"port": True}}, "x.toml: mqtt.port: expected int, got bool True"),
+    ({"mqtt": {"tls": "yes"}}, "x.toml: mqtt.tls: expected bool, got str 'yes'"),
+    ({"mqtt": {"port": 0}}, "x.toml: mqtt.port: 0 is out of range 1..65535"),  # no unit
+    ({"run": {"drain_s": 61}}, "x.toml: run.drain_s: 61.0 is out of range 0.0..60.0 s"),
+    ({"sensor": {"accel_range_g": 3}}, "x.toml: sensor.accel_range_g: 3 is not one of 2, 4, 8, 16"),
+])
+def test_each_validation_message(raw, line):
+    with pytest.raises(config.ConfigError) as e:
+        config.validate(raw, "x.toml")
+    assert e.value.problems == [line]
+
+
+def test_file_level_messages(tmp_path):
+    with pytest.raises(config.ConfigError) as e:
+        config.load(tmp_path)                                   # a folder, not a file
+    assert e.value.problems == [f"{tmp_path}: cannot read: Is a directory"]
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes(b'[session]\nathlete = "J\xe9r\xf4me"\n')
+    with pytest.raises(config.ConfigError) as e:
+        config.load(latin1)
+    assert e.value.problems[0].startswith(f"{latin1}: not valid TOML: ")
+
+
+@pytest.mark.parametrize("mqtt, line", [
+    ('topic_prefix = "gym/#"', "mqtt.topic_prefix '#' must be non-empty and use only letters, digits, _ . -"),
+    ('device_id = "a b"', "mqtt.device_id 'a b' must be non-empty and use only letters, digits, _ . -"),
+    ('ha_prefix = ""', "mqtt.ha_prefix '' must be non-empty and use only letters, digits, _ . -"),
+    ('tls = true\nca_file = "/nonexistent/ca.crt"', "mqtt.ca_file: /nonexistent/ca.crt does not exist"),
+])
+def test_mqtt_checks_made_at_start_are_in_config_check(tmp_path, mqtt, line):
+    from firmware_bridge.configcmd import load_checked
+    f = tmp_path / "m.toml"
+    f.write_text(f"[mqtt]\n{mqtt}\n")
+    with pytest.raises(config.ConfigError) as e:
+        load_checked(f)
+    assert e.value.problems == [f"{f}: {line}"]
+
+
+def test_mqtt_checks_skipped_when_mqtt_is_off(tmp_path):
+    from firmware_bridge.configcmd import load_checked
+    f = tmp_path / "off.toml"
+    f.write_text('[mqtt]\nenabled = false\ntopic_prefix = "gym/#"\n')
+    assert load_checked(f)["mqtt"]["enabled"] is False
+
+
+# --- which file: one rule (paths.config_file) --------------------------------------------------------
+
+def test_config_file_rule(tmp_path):
+    from firmware_bridge.paths import config_file
+    system, env_file = tmp_path / "etc.toml", tmp_path / "env.toml"
+    env = {"HINGEMARCH_CONFIG": str(env_file)}
+    assert config_file(None, {}, system) is None                         # nothing: built-in defaults
+    system.write_text("")
+    assert config_file(None, {}, system) == system                       # the installed file
+    assert config_file(None, env, system) == env_file                    # $HINGEMARCH_CONFIG wins
+    assert config_file("cli.toml", env, system) == Path("cli.toml")      # --config wins over all
+
+
+# --- `hingemarch config check|show` as a real process ------------------------------------------------
+
+def hingemarch(*args, env_extra=None, cwd=None):
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("HINGEMARCH_CONFIG", "HINGEMARCH_MQTT_PASSWORD")}
+    return subprocess.run([sys.executable, "-m", "firmware_bridge.cli", *args], capture_output=True,
+                          text=True, env={**env, **(env_extra or {})}, cwd=cwd or ROOT, timeout=60)
+
+
+def test_config_check_lists_each_problem_on_one_line_and_exits_2(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('[sesion]\n[session]\nside = "middle"\n[mqtt]\nport = 0\n')
+    r = hingemarch("config", "check", str(f))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        f"hingemarch config: error: {f}: unknown section [sesion] (did you mean 'session'?)",
+        f"hingemarch config: error: {f}: session.side: 'middle' is not one of 'left', 'right'",
+        f"hingemarch config: error: {f}: mqtt.port: 0 is out of range 1..65535"]
+    missing = hingemarch("config", "check", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr
+    assert missing.stderr.splitlines() == [
+        f"hingemarch config: error: {tmp_path / 'nope.toml'}: cannot read: No such file or directory"]
+
+
+def test_config_check_ok_and_the_environment_rule(tmp_path):
+    f = tmp_path / "good.toml"
+    f.write_text('[session]\nside = "right"\n')
+    r = hingemarch("config", "check", str(f))
+    assert (r.returncode, r.stdout) == (0, f"{f}: ok\n")
+    via_env = hingemarch("config", "check", env_extra={"HINGEMARCH_CONFIG": str(f)})
+    assert (via_env.returncode, via_env.stdout) == (0, f"{f}: ok\n")
+
+
+def test_config_show_prints_effective_values_with_secrets_masked(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text('[mqtt]\nusername = "coach"\npassword = "s3cret-pw"\nport = 8883\n')
+    r = hingemarch("config", "show", env_extra={"HINGEMARCH_CONFIG": str(f)})
+    assert r.returncode == 0, r.stderr
+    assert "s3cret-pw" not in r.stdout
+    assert 'password = "********"' in r.stdout and "port = 8883" in r.stdout
+    assert r.stdout.startswith(f"# hingemarch effective configuration, from {f}.")
+    shown = tomllib.loads(r.stdout)          # the output is a valid config file itself
+    assert shown["mqtt"]["username"] == "coach" and shown["session"] == config.defaults()["session"]
+    # a password only in the environment is effective, so it is shown (masked) too
+    r = hingemarch("config", "show", str(tmp_path / "c.toml"), env_extra={"HINGEMARCH_MQTT_PASSWORD": "pw2"})
+    assert "pw2" not in r.stdout and "mqtt.password comes from $HINGEMARCH_MQTT_PASSWORD" in r.stdout
+
+
+def test_every_command_has_help_and_starts_with_only_its_own_module():
+    from firmware_bridge import cli
+    full = cli.build_parser()                      # every command module imports and configures
+    text = full.format_help()
+    assert all(name in text for name in cli.COMMANDS)
+    out = subprocess.run([sys.executable, "-c", "import sys; from firmware_bridge import cli; "
+                          "cli.main(['config', 'check']); print('scipy' in sys.modules)"],
+                         capture_output=True, text=True, env={**os.environ, "HINGEMARCH_CONFIG": ""})
+    assert out.returncode == 0 and out.stdout.strip().endswith("False"), out.stderr

@@ -38,3 +38,15 @@ def test_long_hole_is_a_gap_short_hole_is_filled():
     assert te[np.flatnonzero(gap)[0]] > 2.5
     before = te[te < 2.0]
     assert np.allclose(np.diff(before), 0.02)  # the 40 ms hole was filled
+
+
+def test_samples_going_back_in_time_are_dropped_not_fatal():
+    t = np.arange(100) / 100.0
+    x = np.ones((100, 3))
+    b = Bucketer(50.0)
+    first = b.feed(t[:60], x[:60], x[:60])
+    back = t[40:] - 0.005                          # a block that starts 0.2 s in the past
+    second = b.feed(back, x[40:], x[40:])
+    assert b.dropped == 20
+    ends = np.r_[first[0], second[0]]
+    assert np.all(np.diff(ends) > 0)

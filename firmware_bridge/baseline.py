@@ -1,0 +1,43 @@
+"""The athlete's sway history from past session folders, for analysis.swaybaseline (docs/sway.md).
+
+Reads each closed session's summary.json (whose athlete it was) and sets.csv (each set's sway_deg).
+Sessions recorded before sway was measured have no such column and are skipped, as are folders a
+crash left unreadable: the history is a best effort, never a reason to stop a session.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from analysis.swaybaseline import MAX_SESSIONS, Baseline, sway_baseline
+from firmware_bridge.recorder import _read_csv
+
+
+def sway_history(sessions_dir: Path | None, athlete: str, exclude: str | None = None,
+                 max_sessions: int = MAX_SESSIONS) -> list[list[float]]:
+    """Per past session of ``athlete`` (oldest first, at most ``max_sessions``), its sets' sway_deg."""
+    if sessions_dir is None or not Path(sessions_dir).is_dir():
+        return []
+    out: list[list[float]] = []
+    for folder in sorted((p for p in Path(sessions_dir).iterdir() if p.is_dir()), reverse=True):
+        if len(out) >= max_sessions:
+            break
+        if folder.name == exclude:
+            continue
+        try:
+            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            if summary.get("athlete") != athlete:
+                continue
+            values = [float(r["sway_deg"]) for r in _read_csv(folder / "sets.csv") if r.get("sway_deg")]
+            values = [x for x in values if math.isfinite(x) and x >= 0]
+        except (OSError, ValueError, AttributeError):
+            continue
+        if values:
+            out.append(values)
+    return out[::-1]
+
+
+def athlete_baseline(sessions_dir: Path | None, athlete: str, exclude: str | None = None) -> Baseline | None:
+    """The athlete's sway baseline from their past sessions, or None while there are too few."""
+    return sway_baseline(sway_history(sessions_dir, athlete, exclude))

@@ -1,0 +1,223 @@
+"""A recorded session's report: the leg angle over the whole session, its reps, sets and sway.
+
+The leg angle comes from running the samples through the same streaming pipeline as live (the angle
+is read after every 0.1 s, as the live page sees it), reading the file a chunk at a time so a two-hour
+session needs little memory; then it is thinned to at most ``MAX_POINTS`` (the lowest and highest
+point of each stretch, so no rep peak is lost). This runs in a separate low-priority process
+(:class:`ReportWorker`), so the counting thread never competes with it for the interpreter lock.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import csv
+import io
+import json
+import math
+import os
+import stat
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from analysis.errors import HingemarchError
+from analysis.pipeline import Pipeline
+from firmware_bridge.recorder import read_reps
+from firmware_bridge.web_sessions import head_meta, read_summary
+from imu.recording import COLUMNS, FORMAT_MAGIC
+
+STEP_S = 0.1          # the leg angle is read after each 0.1 s of samples, like the live page
+CHUNK_ROWS = 5000
+MAX_POINTS = 1500
+REP_KEYS = ("set_index", "rep_in_set", "completed_s", "start_s", "duration_s", "hinge_depth_deg",
+            "march_height_deg", "sway_deg")
+
+
+def leg_angle_trace(samples: str, max_points: int = MAX_POINTS) -> dict:
+    """``{"t_s": [...], "leg_angle_deg": [...], "skipped_rows": n}``; None where the angle is unknown."""
+    meta = head_meta(Path(samples))
+    pipe = Pipeline(placement=meta.get("placement") if meta.get("placement") in ("thigh", "shank") else None)
+    t_out, a_out, skipped = [], [], 0
+    for block in _sample_chunks(Path(samples)):
+        skipped += block["skipped"]
+        t, acc, gyr = block["t"], block["acc"], block["gyr"]
+        step = np.floor(t / STEP_S).astype(np.int64)
+        cuts = [0, *(np.flatnonzero(np.diff(step)) + 1).tolist(), len(t)]
+        for a, b in zip(cuts[:-1], cuts[1:]):     # any split gives the pipeline's same results
+            pipe.feed(t[a:b], acc[a:b], gyr[a:b])
+            t_out.append(round(float(t[b - 1]), 3))
+            a_out.append(pipe.state["leg_angle_deg"])
+    t_thin, a_thin = thin(t_out, a_out, max_points)
+    return {"t_s": t_thin, "leg_angle_deg": a_thin, "skipped_rows": skipped}
+
+
+def _sample_chunks(path: Path):
+    """Time-ordered samples of a v1 file in chunks; bad rows, a row cut short and time going
+    backwards are skipped and counted (a report shows what it can)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        if f.readline().strip() != FORMAT_MAGIC:
+            raise HingemarchError(f"{path.name}: not a hingemarch v1 samples file")
+        line = f.readline()
+        while line.startswith("#"):
+            line = f.readline()
+        if tuple(c.strip() for c in line.split(",")) != COLUMNS:
+            raise HingemarchError(f"{path.name}: expected the header {','.join(COLUMNS)}")
+        last_t, rows, skipped = -math.inf, [], 0
+        for line in f:
+            if not line.endswith("\n"):      # the last row of a file still being written, or cut short
+                skipped += 1
+                break
+            parts = line.split(",")
+            try:
+                row = [float(x) for x in parts]
+            except ValueError:
+                row = []
+            if len(row) != len(COLUMNS) or not all(map(math.isfinite, row)) or row[0] <= last_t:
+                skipped += bool(line.strip())
+                continue
+            last_t = row[0]
+            rows.append(row)
+            if len(rows) >= CHUNK_ROWS:
+                yield _as_block(rows, skipped)
+                rows, skipped = [], 0
+        if rows:
+            yield _as_block(rows, skipped)
+
+
+def _as_block(rows: list, skipped: int) -> dict:
+    a = np.asarray(rows)
+    return {"t": a[:, 0], "acc": a[:, 1:4], "gyr": a[:, 4:7], "skipped": skipped}
+
+
+def thin(t: list, y: list, max_points: int) -> tuple[list, list]:
+    """At most ``max_points``: each stretch keeps its lowest and highest point, in time order;
+    unknown values (None) are kept as gaps."""
+    if len(t) <= max_points:
+        return list(t), list(y)
+    per = math.ceil(len(t) / (max_points // 2))
+    t_out, y_out = [], []
+    for i in range(0, len(t), per):
+        idx = [j for j in range(i, min(i + per, len(t))) if y[j] is not None]
+        if not idx:
+            t_out.append(t[i])
+            y_out.append(None)
+            continue
+        lo, hi = min(idx, key=y.__getitem__), max(idx, key=y.__getitem__)
+        for j in sorted({lo, hi}):
+            t_out.append(t[j])
+            y_out.append(y[j])
+    return t_out, y_out
+
+
+def reps_and_sets(folder: Path) -> tuple[list[dict], list[dict]]:
+    """Counted reps (undone ones removed) and per-set figures, sway included when recorded: from
+    summary.json when the session is finished, else grouped from reps.csv; sway from sets.csv."""
+    reps = [{k: _num(r.get(k)) for k in REP_KEYS} for r in read_reps(folder)]
+    summary = read_summary(folder)
+    if summary is not None and isinstance(summary.get("sets"), list):
+        sets = [dict(s) for s in summary["sets"] if isinstance(s, dict)]
+    else:
+        grouped = collections.defaultdict(list)
+        for r in reps:
+            grouped[r["set_index"]].append(r)
+        sets = [{"set_index": i, "reps": len(rs), "start_s": rs[0]["start_s"], "end_s": rs[-1]["completed_s"],
+                 "mean_hinge_depth_deg": _mean(r["hinge_depth_deg"] for r in rs),
+                 "mean_march_height_deg": _mean(r["march_height_deg"] for r in rs)}
+                for i, rs in sorted(grouped.items())]
+    by_index = {s.get("set_index"): s for s in sets}
+    for row in _set_rows(folder):
+        s = by_index.get(_num(row.get("set_index")))
+        if s is not None:
+            s.update({k: _num(v) for k, v in row.items() if k and k.startswith("sway") and k not in s})
+    return reps, sets
+
+
+def _set_rows(folder: Path) -> list[dict]:
+    path = folder / "sets.csv"
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return []
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    return list(csv.DictReader(io.StringIO(text[: text.rfind("\n") + 1])))
+
+
+def _num(x):
+    if x is None or x == "":         # an empty CSV cell: not measured
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return x
+    return int(v) if v.is_integer() and "." not in str(x) else v
+
+
+def _mean(values) -> float | None:
+    v = [x for x in values if isinstance(x, (int, float))]
+    return round(sum(v) / len(v), 1) if v else None
+
+
+class ReportWorker:
+    """Leg-angle traces computed by ``python -m firmware_bridge.web_report FILE`` (a niced child
+    process, one at a time) and cached by (file, size, mtime): a finished session is computed once."""
+
+    def __init__(self, cache_size: int = 8):
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self._inflight: dict = {}
+        self._cache_size = cache_size
+        self._one: asyncio.Semaphore | None = None
+        self._procs: set = set()
+
+    async def trace(self, samples: Path) -> dict:
+        st = samples.stat()
+        key = (str(samples), st.st_size, st.st_mtime_ns)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        task = self._inflight.get(key)
+        if task is None:
+            task = self._inflight[key] = asyncio.ensure_future(self._compute(key, samples))
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _compute(self, key, samples: Path) -> dict:
+        self._one = self._one or asyncio.Semaphore(1)
+        async with self._one:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "firmware_bridge.web_report", str(samples),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            self._procs.add(proc)
+            try:
+                out, err = await proc.communicate()
+            finally:
+                self._procs.discard(proc)
+        if proc.returncode != 0:
+            lines = err.decode(errors="replace").strip().splitlines()
+            raise HingemarchError(lines[-1] if lines else f"the report worker failed ({proc.returncode})")
+        result = json.loads(out)
+        self._cache[key] = result
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return result
+
+    def close(self) -> None:
+        for proc in list(self._procs):
+            if proc.returncode is None:
+                proc.kill()
+
+
+def main(argv: list[str]) -> int:
+    """The worker: the trace of one samples file as JSON on stdout, a one-line problem on stderr."""
+    os.nice(10)                   # counting first
+    try:
+        sys.stdout.write(json.dumps(leg_angle_trace(argv[0])))
+    except (HingemarchError, OSError) as e:
+        print(e, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

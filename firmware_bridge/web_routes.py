@@ -1,0 +1,231 @@
+"""The routes of the web server (docs/dashboard.md has the table): pages, downloads, the JSON API.
+
+    GET  /                              live page        GET  /api/state           live snapshot (JSON)
+    GET  /api/live                      the live page's Server-Sent Events stream
+    POST /api/cmd/{name}                a command, through the same validation as MQTT commands
+    GET  /sessions                      sessions list    GET  /api/sessions
+    GET  /sessions/{id}                 report           GET  /api/sessions/{id}
+    GET  /sessions/{id}/files/{name}    one file         GET  /sessions/{id}/zip   every file, one zip
+    GET  /static/{name}                 the page's own script and style sheet
+"""
+from __future__ import annotations
+
+import asyncio
+import zipfile
+
+from aiohttp import web
+
+from analysis.errors import HingemarchError
+from firmware_bridge import web_pages
+from firmware_bridge.topics import CommandError, Topics, parse_command, to_json
+from firmware_bridge.web_report import reps_and_sets
+from firmware_bridge.web_sessions import NotFound
+
+KEEPALIVE_S = 10.0           # an SSE "ping" this often, so the page can tell a silent link
+COMMAND_TIMEOUT_S = 5.0      # commands are applied between blocks, every ~0.1 s
+ZIP_CHUNK = 256 * 1024
+_WEB_TOPICS = Topics("web", "page")     # only to reuse parse_command: nothing is published here
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/", live_page)
+    r.add_get("/static/{name}", static)
+    r.add_get("/api/state", api_state)
+    r.add_get("/api/live", api_live)
+    r.add_post("/api/cmd/{name}", api_command)
+    r.add_get("/sessions", sessions_page)
+    r.add_get("/sessions/{sid}", report_page)
+    r.add_get("/sessions/{sid}/files/{name}", download)
+    r.add_get("/sessions/{sid}/zip", download_zip, allow_head=False)
+    r.add_get("/api/sessions", api_sessions)
+    r.add_get("/api/sessions/{sid}", api_session)
+
+
+def _server(request: web.Request):
+    from firmware_bridge.web import SERVER_KEY
+    return request.app[SERVER_KEY]
+
+
+def _json(obj, status: int = 200) -> web.Response:
+    return web.Response(body=to_json(obj), status=status, content_type="application/json")
+
+
+def _html(text: str) -> web.Response:
+    return web.Response(text=text, content_type="text/html", charset="utf-8")
+
+
+# --- live ----------------------------------------------------------------------------------------
+async def live_page(request: web.Request) -> web.Response:
+    s = _server(request)
+    return _html(s.static["live.html"].decode().replace("__V__", s.asset_version))
+
+
+async def static(request: web.Request) -> web.Response:
+    from firmware_bridge.web import STATIC_TYPES
+    s, name = _server(request), request.match_info["name"]
+    if name not in s.static or name.endswith(".html"):
+        raise web.HTTPNotFound(text=f"no such file: {name[:60]!r}")
+    etag = f'"{s.asset_version}-{name}"'
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers={"ETag": etag})
+    return web.Response(body=s.static[name], headers={"ETag": etag, "Content-Type": STATIC_TYPES[name[name.rfind("."):]]})
+
+
+async def api_state(request: web.Request) -> web.Response:
+    return _json(_server(request).hub.snapshot()[0])
+
+
+async def api_live(request: web.Request) -> web.StreamResponse:
+    """The live snapshot, then new trace points and state at most every 0.1 s (at once after an
+    event), a ``ping`` event every KEEPALIVE_S; the browser's EventSource reconnects by itself."""
+    hub = _server(request).hub
+    resp = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                       "X-Accel-Buffering": "no"})
+    await resp.prepare(request)
+    hub.clients += 1
+    try:
+        await resp.write(b"retry: 2000\n\n")
+        cursor = None
+        while not hub.closing:
+            changed = hub.changed
+            body, cursor = hub.message(cursor)
+            await resp.write(b"data: " + body + b"\n\n")
+            while not changed.done() and not hub.closing:
+                try:
+                    await asyncio.wait_for(asyncio.shield(changed), KEEPALIVE_S)
+                except asyncio.TimeoutError:
+                    await resp.write(b"event: ping\ndata: {}\n\n")
+    except (ConnectionResetError, ConnectionError):
+        pass
+    finally:
+        hub.clients -= 1
+    return resp
+
+
+async def api_command(request: web.Request) -> web.Response:
+    """Validated like an MQTT command (topics.parse_command), queued with Service.on_command, answered
+    once the counting loop applied it: 200 done, 409 refused (e.g. no rep to undo), 400 malformed."""
+    s, name = _server(request), request.match_info["name"]
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send commands as JSON (Content-Type: application/json)")
+    if s.service is None:
+        raise web.HTTPServiceUnavailable(text="no live service to take commands")
+    try:
+        cmd = parse_command(_WEB_TOPICS.command(name), await request.read(), _WEB_TOPICS)
+    except CommandError as e:
+        return _json({"cmd": name, "ok": False, "error": str(e)}, 400)
+    reply = s.hub.expect_reply(cmd)
+    s.service.on_command(cmd)
+    try:
+        body = await asyncio.wait_for(reply, COMMAND_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        s.hub.forget(cmd)
+        raise web.HTTPServiceUnavailable(text=f"the service did not take the command within "
+                                              f"{COMMAND_TIMEOUT_S:g} s") from None
+    return _json({"cmd": cmd.name, "id": cmd.id, "ok": body["ok"], "error": body["error"],
+                  "session_id": s.hub.session_id}, 200 if body["ok"] else 409)
+
+
+# --- sessions --------------------------------------------------------------------------------------
+async def _rows(s) -> list[dict]:
+    def read() -> list[dict]:
+        rows = []
+        for sid in s.sessions.ids():
+            try:
+                rows.append(s.sessions.describe(sid))
+            except NotFound:          # removed meanwhile
+                continue
+        return rows
+    return await asyncio.get_running_loop().run_in_executor(None, read)
+
+
+def _urls(row: dict) -> dict:
+    sid = row["session_id"]
+    return {**row, "url": f"/api/sessions/{sid}", "report_url": f"/sessions/{sid}", "zip_url": f"/sessions/{sid}/zip",
+            "files": [{**f, "url": f"/sessions/{sid}/files/{f['name']}"} for f in row["files"]]}
+
+
+async def sessions_page(request: web.Request) -> web.Response:
+    s = _server(request)
+    live = s.hub.session_id if s.hub.snapshot()[0]["state"].get("running") else None
+    return _html(web_pages.sessions_page(await _rows(s), live, s.asset_version))
+
+
+async def api_sessions(request: web.Request) -> web.Response:
+    return _json({"sessions": [_urls(r) for r in await _rows(_server(request))]})
+
+
+async def _report(request: web.Request) -> tuple[dict, dict]:
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    loop = asyncio.get_running_loop()
+    row = await loop.run_in_executor(None, s.sessions.describe, sid)
+    reps, sets = await loop.run_in_executor(None, reps_and_sets, folder)
+    report = {"reps": reps, "sets": sets, "trace": None, "trace_error": None}
+    try:
+        report["trace"] = await s.reports.trace(s.sessions.file(sid, "samples.csv"))
+    except NotFound:
+        report["trace_error"] = "the session has no samples file"
+    except (HingemarchError, OSError) as e:
+        report["trace_error"] = str(e)
+    return row, report
+
+
+async def report_page(request: web.Request) -> web.Response:
+    row, report = await _report(request)
+    return _html(web_pages.report_page(row, report, _server(request).asset_version))
+
+
+async def api_session(request: web.Request) -> web.Response:
+    row, report = await _report(request)
+    return _json({**_urls(row), **report})
+
+
+async def download(request: web.Request) -> web.FileResponse:
+    sid, name = request.match_info["sid"], request.match_info["name"]
+    path = _server(request).sessions.file(sid, name)
+    kind = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/json"
+    return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache",
+                                           "Content-Disposition": f'attachment; filename="{sid}-{name}"'})
+
+
+class _Sink:
+    """A write-only file for zipfile: collects what it writes, handed on to the response in pieces."""
+
+    def __init__(self):
+        self.parts: list[bytes] = []
+
+    def write(self, data) -> int:
+        self.parts.append(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+async def download_zip(request: web.Request) -> web.StreamResponse:
+    """Every file of a session as ``<id>.zip``, compressed and sent while it is read (no temp file,
+    memory bounded by one chunk)."""
+    s, sid = _server(request), request.match_info["sid"]
+    files = s.sessions.files(s.sessions.folder(sid))
+    resp = web.StreamResponse(headers={"Content-Type": "application/zip", "Cache-Control": "no-store",
+                                       "Content-Disposition": f'attachment; filename="{sid}.zip"'})
+    await resp.prepare(request)
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for path in files:
+            info = zipfile.ZipInfo.from_file(path, f"{sid}/{path.name}")
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(path, "rb") as src, zf.open(info, "w", force_zip64=info.file_size > 2**30) as dst:
+                while chunk := src.read(ZIP_CHUNK):
+                    dst.write(chunk)
+                    await resp.write(sink.take())
+            await resp.write(sink.take())
+    await resp.write(sink.take())
+    await resp.write_eof()
+    return resp

@@ -1,0 +1,156 @@
+"""Read-only access to the session folders for the web page: names checked, nothing outside followed.
+
+A session id or file name is one path component of letters, digits and ``_ . -`` (not starting with a
+dot); folders and files are taken only as real directories and regular files (``lstat``: a symlink,
+FIFO or device is as good as absent) whose resolved path is inside the sessions folder. Listing reads
+``summary.json`` of finished sessions and only the head and tail of ``samples.csv`` of open ones, so a
+long session being recorded never makes the list slow.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from pathlib import Path
+
+from analysis.errors import HingemarchError
+from firmware_bridge.recorder import read_reps
+from imu.recording import FORMAT_MAGIC
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+FILE_SUFFIXES = (".csv", ".json")
+TAIL_BYTES = 4096
+
+
+class NotFound(HingemarchError, LookupError):
+    """No such session or file (or a name that could never be one)."""
+
+
+class Sessions:
+    """The sessions folder (it may not exist yet: no session was recorded)."""
+
+    def __init__(self, root: Path | None):
+        self.root = root
+
+    def _root(self) -> Path:
+        if self.root is None or not self.root.is_dir():
+            raise NotFound("no sessions recorded yet")
+        return self.root.resolve()
+
+    def folder(self, session_id: str) -> Path:
+        """The folder of ``session_id``; NotFound unless it is a real directory right inside the root."""
+        root = self._root()
+        path = root / _check_name(session_id, "session")
+        if not _is(path, stat.S_ISDIR) or path.resolve().parent != root:
+            raise NotFound(f"no session {session_id!r}")
+        return path
+
+    def file(self, session_id: str, name: str) -> Path:
+        """A downloadable file of a session: a regular .csv/.json file, right inside its folder."""
+        folder = self.folder(session_id)
+        path = folder / _check_name(name, "file")
+        if not _downloadable(path) or path.resolve().parent != folder:
+            raise NotFound(f"no file {name!r} in session {session_id!r}")
+        return path
+
+    def files(self, folder: Path) -> list[Path]:
+        return sorted(p for p in folder.iterdir() if NAME.match(p.name) and _downloadable(p))
+
+    def ids(self) -> list[str]:
+        """Every session id, newest first (ids start with their UTC start time)."""
+        try:
+            root = self._root()
+        except NotFound:
+            return []
+        return sorted((p.name for p in root.iterdir() if NAME.match(p.name) and _is(p, stat.S_ISDIR)),
+                      reverse=True)
+
+    def describe(self, session_id: str) -> dict:
+        """One line of the list: date, duration, sets, reps, files; from summary.json when finished."""
+        folder = self.folder(session_id)
+        summary = read_summary(folder)
+        files = [{"name": p.name, "size_bytes": p.lstat().st_size} for p in self.files(folder)]
+        row = {"session_id": session_id, "complete": summary is not None, "files": files}
+        if summary is not None:
+            totals = summary.get("totals") or {}
+            return {**row, "start_utc": summary.get("start_utc"), "duration_s": summary.get("duration_s"),
+                    "sets": totals.get("sets"), "reps": totals.get("reps"), "athlete": summary.get("athlete"),
+                    "side": summary.get("side"), "placement": summary.get("placement"),
+                    "recovered_after_crash": summary.get("recovered_after_crash", False)}
+        meta = head_meta(folder / "samples.csv")
+        reps = read_reps(folder)
+        return {**row, "start_utc": meta.get("start_utc"), "duration_s": last_time_s(folder / "samples.csv"),
+                "sets": len({r["set_index"] for r in reps}), "reps": len(reps), "athlete": meta.get("athlete"),
+                "side": meta.get("side"), "placement": meta.get("placement"), "recovered_after_crash": False}
+
+
+def _check_name(name: str, what: str) -> str:
+    if not NAME.match(name or ""):
+        raise NotFound(f"not a valid {what} name: {name[:60]!r}")
+    return name
+
+
+def _is(path: Path, kind) -> bool:
+    try:
+        return kind(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _downloadable(path: Path) -> bool:
+    return path.suffix in FILE_SUFFIXES and _is(path, stat.S_ISREG)
+
+
+def read_summary(folder: Path) -> dict | None:
+    """summary.json of a finished session; None when it is absent or unreadable."""
+    path = folder / "summary.json"
+    if not _is(path, stat.S_ISREG):
+        return None
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
+def head_meta(samples: Path, max_lines: int = 50) -> dict:
+    """The ``# key: value`` metadata on top of a v1 samples file, without reading the rest."""
+    meta: dict = {}
+    if not _is(samples, stat.S_ISREG):
+        return meta
+    try:
+        with open(samples, encoding="utf-8", errors="replace") as f:
+            if f.readline().strip() != FORMAT_MAGIC:
+                return meta
+            for _ in range(max_lines):
+                line = f.readline()
+                if not line.startswith("#"):
+                    break
+                key, sep, raw = line[1:].partition(":")
+                try:
+                    meta[key.strip()] = json.loads(raw) if sep else None
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    return meta
+
+
+def last_time_s(samples: Path) -> float | None:
+    """``t_s`` of the last complete row of a samples file (read from its end)."""
+    if not _is(samples, stat.S_ISREG):
+        return None
+    try:
+        with open(samples, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TAIL_BYTES))
+            lines = f.read().split(b"\n")[:-1]     # the last piece has no newline: cut short, or empty
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            return round(float(line.split(b",", 1)[0]), 3)
+        except ValueError:
+            continue
+    return None

@@ -1,0 +1,78 @@
+"""The optional second sensor (analysis.trunksway): a simulated pelvis sensor during simulated sets
+gives the classic sway measures of the true whole-body sway."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from analysis.errors import DataError
+from analysis.sway import sway_measures
+from analysis.trunksway import trunk_sway
+from imu.samples import STANDARD_GRAVITY_MPS2 as G
+from imu.sim import simulate_session
+from imu.sim.leg import rot_x, rot_y, rot_z
+from imu.sim.sensor import SensorErrors, SensorStage
+
+RAD = np.pi / 180.0
+
+
+def pelvis_samples(session, mount: np.ndarray, rate_hz: float = 100.0, h_s: float = 1e-3):
+    """A pelvis-mounted IMU moved by the simulated body: its sway about the stance ankle, heading
+    and travel (the same model as imu.sim.leg), through an MPU-6050 error model. Returns (t, a, g)."""
+    motion = session.motion
+    ch, sgn = motion.trajectory.channels, (1.0 if motion.side == "left" else -1.0)
+
+    def pose(t):
+        ml, ap = motion.sway_deg(t)
+        body = rot_z(ch["heading_deg"].value(t) * RAD) @ rot_x(-sgn * ml * RAD) @ rot_y(ap * RAD)
+        root = np.stack([ch[k].integral(t) for k in ("vel_x_mps", "vel_y_mps", "vel_z_mps")], axis=-1)
+        local = np.stack([ch["hip_dx_m"].value(t), np.zeros_like(t), 0.95 + ch["hip_dz_m"].value(t)], axis=-1)
+        return body @ mount, root + np.einsum("nij,nj->ni", body, local)
+
+    stage = SensorStage(SensorErrors.mpu6050(), rate_hz, 16, 2000, motion.duration_s, np.random.default_rng(2))
+    k = np.arange(stage.n_samples)
+    t = stage.true_times_s(k)
+    n = len(t)
+    r, p = pose(np.concatenate([t - h_s, t, t + h_s]))
+    acc = (p[2 * n:] - 2 * p[n:2 * n] + p[:n]) / h_s ** 2
+    acc[:, 2] += G
+    force = np.einsum("nji,nj->ni", r[n:2 * n], acc)
+    w = np.swapaxes(r[n:2 * n], 1, 2) @ ((r[2 * n:] - r[:n]) / (2 * h_s))
+    gyro = np.degrees(0.5 * np.stack([w[:, 2, 1] - w[:, 1, 2], w[:, 0, 2] - w[:, 2, 0], w[:, 1, 0] - w[:, 0, 1]], -1))
+    accel, gyro = stage.apply(force, gyro)
+    return stage.stamp_times_s(k), accel, gyro, stage.clock_factor
+
+
+@pytest.fixture(scope="module")
+def two_sets():
+    return simulate_session(6, rate_hz=100, n_sets=2, reps_per_set=[8, 8], include_distractions=False,
+                            sway_range_deg=(0.8, 2.5), rest_range_s=(25.0, 30.0))
+
+
+def test_pelvis_sensor_sway_matches_the_true_body_sway(two_sets):
+    mount = Rotation.from_euler("xyz", [10, -25, 70], degrees=True).as_matrix()   # sensor axes in body axes
+    t, accel, gyro, k = pelvis_samples(two_sets, mount)
+    windows = [(st.start_s * k, st.end_s * k) for st in two_sets.truth.sets]
+    forward = mount.T @ [1.0, 0.0, 0.0]           # the body's forward axis in sensor axes
+    got = trunk_sway(t, accel, gyro, windows, forward_axis=forward)
+    levels = [st.sway_level_deg for st in two_sets.truth.sets]
+    for (lo, hi), m in zip(windows, got):
+        tt = np.arange(lo, hi, 0.02) / k
+        ml, ap = two_sets.motion.sway_deg(tt)
+        truth = sway_measures(ml, ap, 50.0)
+        # within 10 % or 0.2 deg: the fused tilt of a real-ish chip (bias, gain, noise) is that good
+        assert m["rms_ml_deg"] == pytest.approx(truth["rms_ml"], rel=0.1, abs=0.2)
+        assert m["rms_ap_deg"] == pytest.approx(truth["rms_ap"], rel=0.1, abs=0.2)
+        assert m["mean_velocity_dps"] == pytest.approx(truth["mean_velocity"], rel=0.1)
+        assert m["f50_ml_hz"] is not None            # sets here last well over 20 s
+    assert (got[0]["rms_radius_deg"] < got[1]["rms_radius_deg"]) == (levels[0] < levels[1])
+
+
+def test_second_sensor_input_problems_are_clear_errors(two_sets):
+    t, accel, gyro, _ = pelvis_samples(two_sets, np.eye(3))
+    with pytest.raises(DataError, match="need t_s"):
+        trunk_sway(t, accel[:, :2], gyro, [(10.0, 40.0)])
+    with pytest.raises(DataError, match="too close to vertical"):
+        trunk_sway(t, accel, gyro, [(10.0, 40.0)], forward_axis=(0.0, 0.0, 1.0))
+    assert trunk_sway(t, accel, gyro, [(10.0, 10.5)]) == [None]     # under a second: no measures

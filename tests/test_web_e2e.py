@@ -1,0 +1,99 @@
+"""End to end in headless Chromium at a phone's size: the live page of a real ``hingemarch run``
+(a simulated workout, the real broker) shows on screen the count the simulated athlete did, its side
+button goes through the service, and it reconnects by itself to a service that was killed and
+started again. Saves a screenshot (HINGEMARCH_SCREENSHOT=path also copies it there, e.g. for the
+README's docs/img/live.png)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+
+import pytest
+
+from conftest import LOOPBACK, free_port
+from imu.sim import simulate_session
+
+CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+PHONE = {"width": 390, "height": 844, "pixelRatio": 2}
+SEED = 1
+
+
+def _chromium() -> None:
+    """Debian's chromium and its driver, installed like ./run does when they are missing."""
+    if os.access(CHROMIUM, os.X_OK) and os.access(DRIVER, os.X_OK):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], check=True, env=env)
+
+
+@pytest.fixture
+def phone(monkeypatch):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service as Driver
+    _chromium()
+    monkeypatch.setenv("SE_OFFLINE", "true")          # never let Selenium fetch a browser or driver
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--hide-scrollbars", "--no-first-run"):
+        opts.add_argument(arg)
+    opts.add_experimental_option("mobileEmulation", {"deviceMetrics": PHONE})
+    driver = webdriver.Chrome(service=Driver(DRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def _listening(proc: subprocess.Popen, port: int) -> None:
+    pause = threading.Event()
+    while proc.poll() is None:
+        try:
+            socket.create_connection((LOOPBACK, port), timeout=0.2).close()
+            return
+        except OSError:
+            pause.wait(0.05)
+    raise AssertionError("hingemarch run exited before its web page was up")
+
+
+def test_phone_page_counts_the_simulated_set_and_reconnects(service, phone, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    truth = simulate_session(SEED, rate_hz=200.0, placement="thigh", side="left").truth
+    expected = truth.sets[0].reps
+    port = free_port()
+    web = ("--web", "--web-host", LOOPBACK, "--web-port", str(port))
+    first = service("--source", "sim", "--speed", "10", "--seed", str(SEED), *web).start()
+    _listening(first.proc, port)
+    phone.get(f"http://{LOOPBACK}:{port}/")
+    wait = WebDriverWait(phone, 60, poll_frequency=0.05)
+    text = lambda el: phone.find_element(By.ID, el).text   # noqa: E731
+
+    wait.until(lambda d: text("count") == str(expected) and text("caption").startswith("set 1"))
+    assert phone.execute_script("return innerWidth") == PHONE["width"]
+    assert text("link") == "live" and text("side") == "left leg"
+    assert phone.execute_script("return view.trace.length") > 50            # the trace is drawn from data
+    if phone.execute_script("return view.state.in_set"):                   # its reps are on the trace
+        assert phone.execute_script("return view.marks.length") >= 1
+    assert float(text("depth")) > 25 and float(text("height")) > 25 and float(text("tempo")) > 0.5
+    shot = tmp_path / "live.png"
+    phone.save_screenshot(str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("HINGEMARCH_SCREENSHOT"):
+        shutil.copy(shot, os.environ["HINGEMARCH_SCREENSHOT"])
+
+    phone.find_element(By.ID, "btn-side").click()                           # through /api/cmd/side
+    wait.until(lambda d: text("side") == "right leg" and text("toast") == "right leg ✓")
+
+    old_session = text("session")
+    first.proc.kill()                                                       # the Pi drops
+    wait.until(lambda d: text("link") != "live")
+    second = service("--source", "sim", "--speed", "10", "--seed", "4", *web).start()
+    _listening(second.proc, port)
+    wait.until(lambda d: text("link") == "live" and text("session") not in ("", old_session))
+    logs = phone.get_log("browser")
+    assert [e for e in logs if e["source"] != "network" or "/api/live" not in e["message"]] == []  # no script error
