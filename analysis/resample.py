@@ -28,16 +28,16 @@ class Bucketer:
     def feed(self, t_s: np.ndarray, accel_mps2: np.ndarray, gyro_dps: np.ndarray):
         if len(t_s) == 0:
             return self._empty()
-        latest = np.maximum.accumulate(np.r_[self._t_max, t_s])
-        self._t_max = latest[-1]
-        keep = t_s >= latest[:-1]
+        latest = np.maximum.accumulate(t_s)
+        keep = t_s >= np.maximum(latest, self._t_max)
+        self._t_max = max(self._t_max, float(latest[-1]))
         if not keep.all():
             self.dropped += int(len(keep) - keep.sum())
             t_s, accel_mps2, gyro_dps = t_s[keep], accel_mps2[keep], gyro_dps[keep]
-        t_s = np.r_[self._pend_t, t_s]
+        t_s = np.concatenate((self._pend_t, t_s))
         x = np.vstack([self._pend_x, np.hstack([accel_mps2, gyro_dps])])
         k = np.floor(t_s / self.dt_s).astype(np.int64)
-        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        starts = np.flatnonzero(np.concatenate(((True,), k[1:] != k[:-1])))
         # the last bucket may still grow: keep its raw samples, so every bucket is summed from
         # exactly the same rows in the same order however the stream was split
         last = starts[-1]
@@ -46,7 +46,7 @@ class Bucketer:
             return self._empty()
         starts = starts[:-1]
         sums = np.add.reduceat(x[:last], starts, axis=0)
-        counts = np.diff(np.r_[starts, last])
+        counts = np.diff(np.append(starts, last))
         return self._emit(k[starts], sums, counts)
 
     def finish(self):
@@ -62,7 +62,7 @@ class Bucketer:
         if len(keys) == 0:
             return self._empty()
         means = sums / counts[:, None]
-        prev = np.r_[self._last_k if self._last_k is not None else keys[0] - 1, keys[:-1]]
+        prev = np.concatenate(((self._last_k if self._last_k is not None else keys[0] - 1,), keys[:-1]))
         holes = keys - prev - 1
         gap = holes > self.max_fill
         n_out = np.where(gap, 0, holes) + 1                 # filled copies + the bucket itself

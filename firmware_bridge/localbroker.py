@@ -1,7 +1,7 @@
 """A private Mosquitto on a free loopback port, for the demo (and the tests' fixtures build on it).
 
 Only for trying things out on one machine: the Pi's real broker is the system Mosquitto set up by
-the installer (config/mosquitto-hingemarch.conf).
+the installer (config/mosquitto/).
 """
 from __future__ import annotations
 

@@ -129,18 +129,21 @@ def test_second_run_changes_nothing_and_keeps_the_users_config(tmp_path):
 
 
 def test_an_existing_config_and_password_file_are_left_alone(tmp_path):
-    """A Pi set up by hand: neither file is touched, and no account is made."""
-    conf, passwd = tmp_path / CONF, tmp_path / PASSWD
-    for f, body in ((conf, '[mqtt]\nusername = "me"\npassword = "mine"\n'), (passwd, "me:$7$101$abc\nphone:$7$101$def\n")):
-        f.parent.mkdir(parents=True)
+    """A Pi set up by hand: none of its files is touched, and no account is made."""
+    conf, passwd, broker = tmp_path / CONF, tmp_path / PASSWD, tmp_path / BROKER
+    for f, body in ((conf, '[mqtt]\nusername = "me"\npassword = "mine"\n'), (passwd, "me:$7$101$abc\nphone:$7$101$def\n"),
+                    (broker, "listener 1883\nallow_anonymous true\n")):
+        f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(body)
         f.chmod(0o600)
-    before = {f: (f.read_bytes(), f.stat().st_mode) for f in (conf, passwd)}
+    before = {f: (f.read_bytes(), f.stat().st_mode) for f in (conf, passwd, broker)}
     out = install(tmp_path).stdout
-    assert {f: (f.read_bytes(), f.stat().st_mode) for f in (conf, passwd)} == before
+    assert {f: (f.read_bytes(), f.stat().st_mode) for f in (conf, passwd, broker)} == before
     assert "install: /etc/mosquitto/hingemarch.passwd: kept (never overwritten)" in out
+    assert ("install: /etc/mosquitto/conf.d/hingemarch.conf: allows anonymous access; docs/install.md says how "
+            "to switch to passwords") in out
     assert PHONE_HINT not in out                       # the phone has its account
-    assert (tmp_path / BROKER).exists() and (tmp_path / ACL).exists()
+    assert (tmp_path / ACL).exists()
 
 
 def test_a_new_password_file_never_changes_an_existing_config(tmp_path):
