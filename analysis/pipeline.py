@@ -23,7 +23,6 @@ from analysis.sets import SetTracker
 from analysis.setsway import SetSway
 
 ANALYSIS_RATE_HZ = 50.0
-GAP_RESTART_S = 0.5   # a hole this long restarts fusion and drops a rep in progress
 REPLAY_S = 10.0       # on a re-home, the rep detector re-reads this much history in the new reference
 
 
@@ -125,15 +124,13 @@ class Pipeline:
         events: list[Event] = []
         bias, tilt, leg, reps, sets = self._bias, self._tilt, self._leg, self._reps, self._sets
         ring = self._sway.ring
-        prev_t = self.t_s
         for i in range(len(t_end)):
             t = float(t_end[i])
-            if gap[i] and t - prev_t > GAP_RESTART_S:
+            if gap[i]:                # a hole over 0.5 s: fusion restarts, a rep in progress is dropped
                 bias.reset_gap()
                 tilt.restart()
                 reps.reset(forget_side=False)
                 self._recent.clear()
-            prev_t = t
             a = acc[i]
             still = bias.update(a, gyr[i])
             g = gyr[i] - bias.bias_dps
@@ -170,7 +167,8 @@ class Pipeline:
             if ended is not None:
                 reps.relearn_side()
                 events.append(ended)
-        self.t_s = prev_t
+        if len(t_end):
+            self.t_s = float(t_end[-1])
         return events
 
 

@@ -43,7 +43,7 @@ class RepParams:
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
-    march_timeout_s: float = 10.0     # a march held longer than this still ends the rep
+    march_timeout_s: float = 10.0     # a "march" held longer than this is the strap moving, not a rep
     typical_reps: int = 5             # how many recent reps the thresholds follow
     initial_typical_deg: float = 60.0
 
@@ -163,7 +163,7 @@ class RepDetector:
         if a < th_m * self.p.exit_frac:
             return self._close(t_s, "march_return", th_h, th_m)
         if t_s - self.t_hinge_end > self.p.march_timeout_s:
-            return self._close(t_s, "march_timeout", th_h, th_m)
+            self._abandon()           # no one holds a march this long: the strap moved
         return None
 
     def _start_candidate(self, t_s: float, a: float, sign: int) -> None:

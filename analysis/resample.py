@@ -3,8 +3,9 @@
 Bucket k holds the samples with ``k*dt <= t_s < (k+1)*dt``; it is emitted once a later sample shows it
 is complete, so the output does not depend on how the input was split into blocks. The boxcar mean
 is the anti-alias filter, and the mean angular rate times dt is the exact rotation over the bucket.
-A run of up to ``max_fill`` empty buckets (sensor jitter at low rates) repeats the last bucket;
-a longer hole is a gap, reported with the first bucket after it. A sample stamped earlier than one
+A hole shorter than ``max_hole_s`` (jitter at low rates, a few dropped samples) is filled by
+linear interpolation between the buckets either side, so a swing keeps its rotation; a longer hole
+is a gap, reported with the first bucket after it. A sample stamped earlier than one
 already seen is dropped and counted (``dropped``): time never runs backwards in the analysis.
 """
 from __future__ import annotations
@@ -15,9 +16,9 @@ import numpy as np
 class Bucketer:
     """Streaming 20 ms boxcar resampler. ``feed`` returns (t_end_s, accel, gyro, gap_before)."""
 
-    def __init__(self, rate_hz: float = 50.0, max_fill: int = 2):
+    def __init__(self, rate_hz: float = 50.0, max_hole_s: float = 0.5):
         self.dt_s = 1.0 / rate_hz
-        self.max_fill = max_fill
+        self.max_fill = max(0, int(np.ceil(max_hole_s * rate_hz)) - 1)   # empty buckets filled at most
         self._pend_t = np.empty(0)  # raw samples of the bucket being filled
         self._pend_x = np.empty((0, 6))
         self._last_k = None       # index of the last bucket emitted
@@ -70,7 +71,8 @@ class Bucketer:
         own = np.repeat(np.arange(len(keys)), n_out)
         is_own = pos == n_out[own] - 1
         rows = np.vstack([self._last if self._last is not None else means[0], means])
-        means = rows[own + is_own]                          # a copy repeats the bucket before it
+        frac = ((pos + 1) / n_out[own])[:, None]            # 1 for a bucket itself
+        means = (1.0 - frac) * rows[own] + frac * rows[own + 1]   # fills lie on the line between
         keys = keys[own] - (n_out[own] - 1 - pos)
         gap = gap[own] & is_own
         self._last_k, self._last = int(keys[-1]), means[-1].copy()

@@ -16,7 +16,7 @@ import numpy as np
 from analysis.errors import DataError
 from analysis.legsway import UNIT_NAMES
 from analysis.orientation import StillBias, Tilt
-from analysis.pipeline import ANALYSIS_RATE_HZ, GAP_RESTART_S
+from analysis.pipeline import ANALYSIS_RATE_HZ
 from analysis.resample import Bucketer
 from analysis.sway import sway_measures
 
@@ -27,12 +27,10 @@ def fused_up(t_s, accel_mps2, gyro_dps, rate_hz: float = ANALYSIS_RATE_HZ) -> tu
                                                    np.asarray(gyro_dps, float))
     bias, tilt = StillBias(rate_hz=rate_hz), Tilt(rate_hz)
     up = np.empty((len(t_end), 3))
-    prev = -math.inf
     for i in range(len(t_end)):
-        if gap[i] and t_end[i] - prev > GAP_RESTART_S:
+        if gap[i]:
             bias.reset_gap()
             tilt.restart()
-        prev = t_end[i]
         if bias.update(acc[i], gyr[i]):
             tilt.anchor(bias.up)
         up[i] = tilt.update(acc[i], gyr[i] - bias.bias_dps)

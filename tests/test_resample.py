@@ -40,6 +40,20 @@ def test_long_hole_is_a_gap_short_hole_is_filled():
     assert np.allclose(np.diff(before), 0.02)  # the 40 ms hole was filled
 
 
+def test_dropped_samples_in_a_swing_keep_its_rotation():
+    """Ten samples lost at 50 Hz in the middle of a swing: the fill interpolates the rate across
+    the hole, so integrating the buckets still gives the swing's angle (repeating the last bucket
+    or leaving the hole empty would be off by tens of degrees)."""
+    t = np.arange(0, 2, 0.02) + 0.001
+    rate = 300.0 * np.sin(np.pi * t / 2)          # a 2 s swing peaking at 300 deg/s: 382 deg in all
+    g = np.column_stack([np.zeros_like(t), np.zeros_like(t), rate])
+    keep = (t < 0.8) | (t > 1.0)                  # 0.2 s around the peak lost
+    a = np.tile([0, 0, 9.8], (len(t), 1))
+    te, am, gm, gap = run(t[keep], a[keep], g[keep], 7)
+    assert not gap.any() and np.allclose(np.diff(te), 0.02)
+    assert abs(gm[:, 2].sum() * 0.02 - rate.sum() * 0.02) < 2.0
+
+
 def test_samples_going_back_in_time_are_dropped_not_fatal():
     t = np.arange(100) / 100.0
     x = np.ones((100, 3))
