@@ -43,6 +43,7 @@ class RepParams:
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
+    max_angle_deg: float = 150.0      # no hip goes this far either way: past it the strap is in hand
     march_timeout_s: float = 10.0     # a "march" held longer than this is the strap moving, not a rep
     typical_reps: int = 5             # how many recent reps the thresholds follow
     initial_typical_deg: float = 60.0
@@ -183,6 +184,9 @@ class RepDetector:
         if (self.quick or t_s - self.t_start < self.p.min_rep_s
                 or (rule == "next_hinge" and t_s - self.t_enter < self.p.min_rep_period_s)):
             self._abandon()           # a stride, or part of a run of strides
+            return None
+        if max(-self.peak, self.march_peak) > self.p.max_angle_deg:
+            self._abandon()           # the sensor was turned over in the hand, not swung on a leg
             return None
         found = RepFound(t_s, self.t_start, -self.peak, max(self.march_peak, 0.0),
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),

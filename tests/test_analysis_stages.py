@@ -92,6 +92,15 @@ def test_thigh_reps_false_start_and_sitting():
     assert abs(found[0].hinge_depth_deg - 70) < 1 and abs(found[0].march_height_deg - 80) < 1
 
 
+def test_a_sensor_turned_in_the_hand_or_a_march_never_ended_is_no_rep():
+    """Re-doing the strap: the sensor turned over (180 deg) and back, or swung back and then left
+    lying at a steep angle. Neither is a leg, even though the shapes pass every threshold."""
+    turned = segment([(2, 0)] + thigh_rep(depth=170, height=175) + thigh_rep())
+    assert len(run_detector(turned)) == 1
+    left = segment([(2, 0)] + thigh_rep() + [(0.8, -70), (0.8, 0), (0.8, 130), (12.0, 130)])
+    assert len(run_detector(left)) == 1
+
+
 def test_the_side_is_learned_from_the_first_rep():
     trace = segment([(2, 0)] + thigh_rep() * 4)
     assert len(run_detector(-trace)) == 4       # the same reps with the axis the other way round
