@@ -35,7 +35,6 @@ class LegAngle:
         self.rezeros = 0              # times the strap was seen to move (axis relearned)
         self.turns = 0                # times the axis turned far while being followed
         self.rehomes = 0
-        self.rehome_shift_deg = 0.0   # the last re-home moved every angle by this (new = old - shift)
         self._home_deg = math.nan     # leg angle at the last long still pose
         self._home_up: np.ndarray | None = None
         self._axis_anchor: np.ndarray | None = None   # the axis when it was last (re)learned
@@ -62,6 +61,13 @@ class LegAngle:
             return math.nan, math.nan
         angle = self._track_home(up, self._angle(up, a), still_s)
         return angle, float(gyro_dps @ a)
+
+    def reread(self, up: np.ndarray, gyro_dps: np.ndarray) -> tuple[float, float]:
+        """(raw angle deg, rate dps) of an earlier bucket in the current axis and reference, without
+        learning anything from it: what the rep detector replays after a re-home or a turn."""
+        if self.axis is None or not self._ref_valid():
+            return math.nan, math.nan
+        return self._angle(up, self.axis), float(gyro_dps @ self.axis)
 
     def _angle(self, up: np.ndarray, a: np.ndarray) -> float:
         """Rotation of ``up`` from ``up_ref`` about ``a``: atan2 of the triple product (u x r).a and
@@ -125,7 +131,6 @@ class LegAngle:
                 and min(behind, ahead) > self.round_trip_deg / 2):
             self.up_ref = self._home_up
             self.rehomes += 1
-            self.rehome_shift_deg = self._home_deg
             self._home_deg, self._away_deg, self._from_home_deg = 0.0, (0.0, 0.0), 0.0
             return self._angle(up, self.axis)
         return angle

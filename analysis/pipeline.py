@@ -50,7 +50,7 @@ class Pipeline:
         self._sets = SetTracker(params.set_gap_s)
         self._sway = SetSway(ANALYSIS_RATE_HZ)
         self._rezeros = self._rehomes = self._turns = 0
-        self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, raw_deg, rate_dps)
+        self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps)
         self.t_s = 0.0
         self.last_rep: RepEvent | None = None
 
@@ -111,13 +111,13 @@ class Pipeline:
             "foot_taps": len(sway.get("foot_tap_s", ())) if sway else 0,   # counted when a set ends
         }
 
-    def _replay(self, shift_deg: float):
-        """The reference was stale (a rep in progress saw wrong angles): run the detector again
-        over the recent angles as the new reference reads them, since the last rep or reset."""
+    def _replay(self, forget_side: bool):
+        """The reference or the axis was stale (a rep in progress saw wrong angles): run the detector
+        again over the buckets since the last rep or reset, as the new reference and axis read them."""
         reps, found = self._reps, None
-        reps.reset(forget_side=False)
-        for t, raw, rate in self._recent:
-            found = reps.update(t, (raw - shift_deg + 180.0) % 360.0 - 180.0, rate) or found
+        reps.reset(forget_side)
+        for t, up, g in self._recent:
+            found = reps.update(t, *self._leg.reread(up, g)) or found
         return found
 
     def _run(self, t_end, acc, gyr, gap) -> list[Event]:
@@ -143,15 +143,12 @@ class Pipeline:
                 self._rezeros = leg.rezeros
                 reps.reset(forget_side=True)
                 self._recent.clear()
-            if leg.turns != self._turns and sets.open is None:
-                self._turns = leg.turns         # within a set the side stays: it was right there
-                reps.reset(forget_side=True)
-                self._recent.clear()
             found = None
-            if leg.rehomes != self._rehomes:
-                self._rehomes = leg.rehomes
-                found = self._replay(leg.rehome_shift_deg)
-            self._recent.append((t, raw, rate))
+            turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
+            if turned or leg.rehomes != self._rehomes:
+                self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
+                found = self._replay(forget_side=turned)
+            self._recent.append((t, up.copy(), g))
             found = reps.update(t, raw, rate) or found
             if found is not None:
                 first = sets.open is None or not sets.open.reps

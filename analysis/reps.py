@@ -7,9 +7,9 @@ shank back a little: knee bent more than the thigh is raised), so the rep ends w
 back at standing or when the next hinge begins. A hinge not followed by a march (within
 ``march_within_s`` on the thigh, ``rep_timeout_s`` on the shank) is not a rep. Thresholds
 follow the person: a fraction of the median depth/height of their last reps, never below a floor.
-Hinges that follow each other faster than ``min_rep_period_s``, and "reps" over in less than
-``min_rep_s``, are strides (walking, stairs: on the shank each step swings it back like a small
-hinge) and do not count.
+"Reps" over in less than ``min_rep_s`` do not count, nor, on the shank, hinges that follow each
+other faster than ``min_rep_period_s``: those are strides (walking, stairs swing the shank back like
+a small hinge; they never take the thigh back past the hinge floor, so fast thigh reps all count).
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it.
@@ -38,7 +38,7 @@ class RepParams:
     march_frac: float = 0.4           # march threshold = this x median height of the last reps
     exit_frac: float = 0.5            # hysteresis: an excursion ends at this fraction of its threshold
     min_excursion_s: float = 0.3      # a hinge must stay past its threshold this long (not a step)
-    min_rep_period_s: float = 1.4     # hinges closer than this are strides (walking, stairs), not reps
+    min_rep_period_s: float = 1.4     # shank: hinges closer than this are strides (walking, stairs)
     min_rep_s: float = 1.1            # a whole rep (leave standing -> rep over) takes at least this
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
@@ -66,6 +66,7 @@ class RepDetector:
     def __init__(self, params: RepParams = RepParams()):
         self.p = params
         self.need_march = params.placement == "thigh"
+        self.min_period_s = 0.0 if self.need_march else params.min_rep_period_s
         self.side = 0                 # angle = side * raw; hinge is negative. 0: not known yet
         self.side_confirmed = False
         self.phase = "idle"           # idle | cand | hinge | after | march | pending
@@ -120,7 +121,7 @@ class RepDetector:
             if a < -th_h:             # it was: the next one starts too soon (and is "quick")
                 self._start_candidate(t_s, a, sign)
                 return None
-            if t_s - self.t_enter < self.p.min_rep_period_s:
+            if t_s - self.t_enter < self.min_period_s:
                 return None
             self.phase = "idle"
             return self._count(self.pending)
@@ -170,7 +171,7 @@ class RepDetector:
     def _start_candidate(self, t_s: float, a: float, sign: int) -> None:
         if not self.side:
             self.side = sign          # provisional until a rep completes
-        self.quick = t_s - self.t_enter < self.p.min_rep_period_s
+        self.quick = t_s - self.t_enter < self.min_period_s
         self.phase, self.t_enter, self.peak = "cand", t_s, a
         # where the leg left standing; unknown if the axis was still being learned then
         self.t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
@@ -182,7 +183,7 @@ class RepDetector:
 
     def _close(self, t_s: float, rule: str, th_h: float, th_m: float) -> RepFound | None:
         if (self.quick or t_s - self.t_start < self.p.min_rep_s
-                or (rule == "next_hinge" and t_s - self.t_enter < self.p.min_rep_period_s)):
+                or (rule == "next_hinge" and t_s - self.t_enter < self.min_period_s)):
             self._abandon()           # a stride, or part of a run of strides
             return None
         if max(-self.peak, self.march_peak) > self.p.max_angle_deg:
@@ -192,7 +193,7 @@ class RepDetector:
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
         self.t_leave = t_s
-        if t_s - self.t_enter < self.p.min_rep_period_s:
+        if t_s - self.t_enter < self.min_period_s:
             self.phase, self.pending = "pending", found   # a first stride looks like this: wait
             return None
         return self._count(found)

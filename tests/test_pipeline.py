@@ -92,6 +92,10 @@ def test_counts_on_full_sessions_with_distractions(seed, placement, rate_hz, mou
     (1039, "shank", 400, "random", 4, 500, (2.0, 6.0), (50.0, 75.0), "lsm6dsox"),
     # a session that begins seated: from the seat the hinge is 180 deg away, not "behind" it
     (2010, "thigh", 100, "aligned", 8, 2000, (4.0, 8.0), (60.0, 100.0), "mpu6050"),
+    # the axis learned afresh in the first rep of a set: that rep is read again in the new axis
+    (2004, "thigh", 200, "random", 8, 1000, (1.5, 3.0), (50.0, 75.0), "lsm6dsox"),
+    # reps 1.5 s apart on the thigh are reps (strides never swing the thigh back that far)
+    (1018, "thigh", 100, "crooked", 4, 1000, (1.5, 3.0), (50.0, 75.0), "mpu6050"),
 ])
 def test_exact_counts_through_a_stale_reference(seed, placement, rate_hz, mount, accel_g, gyro_dps,
                                                 tempo_s, depth_deg, chip):
