@@ -4,7 +4,9 @@ A rep is a hinge excursion (leg back past the hinge threshold for at least ``min
 followed by the march. On the thigh the march is a clear excursion forward and the rep ends when
 the leg comes back down from it. On the shank the march shows little rotation (it even tilts the
 shank back a little: knee bent more than the thigh is raised), so the rep ends when the shank is
-back at standing or when the next hinge begins. A hinge not followed by a march (within
+back at standing or when the next hinge begins (from standing, or straight from a march that
+tilted the shank back: a rise then a fall of ``min_rise_deg`` each). A hinge held longer than
+``max_hinge_s`` is a pose, not a rep. A hinge not followed by a march (within
 ``march_within_s`` on the thigh, ``rep_timeout_s`` on the shank) is not a rep. Thresholds
 follow the person: a fraction of the median depth/height of their last reps, never below a floor.
 "Reps" over in less than ``min_rep_s`` do not count, nor, on the shank, hinges that follow each
@@ -41,6 +43,7 @@ class RepParams:
     min_rep_period_s: float = 1.4     # shank: hinges closer than this are strides (walking, stairs)
     min_rep_s: float = 1.1            # a whole rep (leave standing -> rep over) takes at least this
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
+    max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
     max_angle_deg: float = 150.0      # no hip goes this far either way: past it the strap is in hand
@@ -134,17 +137,28 @@ class RepDetector:
                 self._start_candidate(t_s, a, sign)
             return None
         if self.phase == "cand":
-            self.peak = min(self.peak, a)
+            if a < self.peak:
+                self.peak = self.top = a  # top: highest the leg came back up since its deepest
             if a > -th_h * self.p.exit_frac:
                 self._abandon()
             elif t_s - self.t_enter >= self.p.min_excursion_s:
                 self.phase = "hinge"
             return None
         if self.phase == "hinge":
-            self.peak = min(self.peak, a)
+            if a < self.peak:
+                self.peak = self.top = a
+            self.top = max(self.top, a)
             rise = max(self.p.min_rise_deg, -self.p.rise_frac * self.peak)
             if a > -th_h * self.p.exit_frac or (a > -th_h and a > self.peak + rise):
                 self.phase, self.t_hinge_end, self.march_peak = "after", t_s, a
+            elif (not self.need_march and self.top - self.peak >= self.p.min_rise_deg
+                  and a < self.top - self.p.min_rise_deg):
+                # shank: up into a march that tilts it back, then down into the next hinge
+                # without standing in between (a rep flowing into the next)
+                self.march_peak, self.t_hinge_end = self.top, t_s
+                found = self._close(t_s, "next_hinge", th_h, th_m)
+                self._start_candidate(t_s, a, sign)
+                return found
             return None
         self.march_peak = max(self.march_peak, a)
         if self.phase == "after":
@@ -172,7 +186,7 @@ class RepDetector:
         if not self.side:
             self.side = sign          # provisional until a rep completes
         self.quick = t_s - self.t_enter < self.min_period_s
-        self.phase, self.t_enter, self.peak = "cand", t_s, a
+        self.phase, self.t_enter, self.peak, self.top = "cand", t_s, a, a
         # where the leg left standing; unknown if the axis was still being learned then
         self.t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
 
@@ -188,6 +202,9 @@ class RepDetector:
             return None
         if max(-self.peak, self.march_peak) > self.p.max_angle_deg:
             self._abandon()           # the sensor was turned over in the hand, not swung on a leg
+            return None
+        if self.t_hinge_end - self.t_enter > self.p.max_hinge_s:
+            self._abandon()           # a pose held, read through a stale reference
             return None
         found = RepFound(t_s, self.t_start, -self.peak, max(self.march_peak, 0.0),
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),

@@ -114,6 +114,18 @@ def test_shank_rep_ends_back_at_standing_and_strides_do_not_count():
     assert len(found) == 4 and {f.evidence["rule"] for f in found} == {"standing"}
 
 
+def test_shank_reps_flowing_into_the_next_without_standing():
+    """A deep march tilts the shank back ~40 deg and the next hinge starts from there: each rise
+    and fall is a rep. A pose held back for 20 s (a strap re-done, read as a stale reference) then
+    a wobble is not."""
+    flow = [(0.8, -70), (0.3, -70), (0.7, -38), (0.4, -38)]
+    trace = segment([(2, 0)] + flow * 4 + [(0.8, -70), (0.8, 0), (2, 0)])
+    found = run_detector(trace, "shank")
+    assert len(found) == 5 and [f.evidence["rule"] for f in found].count("next_hinge") == 4
+    pose = segment([(2, 0), (1, -60), (20, -62), (0.8, -35), (0.8, -65), (1, -62)])
+    assert run_detector(pose, "shank") == []
+
+
 def test_the_side_is_learned_again_after_a_set():
     """Between sets the strap may be turned round the leg: the same movement, the angle mirrored."""
     rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
