@@ -4,7 +4,9 @@ A rep is a hinge excursion (leg back past the hinge threshold for at least ``min
 followed by the march. On the thigh the march is a clear excursion forward and the rep ends when
 the leg comes back down from it. On the shank the march shows little rotation (it even tilts the
 shank back a little: knee bent more than the thigh is raised), so the rep ends when the shank is
-back at standing or when the next hinge begins (from standing, or straight from a march that
+back at standing after the march (which it passes on the way from the hinge: the rep is over
+once it is back from the march's backward tilt, or has stood for ``settle_s`` when the march shows
+no tilt) or when the next hinge begins (from standing, or straight from a march that
 tilted the shank back: a rise then a fall of ``min_rise_deg`` each). A hinge held longer than
 ``max_hinge_s`` is a pose, not a rep. A hinge not followed by a march (within
 ``march_within_s`` on the thigh, ``rep_timeout_s`` on the shank) is not a rep. Thresholds
@@ -43,6 +45,7 @@ class RepParams:
     min_rep_period_s: float = 1.4     # shank: hinges closer than this are strides (walking, stairs)
     min_rep_s: float = 1.1            # a whole rep (leave standing -> rep over) takes at least this
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
+    settle_s: float = 0.6             # shank: standing this long after the hinge ends the rep
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
@@ -72,7 +75,7 @@ class RepDetector:
         self.min_period_s = 0.0 if self.need_march else params.min_rep_period_s
         self.side = 0                 # angle = side * raw; hinge is negative. 0: not known yet
         self.side_confirmed = False
-        self.phase = "idle"           # idle | cand | hinge | after | march | pending
+        self.phase = "idle"           # idle | cand | hinge | after | back | march | pending
         self.depths = deque(maxlen=params.typical_reps)
         self.heights = deque(maxlen=params.typical_reps)
         self.t_leave = 0.0
@@ -168,12 +171,23 @@ class RepDetector:
                 found = None if self.need_march else self._close(t_s, "next_hinge", th_h, th_m)
                 self._start_candidate(t_s, a, sign)
                 return found
+            elif self.marched and a > self.back_deg - self.p.standing_band_deg / 2:
+                return self._close(t_s, "standing", th_h, th_m)   # back from the march's tilt
             elif not self.need_march and arrived and t_s - self.t_start >= self.p.min_rep_s:
-                # back at standing. A pass through it between hinge and march comes too early;
-                # the rep ends at the next arrival instead (a lone stride never has one)
-                return self._close(t_s, "standing", th_h, th_m)
+                # at standing, or only passing through it into the march
+                self.phase, self.t_back, self.back_deg = "back", t_s, a
             elif t_s - self.t_hinge_end > (self.p.march_within_s if self.need_march else self.p.rep_timeout_s):
                 self._abandon()       # a hinge with no march after it is not a rep
+            return None
+        if self.phase == "back":      # shank, at standing after the hinge: the march may follow
+            if a < -th_h:
+                found = self._close(t_s, "next_hinge", th_h, th_m)
+                self._start_candidate(t_s, a, sign)
+                return found
+            if a < self.back_deg - self.p.standing_band_deg:
+                self.phase, self.marched = "after", True   # the march tilts the shank back
+            elif t_s - self.t_back >= self.p.settle_s:
+                return self._close(t_s, "standing", th_h, th_m)
             return None
         # march
         if a < th_m * self.p.exit_frac:
@@ -187,6 +201,7 @@ class RepDetector:
             self.side = sign          # provisional until a rep completes
         self.quick = t_s - self.t_enter < self.min_period_s
         self.phase, self.t_enter, self.peak, self.top = "cand", t_s, a, a
+        self.marched = False          # shank: the march's backward tilt was seen
         # where the leg left standing; unknown if the axis was still being learned then
         self.t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
 

@@ -114,6 +114,19 @@ def test_shank_rep_ends_back_at_standing_and_strides_do_not_count():
     assert len(found) == 4 and {f.evidence["rule"] for f in found} == {"standing"}
 
 
+def test_shank_rep_is_over_after_the_march_not_when_it_passes_standing():
+    """Hinge, through standing into a march that tilts the shank back 25 deg, back to standing:
+    one rep, counted at the end of the march (the pass through standing comes 1.4 s after the
+    shank left it, the end 2.7 s). A march that hides the tilt (thigh raised as far as the knee
+    bends) is over 0.6 s after the shank is back at standing."""
+    tilted = [(0.8, -70), (0.3, -70), (0.6, 0), (0.6, -25), (0.3, -25), (0.6, 0), (1.5, 0)]
+    hidden = [(0.8, -70), (0.3, -70), (0.6, 0), (2.0, 0)]
+    for rep, over_s in ((tilted, 2.5), (hidden, 1.9)):
+        found = run_detector(segment([(2, 0)] + rep * 3), "shank")
+        assert len(found) == 3
+        assert all(f.t_s - f.start_s >= over_s for f in found), [f.t_s - f.start_s for f in found]
+
+
 def test_shank_reps_flowing_into_the_next_without_standing():
     """A deep march tilts the shank back ~40 deg and the next hinge starts from there: each rise
     and fall is a rep. A pose held back for 20 s (a strap re-done, read as a stale reference) then
