@@ -78,6 +78,7 @@ class RepDetector:
         self.phase = "idle"           # idle | cand | hinge | after | back | march | pending
         self.depths = deque(maxlen=params.typical_reps)
         self.heights = deque(maxlen=params.typical_reps)
+        self._thresholds: tuple[float, float] | None = None   # (hinge, march) in force, deg
         self.t_leave = 0.0
         self.t_enter = -math.inf      # when the last hinge candidate crossed its threshold
         self.quick = False            # ...less than min_rep_period_s after the one before
@@ -114,7 +115,9 @@ class RepDetector:
         if math.isnan(raw_deg):
             self.angle_deg = math.nan
             return None
-        th_h, th_m = self.hinge_threshold_deg(), self.march_threshold_deg()
+        if self._thresholds is None:  # they change only when a rep is counted
+            self._thresholds = (self.hinge_threshold_deg(), self.march_threshold_deg())
+        th_h, th_m = self._thresholds
         sign = self.side or (-1 if raw_deg >= 0 else 1)
         a = sign * raw_deg            # with the side unknown, any excursion looks like a hinge
         self.angle_deg = self.side * raw_deg if self.side else math.nan
@@ -232,6 +235,7 @@ class RepDetector:
 
     def _count(self, found: RepFound) -> RepFound:
         self.depths.append(found.hinge_depth_deg)
+        self._thresholds = None
         if self.need_march or found.evidence["rule"].startswith("march"):
             self.heights.append(found.march_height_deg)
         self.side_confirmed = True

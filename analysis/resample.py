@@ -66,6 +66,9 @@ class Bucketer:
         prev = np.concatenate(((self._last_k if self._last_k is not None else keys[0] - 1,), keys[:-1]))
         holes = keys - prev - 1
         gap = holes > self.max_fill
+        if not holes.any():                                 # the usual case: nothing to fill
+            self._last_k, self._last = int(keys[-1]), means[-1].copy()
+            return (keys + 1) * self.dt_s, means[:, :3], means[:, 3:], gap
         n_out = np.where(gap, 0, holes) + 1                 # filled copies + the bucket itself
         pos = np.arange(n_out.sum()) - np.repeat(np.cumsum(n_out) - n_out, n_out)
         own = np.repeat(np.arange(len(keys)), n_out)
