@@ -20,12 +20,17 @@ class StillBias:
     Still = over the last ``window`` buckets the gyro stays within ``gyro_dev_dps`` of its mean,
     the accelerometer direction within ``tilt_dev_deg`` and its norm within ``norm_dev_mps2`` of g.
     The direction test is what keeps a slow, steady turn from being mistaken for bias.
+    ``take_off_turn``, for a sensor whose sway is the measurement: a standing body still sways (a
+    degree at under 1 Hz), so a second's mean rate holds up to a few deg/s of real turning; the
+    change of the accelerometer's direction from the window's first fifth to its last gives that
+    turn (about the horizontal axes), and it is taken off the mean.
     """
 
     def __init__(self, window: int = 50, every: int = 25, gyro_dev_dps: float = 5.0,
                  tilt_dev_deg: float = 3.0, norm_dev_mps2: float = 0.6, blend: float = 0.3,
-                 rate_hz: float = 50.0):
+                 rate_hz: float = 50.0, take_off_turn: bool = False):
         self.window, self.every, self.blend, self.rate_hz = window, every, blend, rate_hz
+        self.take_off_turn = take_off_turn
         self.gyro_dev_dps, self.norm_dev_mps2 = gyro_dev_dps, norm_dev_mps2
         self.cos_tilt = math.cos(math.radians(tilt_dev_deg))
         self._acc = np.zeros((window, 3))
@@ -55,6 +60,14 @@ class StillBias:
                           and ((self._acc @ a_dir) / norms).min() > self.cos_tilt)
         span = self.every if self.still_s else self.window
         self.still_s = self.still_s + span / self.rate_hz if still else 0.0
+        if still and self.take_off_turn:
+            k = self.window // 5
+            order = np.roll(np.arange(self.window), -(self._i % self.window))   # oldest first
+            u0, u1 = self._acc[order[:k]].mean(axis=0), self._acc[order[-k:]].mean(axis=0)
+            turn_dps = np.degrees(np.cross(u1 / np.linalg.norm(u1) - u0 / np.linalg.norm(u0), a_dir))
+            # the rate over the same span: from the middle of the first fifth to that of the last
+            g_span = self._gyr[order[k // 2:self.window - k + k // 2]].mean(axis=0)
+            g_mean = g_span - turn_dps * self.rate_hz / (self.window - k)
         if still:
             self.up = a_dir
             self.bias_dps = g_mean if not self.known else (1 - self.blend) * self.bias_dps + self.blend * g_mean

@@ -59,6 +59,11 @@ SCHEMA: dict[str, dict[str, Key]] = {
                               choices=(250, 500, 1000, 2000)),
         "dlpf_hz": Key(float, 42.0, "digital low-pass corner; the chip's nearest is used, 0 leaves the "
                        "chip default. Voluntary motion is below 15 Hz", "Hz", 0.0, 500.0),
+        "second_address": Key(int, 0, "optional second sensor on the standing leg's shank or the "
+                              "pelvis, at the bus's other address (0x69 or 0x6B); 0 for none. With it, "
+                              "give the lifted-leg sensor's address too", min=0, max=127),
+        "second_forward_axis": Key(str, "x", "the second sensor's axis that points forward, for its "
+                                   "AP and ML sway", choices=("x", "-x", "y", "-y", "z", "-z")),
     },
     "analysis": {
         "set_gap_s": Key(float, 20.0, "a pause this long after a rep ends the set", "s", 5.0, 600.0),
@@ -145,9 +150,23 @@ def validate(raw: dict[str, Any], source: str = "config") -> dict[str, dict[str,
                 problems.append(problem)
             else:
                 cfg[sec][name] = value
+    sensor = cfg["sensor"]
+    if sensor["second_address"] and not problems:
+        if not sensor["address"]:
+            problems.append(f"{source}: sensor.address: give the lifted-leg sensor's address "
+                            "when sensor.second_address is set (probing could find either chip)")
+        elif sensor["address"] == sensor["second_address"]:
+            problems.append(f"{source}: sensor.second_address: the same as sensor.address")
     if problems:
         raise ConfigError(problems)
     return cfg
+
+
+def axis_vector(name: str) -> tuple[float, float, float]:
+    """A config axis name ("x", "-y", ...) as a unit vector in sensor axes."""
+    v = [0.0, 0.0, 0.0]
+    v["xyz".index(name[-1])] = -1.0 if name.startswith("-") else 1.0
+    return tuple(v)
 
 
 def load(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:

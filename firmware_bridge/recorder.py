@@ -28,7 +28,11 @@ SET_COLUMNS = ("set_index", "start_s", "end_s", "reps", "mean_hinge_depth_deg",
                # balance sway (docs/sway.md); columns are only ever added at the end
                "sway_deg", "sway_dps", "foot_taps", "foot_tap_s", "frontal_range_deg",
                "frontal_mean_velocity_dps", "frontal_f50_hz", "frontal_masked_s", "hold_s",
-               "hold_rms_ml_deg", "hold_rms_ap_deg", "hold_mean_velocity_dps", "hold_ellipse_area_95_deg2")
+               "hold_rms_ml_deg", "hold_rms_ap_deg", "hold_mean_velocity_dps", "hold_ellipse_area_95_deg2",
+               # the optional second sensor's sway during the set (docs/sway.md)
+               "second_rms_ml_deg", "second_rms_ap_deg", "second_mean_velocity_dps",
+               "second_ellipse_area_95_deg2")
+SECOND_SET_KEYS = ("rms_ml_deg", "rms_ap_deg", "mean_velocity_dps", "ellipse_area_95_deg2")
 
 
 class RecorderError(HingemarchError, OSError):
@@ -64,6 +68,8 @@ def set_row(s: SetEvent) -> list:
             frontal.get("range_deg"), frontal.get("mean_velocity_dps"), frontal.get("f50_hz"),
             frontal.get("masked_s"), held.get("total_s"), held.get("rms_ml_deg"), held.get("rms_ap_deg"),
             held.get("mean_velocity_dps"), held.get("ellipse_area_95_deg2")]
+    second = s.sway.get("second") or {}
+    sway += [second.get(k) for k in SECOND_SET_KEYS]
     return [s.set_index, s.start_s, s.end_s, s.reps, s.mean_hinge_depth_deg, s.mean_march_height_deg,
             s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)] + [_cell(x) for x in sway]
 
@@ -90,7 +96,7 @@ class SessionRecorder:
     """Writes one session folder as samples and events arrive."""
 
     def __init__(self, sessions_dir: str | os.PathLike, meta: SessionMeta, flush_s: float = 1.0,
-                 fsync_s: float = 10.0, clock=time.monotonic):
+                 fsync_s: float = 10.0, clock=time.monotonic, second_meta: SessionMeta | None = None):
         start = _utc_now()
         self.meta = meta
         self.meta.start_utc = meta.start_utc or _iso(start)
@@ -106,6 +112,10 @@ class SessionRecorder:
                 self.folder = root / f"{self.session_id}-{n}"
             self.folder.mkdir()
             self._samples = SamplesWriter(self.folder / "samples.csv", meta)
+            self._second = None          # the optional second sensor's samples
+            if second_meta is not None:
+                second_meta.start_utc, second_meta.session_id = self.meta.start_utc, self.session_id
+                self._second = SamplesWriter(self.folder / "second.csv", second_meta)
             self._reps = _CsvAppender(self.folder / "reps.csv", REP_COLUMNS)
             self._sets = _CsvAppender(self.folder / "sets.csv", SET_COLUMNS)
         except OSError as e:
@@ -115,14 +125,17 @@ class SessionRecorder:
         self._last_flush = self._last_fsync = clock()
         self.closed = False
 
-    def samples(self, block: SampleBlock) -> None:
-        """Append raw samples; flush each ``flush_s`` and fsync each ``fsync_s``."""
+    def samples(self, block: SampleBlock, second: bool = False) -> None:
+        """Append raw samples (of the second sensor: ``second``); flush each ``flush_s`` and fsync
+        each ``fsync_s``."""
         try:
-            self._samples.write(block)
+            (self._second if second else self._samples).write(block)
             now = self._clock()
             if now - self._last_flush >= self._flush_s:
                 do_sync = now - self._last_fsync >= self._fsync_s
-                self._samples.flush(fsync=do_sync)
+                for w in (self._samples, self._second):
+                    if w is not None:
+                        w.flush(fsync=do_sync)
                 self._last_flush = now
                 if do_sync:
                     self._last_fsync = now
@@ -152,8 +165,9 @@ class SessionRecorder:
             return summarize(self.folder)
         self.closed = True
         try:
-            for f in (self._samples, self._reps, self._sets):
-                f.close()
+            for f in (self._samples, self._second, self._reps, self._sets):
+                if f is not None:
+                    f.close()
             return write_summary(self.folder, recovered=False)
         except OSError as e:
             raise _disk_error(self.folder, e) from None

@@ -10,14 +10,17 @@ import logging
 import queue
 import secrets
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from analysis.errors import HingemarchError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
 from analysis.swaybaseline import compare
+from analysis.trunksway import TrunkTilt
 from firmware_bridge import __version__
 from firmware_bridge.baseline import athlete_baseline
+from firmware_bridge.config import axis_vector
 from firmware_bridge.recorder import SessionRecorder
 from firmware_bridge.topics import Command
 from imu.recording import SessionMeta
@@ -34,7 +37,8 @@ def new_session_id() -> str:
 class LiveSession:
     """One session: its id, pipeline, recorder (None once recording failed), event counter."""
 
-    def __init__(self, cfg: dict, side: str, info, sessions_dir: Path | None, t0_s: float):
+    def __init__(self, cfg: dict, side: str, info, sessions_dir: Path | None, t0_s: float,
+                 second_info=None):
         self.id, self.t0_s, self.seq, self.side = new_session_id(), t0_s, 0, side
         a = cfg["analysis"]
         self.pipeline = Pipeline(Params(set_gap_s=a["set_gap_s"]), placement=cfg["session"]["placement"])
@@ -46,8 +50,16 @@ class LiveSession:
                                 gyro_range_dps=info.gyro_range_dps, calibration=dict(info.calibration),
                                 software_version=__version__, session_id=self.id,
                                 athlete=cfg["session"]["athlete"])
-        if sessions_dir is not None:
-            self.recorder = SessionRecorder(sessions_dir, self.meta)   # RecorderError: caller reports
+        self.second: TrunkTilt | None = None    # the second sensor's tilt (docs/sway.md)
+        second_meta = None
+        if second_info is not None:
+            self.second = TrunkTilt()
+            second_meta = replace(self.meta, sensor=second_info.sensor, placement="second",
+                                  nominal_rate_hz=second_info.nominal_rate_hz,
+                                  accel_range_g=second_info.accel_range_g,
+                                  gyro_range_dps=second_info.gyro_range_dps, calibration={})
+        if sessions_dir is not None:   # RecorderError: the caller reports it
+            self.recorder = SessionRecorder(sessions_dir, self.meta, second_meta=second_meta)
         # the athlete's typical set sway from their past sessions (None until there are enough)
         self.baseline = athlete_baseline(sessions_dir, self.meta.athlete,
                                          exclude=self.recorder.folder.name if self.recorder else None)
@@ -102,6 +114,7 @@ class Service:
             rel = SampleBlock(block.t_s - s.t0_s, block.accel_mps2, block.gyro_dps)
             self._record(lambda r: r.samples(rel))
             self._emit(s.pipeline.feed(rel.t_s, rel.accel_mps2, rel.gyro_dps))
+        self._take_second(s)
         self.apply_commands()
         self._check_sensor()
         self.publish_state()
@@ -177,10 +190,12 @@ class Service:
 
     def _start(self, t0_s: float) -> None:
         try:
-            self.session = LiveSession(self.cfg, self.side, self.source.info, self.sessions_dir, t0_s)
+            self.session = LiveSession(self.cfg, self.side, self.source.info, self.sessions_dir, t0_s,
+                                       getattr(self.source, "second_info", None))
         except HingemarchError as e:     # the recorder could not create its folder: count anyway
             self._recording_failed(e)
-            self.session = LiveSession(self.cfg, self.side, self.source.info, None, t0_s)
+            self.session = LiveSession(self.cfg, self.side, self.source.info, None, t0_s,
+                                       getattr(self.source, "second_info", None))
         s = self.session
         log.info("session %s started%s", s.id, f" in {s.recorder.folder}" if s.recorder else "")
         self._publish("session", {"phase": "started", "athlete": s.meta.athlete, "side": s.side,
@@ -203,6 +218,27 @@ class Service:
                  summary["totals"]["reps"])
         self.session = None
 
+    def _take_second(self, s: LiveSession | None) -> None:
+        """The second sensor's new samples: recorded, and kept for the sway of the open set."""
+        take = getattr(self.source, "take_second", None)
+        block = take() if take else SampleBlock.empty()     # taken even with no session: nothing piles up
+        if s is None or s.second is None or not len(block):
+            return
+        rel = SampleBlock(block.t_s - s.t0_s, block.accel_mps2, block.gyro_dps)
+        self._record(lambda r: r.samples(rel, second=True))
+        s.second.feed(rel.t_s, rel.accel_mps2, rel.gyro_dps)
+
+    def _second_sway(self, s: LiveSession, ev: SetEvent) -> SetEvent:
+        """Attach the second sensor's sway during the set (docs/sway.md) to its event."""
+        if s.second is None:
+            return ev
+        try:
+            m = s.second.measures(ev.start_s, ev.end_s, axis_vector(self.cfg["sensor"]["second_forward_axis"]))
+        except HingemarchError as e:
+            log.warning("second sensor: %s", e)
+            return ev
+        return replace(ev, sway={**ev.sway, "second": m})
+
     def _emit(self, events) -> None:
         s = self.session
         for ev in events:
@@ -210,6 +246,7 @@ class Service:
                 s.reps += 1
                 body = {**ev.to_dict(), "side": s.side}
             elif isinstance(ev, SetEvent):
+                ev = self._second_sway(s, ev)
                 body = ev.to_dict()
                 if s.baseline is not None and ev.sway_deg is not None:
                     body["sway_baseline"] = compare(s.baseline, ev.sway_deg)

@@ -73,9 +73,12 @@ def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: 
     if spec.startswith("emulated:"):     # the real driver stack on an emulated chip moved by the sim
         from imu.emulated import emulated_source
         from imu.sim import simulate_session
+        from imu.sim.leg import StanceShank
         sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session["placement"],
                                side=session["side"])
-        return emulated_source(spec[len("emulated:"):], sim.motion, rate_hz or 200.0, speed or 1.0)
+        second = cfg["sensor"]["second_address"]    # a second chip on the standing shank
+        return emulated_source(spec[len("emulated:"):], sim.motion, rate_hz or 200.0, speed or 1.0,
+                               second_address=second, second_motion=StanceShank(sim.motion) if second else None)
     if spec.startswith("replay:"):
         return ReplaySource(spec[len("replay:"):], speed)
     if spec == "i2c" or spec in CHIPS:

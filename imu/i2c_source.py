@@ -125,6 +125,7 @@ class I2cSource:
         self._segment_n = 0
         self._last_t_s: float | None = None
         self._open_gap: Gap | None = None
+        self._next_recover = 0.0                # poll(): next reconnection attempt, host clock
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -167,6 +168,19 @@ class I2cSource:
         """Stop from any thread; idempotent. A running ``blocks()`` ends at its next wait."""
         self._stop.set()
         self.status = "ended"
+
+    def poll(self) -> SampleBlock:
+        """One FIFO read outside ``blocks()``, for a chip read alongside another one's stream:
+        the new samples, possibly none. A lost chip is tried again every ``reconnect_interval_s``."""
+        if self.status == "ended":
+            return SampleBlock.empty()
+        if self.status == "sensor_lost":
+            now = self.clock.now()
+            if now < self._next_recover or not self._recover():
+                self._next_recover = max(self._next_recover, now + self.reconnect_interval_s)
+                return SampleBlock.empty()
+        block = self._poll()
+        return block if block is not None else SampleBlock.empty()
 
     # -- internals ------------------------------------------------------------------------------
     def _retry(self, action, what: str, also: type[Exception] = BusError):
@@ -282,24 +296,34 @@ class I2cSource:
         return True
 
 
-def from_config(cfg: dict, state_dir=None, clock=None) -> I2cSource:
-    """The source described by the ``[sensor]`` config section, with the stored calibration."""
+def from_config(cfg: dict, state_dir=None, clock=None):
+    """The source described by the ``[sensor]`` config section, with the stored calibration: an
+    I2cSource, or a PairedSource when ``second_address`` names a second chip on the same bus."""
     from imu.bus import open_bus
     from imu.calibration import load
 
     s = cfg["sensor"]
-    if s["backend"] == "emulated":       # an emulated chip at rest, on its own real-time clock
+    if s["backend"] == "emulated":       # emulated chips at rest, on their own real-time clock
         bus = open_bus("emulated", chip="mpu6050" if s["chip"] == "auto" else s["chip"])
         clock = bus.clock
+        if s["second_address"]:
+            from imu.emulated import make_chip
+            bus.attach(s["second_address"], make_chip("mpu6050" if s["chip"] == "auto" else s["chip"],
+                                                      None, clock))
     else:
         bus = open_bus(s["backend"], s["i2c_bus"])
     settings = SensorSettings(s["rate_hz"], s["accel_range_g"], s["gyro_range_dps"], s["dlpf_hz"])
     try:
         src = I2cSource(bus, s["chip"], s["address"], settings, clock=clock, owns_bus=True)
+        second = (I2cSource(bus, "auto", s["second_address"], settings, clock=clock)
+                  if s["second_address"] else None)
     except BaseException:
         bus.close()
         raise
     src.calibration = load(state_dir, src.chip)
     if src.calibration:
         src.info.calibration = src.calibration.to_dict()
-    return src
+    if second is None:
+        return src
+    from imu.paired import PairedSource
+    return PairedSource(src, second)

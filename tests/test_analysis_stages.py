@@ -26,6 +26,23 @@ def test_still_bias_takes_the_mean_rate_at_rest_but_not_a_slow_turn():
     assert not turning.known
 
 
+def test_still_bias_is_not_fooled_by_a_standing_body_swaying():
+    """Standing still sways about 1 deg at under 1 Hz: a second's mean rate then holds up to ~2 deg/s
+    of real turning. Taking off the turn the accelerometer saw (the second sensor's setting)
+    leaves the bias within 0.2 deg/s."""
+    bias = np.array([0.8, -0.4, 0.3])
+    for phase in np.linspace(0, 2 * np.pi, 7)[:-1]:
+        sb = StillBias(blend=0.1, take_off_turn=True)
+        for i in range(200):
+            t = i / 50
+            ang = math.radians(1.0 * math.sin(2 * math.pi * 0.4 * t + phase))
+            rate = 1.0 * 2 * math.pi * 0.4 * math.cos(2 * math.pi * 0.4 * t + phase)
+            # turning by +ang about x, gravity in sensor axes is (0, sin, cos)
+            sb.update(np.array([0, G * math.sin(ang), G * math.cos(ang)]), bias + [rate, 0, 0])
+        assert sb.known
+        np.testing.assert_allclose(sb.bias_dps[:2], bias[:2], atol=0.2)
+
+
 def test_tilt_anchor_snaps_a_drifted_filter():
     tilt = Tilt()
     for _ in range(200):

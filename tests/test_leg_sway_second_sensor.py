@@ -2,6 +2,8 @@
 gives the classic sway measures of the true whole-body sway."""
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -9,9 +11,14 @@ from scipy.spatial.transform import Rotation
 from analysis.errors import DataError
 from analysis.sway import sway_measures
 from analysis.trunksway import trunk_sway
+from firmware_bridge import config
+from firmware_bridge.service import Service
+from imu.clock import FakeClock
+from imu.emulated import emulated_source
+from imu.recording import read_samples
 from imu.samples import STANDARD_GRAVITY_MPS2 as G
 from imu.sim import simulate_session
-from imu.sim.leg import rot_x, rot_y, rot_z
+from imu.sim.leg import StanceShank, rot_x, rot_y, rot_z
 from imu.sim.sensor import SensorErrors, SensorStage
 
 RAD = np.pi / 180.0
@@ -76,3 +83,27 @@ def test_second_sensor_input_problems_are_clear_errors(two_sets):
     with pytest.raises(DataError, match="too close to vertical"):
         trunk_sway(t, accel, gyro, [(10.0, 40.0)], forward_axis=(0.0, 0.0, 1.0))
     assert trunk_sway(t, accel, gyro, [(10.0, 10.5)]) == [None]     # under a second: no measures
+
+
+def test_a_second_chip_on_the_bus_is_recorded_and_measured_in_each_set(two_sets, tmp_path):
+    """The whole live path: two emulated MPU-6050s on one bus (the lifted thigh, and the standing
+    shank at 0x69 swaying with the body), the real drivers, the service: second.csv holds the
+    second chip's samples and each set's row its sway, which matches the true body sway."""
+    cfg = config.defaults()
+    source = emulated_source("mpu6050", two_sets.motion, 100.0, clock=FakeClock(), second_address=0x69,
+                             second_motion=StanceShank(two_sets.motion))
+    svc = Service(cfg, source, None, tmp_path / "sessions", "emulated:mpu6050", 0)
+    for block in source.blocks():
+        svc.feed(block)
+    svc.finish()
+    (folder,) = (tmp_path / "sessions").iterdir()
+    meta, second, problems = read_samples(folder / "second.csv")
+    assert meta.placement == "second" and not problems
+    assert len(second) > 0.95 * 100 * two_sets.motion.duration_s
+    rows = list(csv.DictReader((folder / "sets.csv").open()))
+    assert [int(r["reps"]) for r in rows] == [8, 8]
+    for row in rows:
+        ml, ap = two_sets.motion.sway_deg(np.arange(float(row["start_s"]), float(row["end_s"]), 0.02))
+        truth = sway_measures(ml, ap, 50.0)
+        assert float(row["second_rms_ml_deg"]) == pytest.approx(truth["rms_ml"], rel=0.1, abs=0.2)
+        assert float(row["second_rms_ap_deg"]) == pytest.approx(truth["rms_ap"], rel=0.1, abs=0.2)

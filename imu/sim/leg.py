@@ -137,13 +137,42 @@ class LegMotion:
 
     def at(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ideal specific force (m/s^2) and angular rate (deg/s) in the sensor frame at each time."""
-        t_s = np.asarray(t_s, dtype=float).ravel()
-        n, h = len(t_s), self.step_s
-        r, p = self.pose(np.concatenate([t_s - h, t_s, t_s + h]))
-        r_m, r_0, r_p = r[:n], r[n:2 * n], r[2 * n:]
-        accel_world = (p[2 * n:] - 2.0 * p[n:2 * n] + p[:n]) / (h * h)
-        accel_world[:, 2] += STANDARD_GRAVITY_MPS2
-        force = np.einsum("nji,nj->ni", r_0, accel_world)
-        w = np.swapaxes(r_0, 1, 2) @ ((r_p - r_m) / (2.0 * h))
-        gyro_rps = 0.5 * np.stack([w[:, 2, 1] - w[:, 1, 2], w[:, 0, 2] - w[:, 2, 0], w[:, 1, 0] - w[:, 0, 1]], axis=-1)
-        return force, np.degrees(gyro_rps)
+        return ideal_imu(self.pose, t_s, self.step_s)
+
+
+class StanceShank:
+    """Ideal physics of a second sensor on the standing leg's shank (the optional second sensor):
+    it tilts with the whole-body sway about the stance ankle and turns with the heading; the same
+    ``at`` contract as :class:`LegMotion`. ``mount``: sensor axes in body axes (x forward, z up)."""
+
+    def __init__(self, leg: LegMotion, mount=np.eye(3), height_m: float = 0.25):
+        self.leg, self.mount, self.height_m = leg, np.asarray(mount, float), height_m
+
+    @property
+    def duration_s(self) -> float:
+        return self.leg.duration_s
+
+    def pose(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ch, sgn, rad = self.leg.trajectory.channels, self.leg._side_sign, np.pi / 180.0
+        ml, ap = self.leg.sway_deg(t_s)
+        body = rot_z(ch["heading_deg"].value(t_s) * rad) @ rot_x(-sgn * ml * rad) @ rot_y(ap * rad)
+        root = np.stack([ch[k].integral(t_s) for k in ("vel_x_mps", "vel_y_mps", "vel_z_mps")], axis=-1)
+        return body @ self.mount, root + body[:, :, 2] * self.height_m
+
+    def at(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return ideal_imu(self.pose, t_s, self.leg.step_s)
+
+
+def ideal_imu(pose, t_s: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Specific force (m/s^2) and angular rate (deg/s) in the sensor frame from ``pose(t)`` ->
+    (orientation (n, 3, 3), position (n, 3)), by central differences over ``h`` seconds."""
+    t_s = np.asarray(t_s, dtype=float).ravel()
+    n = len(t_s)
+    r, p = pose(np.concatenate([t_s - h, t_s, t_s + h]))
+    r_m, r_0, r_p = r[:n], r[n:2 * n], r[2 * n:]
+    accel_world = (p[2 * n:] - 2.0 * p[n:2 * n] + p[:n]) / (h * h)
+    accel_world[:, 2] += STANDARD_GRAVITY_MPS2
+    force = np.einsum("nji,nj->ni", r_0, accel_world)
+    w = np.swapaxes(r_0, 1, 2) @ ((r_p - r_m) / (2.0 * h))
+    gyro_rps = 0.5 * np.stack([w[:, 2, 1] - w[:, 1, 2], w[:, 0, 2] - w[:, 2, 0], w[:, 1, 0] - w[:, 0, 1]], axis=-1)
+    return force, np.degrees(gyro_rps)
