@@ -2,6 +2,7 @@
 
 FILE is a session folder, its samples.csv, or any CSV with a header row when --columns names the
 time, accelerometer and gyroscope columns (and --time-unit/--accel-unit/--gyro-unit their units).
+A session recorded with the optional second sensor (second.csv) gets its sway per set too.
 Prints a per-set table; --json prints the stable schema described in docs/analysis-json.md.
 """
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, analyze
 from analysis.reps import RepParams
+from analysis.trunksway import trunk_sway
+from firmware_bridge.config import axis_vector
 from imu.recording import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
 
 JSON_SCHEMA = "hingemarch.analysis/1"
@@ -34,6 +38,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gyro-unit", choices=tuple(GYRO_SCALE), default="dps")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="skip malformed rows (each is reported) instead of stopping at the first")
+    p.add_argument("--second-forward-axis", choices=("x", "-x", "y", "-y", "z", "-z"), default="x",
+                   help="a session with a second sensor (second.csv beside samples.csv): its axis that "
+                        "points forward, as in the config (default %(default)s)")
 
 
 def load(args) -> tuple:
@@ -47,6 +54,26 @@ def load(args) -> tuple:
         return read_generic_csv(path, cols[0], cols[1:4], cols[4:7], args.time_unit, args.accel_unit,
                                 args.gyro_unit, args.skip_bad_rows)
     return read_samples(path, args.skip_bad_rows)
+
+
+def with_second_sensor(events, args, problems: list[str]) -> list:
+    """The sets' sway of the optional second sensor, when second.csv lies beside the samples."""
+    path = Path(args.file)
+    second = (path if path.is_dir() else path.parent) / "second.csv"
+    if args.columns or not second.is_file():
+        return events
+    _, block, skipped = read_samples(second, args.skip_bad_rows)
+    problems += [f"second.csv: {p}" for p in skipped]
+    sets = [e for e in events if isinstance(e, SetEvent)]
+    try:
+        measures = trunk_sway(block.t_s, block.accel_mps2, block.gyro_dps, [(e.start_s, e.end_s) for e in sets],
+                              axis_vector(args.second_forward_axis))
+    except DataError as e:
+        problems.append(f"second.csv: {e}")
+        return events
+    by_set = {e.set_index: m for e, m in zip(sets, measures)}
+    return [replace(e, sway={**e.sway, "second": by_set[e.set_index]}) if isinstance(e, SetEvent) else e
+            for e in events]
 
 
 def result(events, meta, placement: str, duration_s: float, problems: list[str], source: str) -> dict:
@@ -96,6 +123,7 @@ def run(args) -> int:
     placement = args.placement or (meta.placement if meta.placement in ("thigh", "shank") else "thigh")
     events = analyze(block.t_s, block.accel_mps2, block.gyro_dps,
                      Params(args.set_gap_s, RepParams(placement=placement)))
+    events = with_second_sensor(events, args, problems)
     duration = float(block.t_s[-1]) if len(block) else 0.0
     doc = result(events, meta, placement, duration, problems, str(args.file))
     print(json.dumps(doc, indent=2) if args.json else table(doc), file=sys.stdout)

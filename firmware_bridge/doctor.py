@@ -86,15 +86,18 @@ def check_sensor(sensor: dict) -> Check:
         return Check("sensor", False, f"cannot open the bus: {e}", "fix the I2C bus first (see above)")
     try:
         found = detect(bus, sensor["chip"], sensor["address"])
+        second = detect(bus, "auto", sensor["second_address"]) if sensor["second_address"] else None
     except HingemarchError as e:
         first, *rest = [line.strip() for line in str(e).splitlines()]
         return Check("sensor", False, " ".join([first, "; ".join(rest)]).strip(),
                      "check the wiring (3V3, GND, SDA to GPIO2/pin 3, SCL to GPIO3/pin 5), the "
-                     "address pin and sensor.chip / sensor.address; `hingemarch probe` shows what answers")
+                     "address pins and sensor.chip / sensor.address / sensor.second_address; "
+                     "`hingemarch probe` shows what answers")
     finally:
         bus.close()
+    also = f"; second sensor {second.chip} at 0x{second.address:02X}" if second else ""
     return Check("sensor", True, f"{found.chip} at 0x{found.address:02X} on {bus.name} "
-                 f"(WHO_AM_I 0x{found.who_am_i:02X})")
+                 f"(WHO_AM_I 0x{found.who_am_i:02X}){also}")
 
 
 def check_broker(cfg: dict, timeout_s: float = 5.0, config_path: Path | None = None) -> Check:

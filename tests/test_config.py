@@ -171,3 +171,14 @@ def test_every_command_has_help_and_starts_with_only_its_own_module():
                           "cli.main(['config', 'check']); print('scipy' in sys.modules)"],
                          capture_output=True, text=True, env={**os.environ, "HINGEMARCH_CONFIG": ""})
     assert out.returncode == 0 and out.stdout.strip().endswith("False"), out.stderr
+
+
+def test_a_second_sensor_needs_the_first_one_s_address():
+    with pytest.raises(config.ConfigError) as e:
+        config.validate({"sensor": {"second_address": 0x69}}, "x.toml")
+    assert e.value.problems == ["x.toml: sensor.address: give the lifted-leg sensor's address when "
+                                "sensor.second_address is set (probing could find either chip)"]
+    with pytest.raises(config.ConfigError, match="the same as sensor.address"):
+        config.validate({"sensor": {"address": 0x69, "second_address": 0x69}})
+    cfg = config.validate({"sensor": {"address": 0x68, "second_address": 0x69, "second_forward_axis": "-y"}})
+    assert config.axis_vector(cfg["sensor"]["second_forward_axis"]) == (0.0, -1.0, 0.0)

@@ -63,6 +63,11 @@ def test_another_emulated_chip_and_a_sensor_that_does_not_answer(broker, tmp_pat
     assert rc == 1
     assert line(lines, "sensor").startswith("FAIL  sensor: no supported IMU found on emulated-i2c: 0x69: no answer")
     assert "`hingemarch probe` shows what answers" in fix_after(lines, "sensor")
+    # a second sensor configured where nothing answers (the emulated bus holds one chip)
+    rc, lines = doctor(capsys, write_config(tmp_path, broker, sensor="address = 0x68\nsecond_address = 0x69"),
+                       tmp_path)
+    assert line(lines, "sensor").startswith("FAIL  sensor: no supported IMU found on emulated-i2c: 0x69: no answer")
+    assert "sensor.second_address" in fix_after(lines, "sensor")
 
 
 def test_broker_credentials(broker, tmp_path, capsys, monkeypatch):

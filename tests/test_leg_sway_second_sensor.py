@@ -3,6 +3,9 @@ gives the classic sway measures of the true whole-body sway."""
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -107,3 +110,11 @@ def test_a_second_chip_on_the_bus_is_recorded_and_measured_in_each_set(two_sets,
         truth = sway_measures(ml, ap, 50.0)
         assert float(row["second_rms_ml_deg"]) == pytest.approx(truth["rms_ml"], rel=0.1, abs=0.2)
         assert float(row["second_rms_ap_deg"]) == pytest.approx(truth["rms_ap"], rel=0.1, abs=0.2)
+    # analyze of the folder reads second.csv back and gives the same, but for the file's rounding
+    # of the values (4-6 decimals), which the fusion carries through a whole set
+    r = subprocess.run([sys.executable, "-m", "firmware_bridge.cli", "analyze", str(folder), "--json"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [s["sway"]["second"]["rms_ml_deg"] for s in doc["sets"]] == pytest.approx(
+        [float(row["second_rms_ml_deg"]) for row in rows], rel=0.01)
