@@ -87,8 +87,11 @@ def report_page(row: dict, report: dict, asset_version: str) -> str:
     sway = [(s, _sway_value(s)) for s in sets]
     if any(v is not None for _, v in sway):
         key = next(k for s, _ in sway for k in _sway_keys(s))
-        sway_html = bar_chart([f'set {s.get("set_index")}' for s, _ in sway],
-                              [(key, "sway", [v for _, v in sway])], key, "sway per set")
+        series = [(key, "sway", [v for _, v in sway])]
+        second = [_second_rms_deg(s) for s, _ in sway]
+        if any(v is not None for v in second):   # the optional second sensor, on the standing leg
+            series.append(("second_rms_deg", "second", second))
+        sway_html = bar_chart([f'set {s.get("set_index")}' for s, _ in sway], series, "deg", "sway per set")
     else:
         sway_html = '<p class="empty">No sway was measured in this session.</p>'
     rows = "".join(f'<tr><td>{r["set_index"]}</td><td>{r["rep_in_set"]}</td><td>{_f(r["completed_s"])}</td>'
@@ -111,6 +114,12 @@ def _sway_keys(s: dict) -> list[str]:
 def _sway_value(s: dict):
     keys = _sway_keys(s)
     return s[keys[0]] if keys else None
+
+
+def _second_rms_deg(s: dict):
+    """The second sensor's RMS sway of a set: the mean of its ML and AP RMS (deg), None if not recorded."""
+    ml, ap = s.get("second_rms_ml_deg"), s.get("second_rms_ap_deg")
+    return round((ml + ap) / 2, 3) if isinstance(ml, (int, float)) and isinstance(ap, (int, float)) else None
 
 
 def _f(x) -> str:

@@ -112,7 +112,8 @@ def thin(t: list, y: list, max_points: int) -> tuple[list, list]:
 
 def reps_and_sets(folder: Path) -> tuple[list[dict], list[dict]]:
     """Counted reps (undone ones removed) and per-set figures, sway included when recorded: from
-    summary.json when the session is finished, else grouped from reps.csv; sway from sets.csv."""
+    summary.json when the session is finished, else grouped from reps.csv; sway (and the optional
+    second sensor's, ``second_*``) from sets.csv."""
     reps = [{k: _num(r.get(k)) for k in REP_KEYS} for r in read_reps(folder)]
     summary = read_summary(folder)
     if summary is not None and isinstance(summary.get("sets"), list):
@@ -129,7 +130,8 @@ def reps_and_sets(folder: Path) -> tuple[list[dict], list[dict]]:
     for row in _set_rows(folder):
         s = by_index.get(_num(row.get("set_index")))
         if s is not None:
-            s.update({k: _num(v) for k, v in row.items() if k and k.startswith("sway") and k not in s})
+            s.update({k: _num(v) for k, v in row.items()
+                      if k and k.startswith(("sway", "second_")) and k not in s})
     return reps, sets
 
 

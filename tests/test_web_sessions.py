@@ -147,6 +147,24 @@ def test_sway_per_set_is_what_was_recorded_and_absent_from_older_sessions(record
     assert html.count('<svg class="chart"') == 2 and "No sway was measured in this session." in html
 
 
+def test_the_second_sensor_sway_is_plotted_beside_the_leg_sway(recorded, tmp_path, web_server):
+    sessions, folder = recorded
+    copy = tmp_path / "second" / folder.name                    # as if recorded with a second sensor
+    shutil.copytree(folder, copy)
+    with open(folder / "sets.csv") as f:
+        rows = list(csv.DictReader(f))
+    for i, r in enumerate(rows):
+        r.update(second_rms_ml_deg=f"{1.0 + i:.3f}", second_rms_ap_deg=f"{2.0 + i:.3f}")
+    with open(copy / "sets.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    html = http(web_server(copy.parent).port, f"/sessions/{folder.name}").text
+    bars = re.findall(r'<rect class="second"[^>]*><title>set (\d+): second_rms_deg ([\d.]+)</title>', html)
+    assert {int(i): float(v) for i, v in bars} == {int(r["set_index"]): 1.5 + i for i, r in enumerate(rows)}
+    assert len(re.findall(r'<rect class="sway"', html)) == len(rows)   # the leg's own sway stays
+
+
 def test_a_session_left_open_is_listed_and_reported_from_its_files(recorded, tmp_path, web_server):
     sessions, folder = recorded
     copy = tmp_path / "sessions" / "20261125T235959Z-open"
