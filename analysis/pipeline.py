@@ -23,7 +23,7 @@ from analysis.sets import SetTracker
 from analysis.setsway import SetSway
 
 ANALYSIS_RATE_HZ = 50.0
-REPLAY_S = 10.0       # on a re-home, the rep detector re-reads this much history in the new reference
+REPLAY_S = 10.0       # on a re-home or an axis turn, the rep detector re-reads this much history
 
 
 @dataclass(frozen=True)
