@@ -6,6 +6,7 @@ moved by the simulator). Everything after this hands out plain SampleBlocks.
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -15,9 +16,11 @@ from typing import Iterator
 import numpy as np
 
 from analysis.errors import HingemarchError
+from imu.errors import SensorNotFound
 from imu.samples import SampleBlock, SensorInfo
 
 CHIPS = ("mpu6050", "lsm6dsox")
+log = logging.getLogger("hingemarch.run")
 
 
 class SourceError(HingemarchError, ValueError):
@@ -58,6 +61,55 @@ class ReplaySource:
         self._closed.set()
 
 
+class WaitingSource:
+    """The sensor when none answers yet (not plugged in at boot): the service runs anyway, with
+    ``status`` "sensor_lost" (published as an error on the phone) and an empty heartbeat block
+    after every attempt, each ``retry_s``; once ``opener()`` finds the sensor, its blocks."""
+
+    def __init__(self, opener, first_error: Exception, retry_s: float = 5.0):
+        self.opener, self.retry_s, self.inner = opener, retry_s, None
+        self.info = SensorInfo(sensor="none", nominal_rate_hz=0.0)
+        self._stop = threading.Event()
+        self._said = str(first_error).splitlines()[0]
+        log.warning("no sensor yet (%s); trying again every %g s", self._said, retry_s)
+
+    @property
+    def status(self) -> str:
+        return self.inner.status if self.inner is not None else "sensor_lost"
+
+    @property
+    def second_info(self):
+        return getattr(self.inner, "second_info", None)
+
+    def take_second(self) -> SampleBlock:
+        take = getattr(self.inner, "take_second", None)
+        return take() if take else SampleBlock.empty()
+
+    def blocks(self) -> Iterator[SampleBlock]:
+        while self.inner is None:
+            yield SampleBlock.empty()
+            if self._stop.wait(self.retry_s):
+                return
+            try:
+                found = self.opener()
+            except SensorNotFound as e:
+                if str(e).splitlines()[0] != self._said:
+                    self._said = str(e).splitlines()[0]
+                    log.warning("still no sensor: %s", self._said)
+                continue
+            if self._stop.is_set():      # closed while the sensor was being opened
+                found.close()
+                return
+            self.inner, self.info = found, found.info
+            log.info("sensor found: %s", found.info.sensor)
+        yield from self.inner.blocks()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self.inner is not None:
+            self.inner.close()
+
+
 def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: int = 1,
                 rate_hz: float | None = None):
     """The Source for a ``--source`` value; SourceError (or a sensor error) says what is wrong.
@@ -85,6 +137,11 @@ def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: 
         from imu.i2c_source import from_config
         sensor = {**cfg["sensor"], **({} if spec == "i2c" else {"chip": spec}),
                   **({"rate_hz": rate_hz} if rate_hz else {})}
-        return from_config({**cfg, "sensor": sensor}, state_dir)
+        def opener():
+            return from_config({**cfg, "sensor": sensor}, state_dir)
+        try:
+            return opener()
+        except SensorNotFound as e:      # the bus is there, the sensor is not (yet): wait for it
+            return WaitingSource(opener, e)
     raise SourceError(f"unknown source {spec!r}; use i2c, {', '.join(CHIPS)}, replay:FILE, sim "
                       f"or emulated:CHIP")

@@ -1,11 +1,17 @@
-"""Sources by name: replay pacing, and clear errors for sources that cannot be opened."""
+"""Sources by name: replay pacing, clear errors for sources that cannot be opened, and a sensor
+that is not there yet at the start."""
+import json
+import threading
 import time
 
 import numpy as np
 import pytest
 
 from firmware_bridge import config
-from firmware_bridge.sources import ReplaySource, SourceError, open_source
+from firmware_bridge.service import Service
+from firmware_bridge.sources import ReplaySource, SourceError, WaitingSource, open_source
+from imu.emulated import Still, emulated_source
+from imu.errors import SensorNotFound
 from imu.recording import SessionMeta, write_samples
 from imu.samples import SampleBlock
 
@@ -30,7 +36,6 @@ def test_replay_runs_at_recorded_speed_or_faster(tmp_path, speed, min_s, max_s):
 
 
 def test_replay_close_stops_it_from_another_thread(tmp_path):
-    import threading
     _recording(tmp_path / "s.csv", seconds=30.0)
     src = ReplaySource(tmp_path / "s.csv", 1.0)
     threading.Timer(0.3, src.close).start()
@@ -43,3 +48,44 @@ def test_replay_close_stops_it_from_another_thread(tmp_path):
 def test_unknown_or_missing_sources(spec, says):
     with pytest.raises(SourceError, match=says):
         open_source(spec, config.defaults())
+
+
+def test_a_sensor_plugged_in_after_the_start_is_waited_for(tmp_path):
+    """No sensor at the start: the source comes up anyway, says "sensor_lost" with a heartbeat
+    after each attempt (the service shows the error), and streams once the sensor answers."""
+    cfg = config.defaults()
+    cfg["sensor"].update(backend="emulated", address=0x69)          # the emulated chip sits at 0x68
+    src = open_source("i2c", cfg, tmp_path)
+    assert isinstance(src, WaitingSource) and src.status == "sensor_lost" and src.info.sensor == "none"
+    attempts = []
+
+    def opener():                                                   # plugged in at the third try
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise SensorNotFound("no supported IMU found: 0x69: no answer")
+        return emulated_source("mpu6050", Still(), 100.0, speed=4.0)
+    src.opener, src.retry_s = opener, 0.05
+    svc = Service(cfg, src, None, tmp_path / "sessions", "i2c", 1.0)
+    errors, samples = [], 0
+    for block in src.blocks():
+        svc.feed(block)
+        errors.append(svc.error)
+        samples += len(block)
+        if samples > 300:
+            break
+    src.close()
+    svc.finish()
+    assert errors[0] == "sensor not answering" and errors[-1] is None
+    assert len(attempts) == 3 and src.info.sensor == "mpu6050"
+    (folder,) = (tmp_path / "sessions").iterdir()
+    assert json.loads((folder / "summary.json").read_text())["sensor"] == "mpu6050"
+
+
+def test_closing_a_source_still_waiting_for_its_sensor_ends_it_at_once(tmp_path):
+    cfg = config.defaults()
+    cfg["sensor"].update(backend="emulated", address=0x69)
+    src = open_source("i2c", cfg, tmp_path)
+    threading.Timer(0.2, src.close).start()
+    start = time.monotonic()
+    assert all(len(b) == 0 for b in src.blocks())
+    assert time.monotonic() - start < 1.0
