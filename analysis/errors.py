@@ -8,3 +8,10 @@ class HingemarchError(Exception):
 
 class DataError(HingemarchError, ValueError):
     """Input data is malformed: says which file, which line and what is wrong."""
+
+
+def one_line(e: Exception) -> str:
+    """An error whose message runs over several lines (a sensor search: what each address said) on
+    one line, for a log line or a check result."""
+    first, *rest = [line.strip() for line in str(e).splitlines()] or [""]
+    return " ".join([first, "; ".join(rest)]).strip()

@@ -148,7 +148,7 @@ class Pipeline:
             if turned or leg.rehomes != self._rehomes:
                 self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                 found = self._replay(forget_side=turned)
-            self._recent.append((t, up.copy(), g))
+            self._recent.append((t, up, g))   # imufusion hands out a new array each update
             found = reps.update(t, raw, rate) or found
             if found is not None:
                 first = sets.open is None or not sets.open.reps

@@ -162,18 +162,14 @@ class RepDetector:
                 # shank: up into a march that tilts it back, then down into the next hinge
                 # without standing in between (a rep flowing into the next)
                 self.march_peak, self.t_hinge_end = self.top, t_s
-                found = self._close(t_s, "next_hinge", th_h, th_m)
-                self._start_candidate(t_s, a, sign)
-                return found
+                return self._next_hinge(t_s, a, sign, th_h, th_m)
             return None
         self.march_peak = max(self.march_peak, a)
         if self.phase == "after":
             if a > th_m:
                 self.phase = "march"
             elif a < -th_h:
-                found = None if self.need_march else self._close(t_s, "next_hinge", th_h, th_m)
-                self._start_candidate(t_s, a, sign)
-                return found
+                return self._next_hinge(t_s, a, sign, th_h, th_m)
             elif self.marched and a > self.back_deg - self.p.standing_band_deg / 2:
                 return self._close(t_s, "standing", th_h, th_m)   # back from the march's tilt
             elif not self.need_march and arrived and t_s - self.t_start >= self.p.min_rep_s:
@@ -184,9 +180,7 @@ class RepDetector:
             return None
         if self.phase == "back":      # shank, at standing after the hinge: the march may follow
             if a < -th_h:
-                found = self._close(t_s, "next_hinge", th_h, th_m)
-                self._start_candidate(t_s, a, sign)
-                return found
+                return self._next_hinge(t_s, a, sign, th_h, th_m)
             if a < self.back_deg - self.p.standing_band_deg:
                 self.phase, self.marched = "after", True   # the march tilts the shank back
             elif t_s - self.t_back >= self.p.settle_s:
@@ -198,6 +192,13 @@ class RepDetector:
         if t_s - self.t_hinge_end > self.p.march_timeout_s:
             self._abandon()           # no one holds a march this long: the strap moved
         return None
+
+    def _next_hinge(self, t_s: float, a: float, sign: int, th_h: float, th_m: float) -> RepFound | None:
+        """A new hinge has begun: on the shank it ends the rep in progress (on the thigh that rep
+        had no march, so it is none); either way it is the next candidate."""
+        found = None if self.need_march else self._close(t_s, "next_hinge", th_h, th_m)
+        self._start_candidate(t_s, a, sign)
+        return found
 
     def _start_candidate(self, t_s: float, a: float, sign: int) -> None:
         if not self.side:

@@ -66,18 +66,15 @@ class Bucketer:
         prev = np.concatenate(((self._last_k if self._last_k is not None else keys[0] - 1,), keys[:-1]))
         holes = keys - prev - 1
         gap = holes > self.max_fill
-        if not holes.any():                                 # the usual case: nothing to fill
-            self._last_k, self._last = int(keys[-1]), means[-1].copy()
-            return (keys + 1) * self.dt_s, means[:, :3], means[:, 3:], gap
-        n_out = np.where(gap, 0, holes) + 1                 # filled copies + the bucket itself
-        pos = np.arange(n_out.sum()) - np.repeat(np.cumsum(n_out) - n_out, n_out)
-        own = np.repeat(np.arange(len(keys)), n_out)
-        is_own = pos == n_out[own] - 1
-        rows = np.vstack([self._last if self._last is not None else means[0], means])
-        frac = ((pos + 1) / n_out[own])[:, None]            # 1 for a bucket itself
-        means = (1.0 - frac) * rows[own] + frac * rows[own + 1]   # fills lie on the line between
-        keys = keys[own] - (n_out[own] - 1 - pos)
-        gap = gap[own] & is_own
+        if holes.any():                                     # usually nothing is missing
+            n_out = np.where(gap, 0, holes) + 1             # filled buckets + the bucket itself
+            pos = np.arange(n_out.sum()) - np.repeat(np.cumsum(n_out) - n_out, n_out)
+            own = np.repeat(np.arange(len(keys)), n_out)
+            rows = np.vstack([self._last if self._last is not None else means[0], means])
+            frac = ((pos + 1) / n_out[own])[:, None]        # 1 for a bucket itself
+            means = (1.0 - frac) * rows[own] + frac * rows[own + 1]   # fills lie on the line between
+            keys = keys[own] - (n_out[own] - 1 - pos)
+            gap = gap[own] & (pos == n_out[own] - 1)
         self._last_k, self._last = int(keys[-1]), means[-1].copy()
         t_end = (keys + 1) * self.dt_s
         return t_end, means[:, :3], means[:, 3:], gap

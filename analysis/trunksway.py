@@ -31,7 +31,8 @@ class TrunkTilt:
     for the last ``keep_s`` seconds, so a set's measures cost little when it closes."""
 
     def __init__(self, keep_s: float = 900.0, rate_hz: float = ANALYSIS_RATE_HZ):
-        self._bucketer, self._bias, self._tilt = Bucketer(rate_hz), StillBias(rate_hz=rate_hz, blend=0.1, take_off_turn=True), Tilt(rate_hz)
+        self._bucketer, self._tilt = Bucketer(rate_hz), Tilt(rate_hz)
+        self._bias = StillBias(rate_hz=rate_hz, blend=0.1, take_off_turn=True)
         self._t: deque[float] = deque(maxlen=int(keep_s * rate_hz))
         self._up: deque[np.ndarray] = deque(maxlen=int(keep_s * rate_hz))
 
@@ -45,7 +46,7 @@ class TrunkTilt:
             if self._bias.update(acc[i], gyr[i]):
                 self._tilt.anchor(self._bias.up)
             self._t.append(float(t_end[i]))
-            self._up.append(self._tilt.update(acc[i], gyr[i] - self._bias.bias_dps).copy())
+            self._up.append(self._tilt.update(acc[i], gyr[i] - self._bias.bias_dps))
 
     def measures(self, start_s: float, end_s: float, forward_axis=(1.0, 0.0, 0.0)) -> dict | None:
         """Item-1 measures (degrees) of the tilt between ``start_s`` and ``end_s``; None for less

@@ -18,7 +18,7 @@ from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, analyze
 from analysis.reps import RepParams
 from analysis.trunksway import trunk_sway
-from firmware_bridge.config import axis_vector
+from firmware_bridge.config import AXES, axis_vector
 from imu.recording import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
 
 JSON_SCHEMA = "hingemarch.analysis/1"
@@ -38,7 +38,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gyro-unit", choices=tuple(GYRO_SCALE), default="dps")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="skip malformed rows (each is reported) instead of stopping at the first")
-    p.add_argument("--second-forward-axis", choices=("x", "-x", "y", "-y", "z", "-z"), default="x",
+    p.add_argument("--second-forward-axis", choices=AXES, default="x",
                    help="a session with a second sensor (second.csv beside samples.csv): its axis that "
                         "points forward, as in the config (default %(default)s)")
 

@@ -36,6 +36,8 @@ class Key:
     secret: bool = False
 
 
+AXES = ("x", "-x", "y", "-y", "z", "-z")    # a sensor axis, signed: see axis_vector
+
 SCHEMA: dict[str, dict[str, Key]] = {
     "session": {
         "placement": Key(str, "thigh", "where the sensor is strapped on the lifted leg",
@@ -63,7 +65,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
                               "pelvis, at the bus's other address (0x69 or 0x6B); 0 for none. With it, "
                               "give the lifted-leg sensor's address too", min=0, max=127),
         "second_forward_axis": Key(str, "x", "the second sensor's axis that points forward, for its "
-                                   "AP and ML sway", choices=("x", "-x", "y", "-y", "z", "-z")),
+                                   "AP and ML sway", choices=AXES),
     },
     "analysis": {
         "set_gap_s": Key(float, 20.0, "a pause this long after a rep ends the set", "s", 5.0, 600.0),

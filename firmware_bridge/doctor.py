@@ -21,7 +21,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 
-from analysis.errors import HingemarchError
+from analysis.errors import HingemarchError, one_line
 from firmware_bridge import config
 from firmware_bridge.configcmd import load_checked
 from firmware_bridge.mqtt import PASSWORD_ENV, MqttSettings, make_client
@@ -88,8 +88,7 @@ def check_sensor(sensor: dict) -> Check:
         found = detect(bus, sensor["chip"], sensor["address"])
         second = detect(bus, "auto", sensor["second_address"]) if sensor["second_address"] else None
     except HingemarchError as e:
-        first, *rest = [line.strip() for line in str(e).splitlines()]
-        return Check("sensor", False, " ".join([first, "; ".join(rest)]).strip(),
+        return Check("sensor", False, one_line(e),
                      "check the wiring (3V3, GND, SDA to GPIO2/pin 3, SCL to GPIO3/pin 5), the "
                      "address pins and sensor.chip / sensor.address / sensor.second_address; "
                      "`hingemarch probe` shows what answers")

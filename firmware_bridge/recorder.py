@@ -28,11 +28,10 @@ SET_COLUMNS = ("set_index", "start_s", "end_s", "reps", "mean_hinge_depth_deg",
                # balance sway (docs/sway.md); columns are only ever added at the end
                "sway_deg", "sway_dps", "foot_taps", "foot_tap_s", "frontal_range_deg",
                "frontal_mean_velocity_dps", "frontal_f50_hz", "frontal_masked_s", "hold_s",
-               "hold_rms_ml_deg", "hold_rms_ap_deg", "hold_mean_velocity_dps", "hold_ellipse_area_95_deg2",
-               # the optional second sensor's sway during the set (docs/sway.md)
-               "second_rms_ml_deg", "second_rms_ap_deg", "second_mean_velocity_dps",
-               "second_ellipse_area_95_deg2")
+               "hold_rms_ml_deg", "hold_rms_ap_deg", "hold_mean_velocity_dps", "hold_ellipse_area_95_deg2")
+# the optional second sensor's sway during the set (docs/sway.md), as second_<measure>
 SECOND_SET_KEYS = ("rms_ml_deg", "rms_ap_deg", "mean_velocity_dps", "ellipse_area_95_deg2")
+SET_COLUMNS += tuple(f"second_{k}" for k in SECOND_SET_KEYS)
 
 
 class RecorderError(HingemarchError, OSError):

@@ -189,13 +189,12 @@ class Service:
         return None
 
     def _start(self, t0_s: float) -> None:
+        info, second = self.source.info, getattr(self.source, "second_info", None)
         try:
-            self.session = LiveSession(self.cfg, self.side, self.source.info, self.sessions_dir, t0_s,
-                                       getattr(self.source, "second_info", None))
+            self.session = LiveSession(self.cfg, self.side, info, self.sessions_dir, t0_s, second)
         except HingemarchError as e:     # the recorder could not create its folder: count anyway
             self._recording_failed(e)
-            self.session = LiveSession(self.cfg, self.side, self.source.info, None, t0_s,
-                                       getattr(self.source, "second_info", None))
+            self.session = LiveSession(self.cfg, self.side, info, None, t0_s, second)
         s = self.session
         log.info("session %s started%s", s.id, f" in {s.recorder.folder}" if s.recorder else "")
         self._publish("session", {"phase": "started", "athlete": s.meta.athlete, "side": s.side,

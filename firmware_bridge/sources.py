@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from analysis.errors import HingemarchError
+from analysis.errors import HingemarchError, one_line
 from imu.errors import SensorNotFound
 from imu.samples import SampleBlock, SensorInfo
 
@@ -70,7 +70,7 @@ class WaitingSource:
         self.opener, self.retry_s, self.inner = opener, retry_s, None
         self.info = SensorInfo(sensor="none", nominal_rate_hz=0.0)
         self._stop = threading.Event()
-        self._said = _one_line(first_error)
+        self._said = one_line(first_error)
         log.warning("no sensor yet (%s); trying again every %g s", self._said, retry_s)
 
     @property
@@ -93,8 +93,8 @@ class WaitingSource:
             try:
                 found = self.opener()
             except SensorNotFound as e:
-                if _one_line(e) != self._said:
-                    self._said = _one_line(e)
+                if one_line(e) != self._said:
+                    self._said = one_line(e)
                     log.warning("still no sensor: %s", self._said)
                 continue
             if self._stop.is_set():      # closed while the sensor was being opened
@@ -108,12 +108,6 @@ class WaitingSource:
         self._stop.set()
         if self.inner is not None:
             self.inner.close()
-
-
-def _one_line(e: Exception) -> str:
-    """A multi-line sensor error (what each probed address said) on one line, for the log."""
-    first, *rest = [line.strip() for line in str(e).splitlines()] or [""]
-    return " ".join([first, "; ".join(rest)]).strip()
 
 
 def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: int = 1,

@@ -304,12 +304,12 @@ def from_config(cfg: dict, state_dir=None, clock=None):
 
     s = cfg["sensor"]
     if s["backend"] == "emulated":       # emulated chips at rest, on their own real-time clock
-        bus = open_bus("emulated", chip="mpu6050" if s["chip"] == "auto" else s["chip"])
+        chip = "mpu6050" if s["chip"] == "auto" else s["chip"]
+        bus = open_bus("emulated", chip=chip)
         clock = bus.clock
         if s["second_address"]:
             from imu.emulated import make_chip
-            bus.attach(s["second_address"], make_chip("mpu6050" if s["chip"] == "auto" else s["chip"],
-                                                      None, clock))
+            bus.attach(s["second_address"], make_chip(chip, None, clock))
     else:
         bus = open_bus(s["backend"], s["i2c_bus"])
     settings = SensorSettings(s["rate_hz"], s["accel_range_g"], s["gyro_range_dps"], s["dlpf_hz"])

@@ -26,10 +26,6 @@ class PairedSource:
     def status(self) -> str:
         return self.primary.status
 
-    @property
-    def second_status(self) -> str:
-        return self.second.status
-
     def blocks(self) -> Iterator[SampleBlock]:
         try:
             for block in self.primary.blocks():

@@ -19,37 +19,26 @@ from firmware_bridge.service import Service
 from imu.clock import FakeClock
 from imu.emulated import emulated_source
 from imu.recording import read_samples
-from imu.samples import STANDARD_GRAVITY_MPS2 as G
 from imu.sim import simulate_session
-from imu.sim.leg import StanceShank, rot_x, rot_y, rot_z
+from imu.sim.leg import StanceShank, ideal_imu
 from imu.sim.sensor import SensorErrors, SensorStage
-
-RAD = np.pi / 180.0
 
 
 def pelvis_samples(session, mount: np.ndarray, rate_hz: float = 100.0, h_s: float = 1e-3):
     """A pelvis-mounted IMU moved by the simulated body: its sway about the stance ankle, heading
     and travel (the same model as imu.sim.leg), through an MPU-6050 error model. Returns (t, a, g)."""
     motion = session.motion
-    ch, sgn = motion.trajectory.channels, (1.0 if motion.side == "left" else -1.0)
+    ch = motion.trajectory.channels
 
     def pose(t):
-        ml, ap = motion.sway_deg(t)
-        body = rot_z(ch["heading_deg"].value(t) * RAD) @ rot_x(-sgn * ml * RAD) @ rot_y(ap * RAD)
-        root = np.stack([ch[k].integral(t) for k in ("vel_x_mps", "vel_y_mps", "vel_z_mps")], axis=-1)
+        body, ankle = motion.body_pose(t)
         local = np.stack([ch["hip_dx_m"].value(t), np.zeros_like(t), 0.95 + ch["hip_dz_m"].value(t)], axis=-1)
-        return body @ mount, root + np.einsum("nij,nj->ni", body, local)
+        return body @ mount, ankle + np.einsum("nij,nj->ni", body, local)
 
     stage = SensorStage(SensorErrors.mpu6050(), rate_hz, 16, 2000, motion.duration_s, np.random.default_rng(2))
     k = np.arange(stage.n_samples)
     t = stage.true_times_s(k)
-    n = len(t)
-    r, p = pose(np.concatenate([t - h_s, t, t + h_s]))
-    acc = (p[2 * n:] - 2 * p[n:2 * n] + p[:n]) / h_s ** 2
-    acc[:, 2] += G
-    force = np.einsum("nji,nj->ni", r[n:2 * n], acc)
-    w = np.swapaxes(r[n:2 * n], 1, 2) @ ((r[2 * n:] - r[:n]) / (2 * h_s))
-    gyro = np.degrees(0.5 * np.stack([w[:, 2, 1] - w[:, 1, 2], w[:, 0, 2] - w[:, 2, 0], w[:, 1, 0] - w[:, 0, 1]], -1))
+    force, gyro = ideal_imu(pose, t, h_s)
     accel, gyro = stage.apply(force, gyro)
     return stage.stamp_times_s(k), accel, gyro, stage.clock_factor
 

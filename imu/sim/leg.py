@@ -104,18 +104,25 @@ class LegMotion:
             out[sel] = r_before @ turn
         return out
 
+    def body_pose(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The body's orientation (n, 3, 3): heading, and the sway about the stance ankle; and the
+        position of that ankle (n, 3), metres, where walking has taken it."""
+        ch, sgn, rad = self.trajectory.channels, self._side_sign, np.pi / 180.0
+        sway_ml, sway_ap = self.sway_deg(t_s)
+        body = (rot_z(ch["heading_deg"].value(t_s) * rad)
+                @ rot_x(-sgn * sway_ml * rad) @ rot_y(sway_ap * rad))
+        root = np.stack([ch[k].integral(t_s) for k in ("vel_x_mps", "vel_y_mps", "vel_z_mps")], axis=-1)
+        return body, root
+
     def pose(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Sensor orientation in the world (n, 3, 3) and strap-point position (n, 3), metres."""
         t_s = np.asarray(t_s, dtype=float)
         tr, g, sgn = self.trajectory, self.geometry, self._side_sign
         ch = tr.channels
         rad = np.pi / 180.0
-        sway_ml, sway_ap = self.sway_deg(t_s)
         wobble = ch["wobble_level_deg"].value(t_s) * tr.wobble.value(t_s)
         abduct = (ch["abduct_deg"].value(t_s) + wobble) * rad * sgn
-        body = (rot_z(ch["heading_deg"].value(t_s) * rad)
-                @ rot_x(-sgn * sway_ml * rad) @ rot_y(sway_ap * rad))
-        root = np.stack([ch[k].integral(t_s) for k in ("vel_x_mps", "vel_y_mps", "vel_z_mps")], axis=-1)
+        body, root = self.body_pose(t_s)
         hip_local = np.stack([ch["hip_dx_m"].value(t_s), np.full(len(t_s), sgn * g.hip_spacing_m),
                               g.stance_hip_height_m + ch["hip_dz_m"].value(t_s)], axis=-1)
         hip = root + np.einsum("nij,nj->ni", body, hip_local)
@@ -153,11 +160,8 @@ class StanceShank:
         return self.leg.duration_s
 
     def pose(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ch, sgn, rad = self.leg.trajectory.channels, self.leg._side_sign, np.pi / 180.0
-        ml, ap = self.leg.sway_deg(t_s)
-        body = rot_z(ch["heading_deg"].value(t_s) * rad) @ rot_x(-sgn * ml * rad) @ rot_y(ap * rad)
-        root = np.stack([ch[k].integral(t_s) for k in ("vel_x_mps", "vel_y_mps", "vel_z_mps")], axis=-1)
-        return body @ self.mount, root + body[:, :, 2] * self.height_m
+        body, ankle = self.leg.body_pose(t_s)
+        return body @ self.mount, ankle + body[:, :, 2] * self.height_m
 
     def at(self, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return ideal_imu(self.pose, t_s, self.leg.step_s)
