@@ -42,7 +42,8 @@ def simulate_session(seed: int, rate_hz: float = 100.0, placement: str = "thigh"
     """Plan a workout from ``seed`` and sample it through the sensor error model.
 
     ``faults=False`` leaves only quantisation and clipping; ``errors`` picks another chip's model
-    (e.g. ``SensorErrors.lsm6dsox()``). Other keywords are :class:`imu.sim.workout.WorkoutOptions`.
+    (e.g. ``SensorErrors.lsm6dsox()``, or one at its datasheet limits: ``SensorErrors.datasheet("mpu6500")``).
+    Other keywords are :class:`imu.sim.workout.WorkoutOptions`.
     """
     if not rate_hz > 0:
         raise ValueError(f"rate_hz must be positive, not {rate_hz}")

@@ -164,7 +164,15 @@ class Script:
         for name, value in values.items():
             self.move(name, t0_s, t1_s, value)
 
+    @property
+    def mount_last(self) -> np.ndarray:
+        """The mount rotation after the latest change (sensor axes in segment axes)."""
+        return self.mount_changes[-1][2] if self.mount_changes else np.asarray(self.mount_initial, dtype=float)
+
     def change_mount(self, t0_s: float, t1_s: float, mount_new: np.ndarray) -> None:
+        if self.mount_changes and t0_s < self.mount_changes[-1][1] - 1e-9:
+            raise ValueError(f"mount change at {t0_s:.3f} s overlaps the last one "
+                             f"(to {self.mount_changes[-1][1]:.3f} s)")
         self.mount_changes.append((t0_s, t1_s, np.asarray(mount_new, dtype=float)))
 
     def freeze(self, duration_s: float, **noises) -> Trajectory:

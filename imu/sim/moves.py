@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from imu.sim.keyframes import Script, minjerk_inverse
 
 HINGE_HIP_DROP_M = 0.06      # hip lowers this much in a 90 deg hinge (and shifts back as much)
 STANDING = dict(thigh_deg=0.0, knee_deg=2.0, hip_dx_m=0.0, hip_dz_m=0.0, abduct_deg=0.0)
+WALKING = dict(thigh_deg=25.0, knee_deg=5.0)   # at heel strike, where each stride of _gait starts
 
 
 @dataclass
@@ -31,10 +33,11 @@ class Rep:
     tap_after_s: float = 0.0        # > 0: foot touches down after the rep
     flow_into_next: bool = False    # march top goes straight into the next hinge
     pause_s: float = 0.3            # standing pause after the rep (if not flowing)
+    min_movement_s: float = 1.0     # the movement (hinge, march, back) never takes less than this
 
     @property
     def movement_s(self) -> float:
-        return max(self.tempo_s - self.hold_bottom_s - self.hold_top_s, 0.8 * self.tempo_s, 1.0)
+        return max(self.tempo_s - self.hold_bottom_s - self.hold_top_s, 0.8 * self.tempo_s, self.min_movement_s)
 
 
 @dataclass
@@ -184,17 +187,39 @@ def write_stairs(s: Script, t_s: float, budget_s: float, rng) -> float:
     return _turn(s, t, -180.0, 1.5)
 
 
+def seated(rng) -> dict:
+    """Keys of sitting on a bench: thigh ~90 deg forward, knee ~90 deg, hips low and back, no sway."""
+    return dict(thigh_deg=rng.uniform(80, 95), knee_deg=rng.uniform(80, 95), hip_dz_m=-0.45, hip_dx_m=-0.12,
+                sway_level_deg=0.0)
+
+
 def write_sit_stand(s: Script, t_s: float, budget_s: float, rng) -> float:
-    """Sit down on a bench (thigh ~90 deg, knee ~90 deg, hips low and back), stay, stand up."""
+    """Sit down on a bench, stay, stand up."""
     down, up = rng.uniform(1.5, 2.5), rng.uniform(1.2, 2.0)
     sit = max(2.0, min(budget_s - down - up, rng.uniform(5.0, 25.0)))
     t1 = t_s + down
     sway_deg = s.last("sway_level_deg")[1]
-    s.moves(t_s, t1, thigh_deg=rng.uniform(80, 95), knee_deg=rng.uniform(80, 95), hip_dz_m=-0.45,
-            hip_dx_m=-0.12, sway_level_deg=0.0)
+    s.moves(t_s, t1, **seated(rng))
     t2 = t1 + sit
     s.moves(t2, t2 + up, sway_level_deg=sway_deg, **STANDING)
     return t2 + up
+
+
+def write_stand_up(s: Script, t_s: float, sway_deg: float, rng) -> float:
+    """Still sitting (the script begun at :func:`seated`) for 5-20 s, then up to standing with
+    ``sway_deg`` of sway."""
+    t1 = t_s + rng.uniform(5.0, 20.0)
+    t2 = t1 + rng.uniform(1.2, 2.0)
+    s.moves(t1, t2, sway_level_deg=sway_deg, **STANDING)
+    return t2
+
+
+def write_walk_in(s: Script, t_s: float, budget_s: float, speed_mps: float, rng) -> float:
+    """Arriving on foot: already mid-walk at t_s (the script begun at :data:`WALKING` with
+    ``vel_x_mps = speed_mps``), strides on for at least budget_s, stops and turns to the spot."""
+    stride = rng.uniform(0.95, 1.2)
+    t = _gait(s, t_s, int(np.ceil(budget_s / stride)), stride, speed_mps, s.last("heading_deg")[1], rng)
+    return _turn(s, t, rng.uniform(-150.0, 150.0), 1.0)
 
 
 def write_fidget(s: Script, t_s: float, budget_s: float, rng) -> float:
@@ -214,3 +239,57 @@ def write_strap_adjust(s: Script, t_s: float, mount_new: np.ndarray, rng) -> flo
     fumble = rng.uniform(2.0, 4.0)
     s.change_mount(t_s, t_s + fumble, mount_new)
     return t_s + fumble + rng.uniform(3.0, 6.0)
+
+
+def write_strap_slip(s: Script, t_s: float, angle_deg: float, axis, rng) -> float:
+    """The strap slips: within 0.2-0.6 s the sensor turns on the leg by ``angle_deg`` about ``axis``
+    (a unit vector in segment axes). About y, the leg's flexion axis, it stays in the movement plane:
+    the sensor then sees the same flexion axis, only its angle from vertical is off."""
+    d = rng.uniform(0.2, 0.6)
+    turn = Rotation.from_rotvec(np.radians(angle_deg) * np.asarray(axis, dtype=float)).as_matrix()
+    s.change_mount(t_s, t_s + d, turn @ s.mount_last)     # a turn in segment axes acts from the left
+    return t_s + d
+
+
+# Stretches: per joint channel, the range of the pose's centre and of the swing about it (deg), and
+# the range of each swing's duration (s).
+STRETCHES: dict[str, dict] = {
+    "quad": dict(thigh_deg=((-15, 5), (5, 10)), knee_deg=((135, 160), (4, 8)), abduct_deg=((-5, 5), (3, 6)),
+                 swing_s=(0.5, 1.1)),             # foot held behind, thigh near vertical, pulsing
+    "hamstring": dict(thigh_deg=((25, 60), (5, 10)), knee_deg=((0, 10), (3, 6)), abduct_deg=((-5, 5), (3, 6)),
+                      swing_s=(0.5, 1.1)),        # leg forward, heel down, bobbing
+    "swing": dict(thigh_deg=((5, 15), (25, 40)), knee_deg=((10, 25), (8, 15)), abduct_deg=((-3, 3), (3, 6)),
+                  swing_s=(0.5, 0.9)),            # leg swings forward and back
+    "side_swing": dict(thigh_deg=((5, 15), (5, 10)), knee_deg=((5, 15), (4, 8)), abduct_deg=((5, 15), (15, 25)),
+                       swing_s=(0.5, 0.9)),       # leg swings out and across
+}
+
+
+def write_stretch(s: Script, t_s: float, duration_s: float, rng) -> float:
+    """Stretching for about duration_s without a still second: stretches of :data:`STRETCHES` one
+    after another, the joints swinging about the pose all the time; the body sways more, balancing
+    on one leg. Ends standing."""
+    sway, wobble = s.last("sway_level_deg")[1], s.last("wobble_level_deg")[1]
+    s.moves(t_s, t_s + 1.0, sway_level_deg=rng.uniform(1.0, 2.5), wobble_level_deg=rng.uniform(1.5, 3.0))
+    joints, t, end = ("thigh_deg", "knee_deg", "abduct_deg"), t_s, t_s + duration_s
+    while t < end - 5.0:
+        spec = STRETCHES[list(STRETCHES)[rng.integers(len(STRETCHES))]]
+        t_until = min(end, t + rng.uniform(15.0, 40.0))
+        pose = {name: (rng.uniform(*spec[name][0]), rng.uniform(*spec[name][1])) for name in joints}
+        # Thigh and knee swing in step, the knee the other way (so the shank swings more than the
+        # thigh, never less); the abduction on a clock of its own: the leg never pauses as a whole.
+        for names in (("thigh_deg", "knee_deg"), ("abduct_deg",)):
+            tk = s.last(names[0])[0] if t > t_s else t_s + rng.uniform(0.0, 0.4)    # no pause between
+            sign = 1.0 if s.last(names[0])[1] <= pose[names[0]][0] else -1.0     # into the pose, across it
+            d = rng.uniform(1.0, 1.8)
+            while tk < t_until:
+                f = rng.uniform(0.7, 1.0)
+                for name, way in zip(names, (1.0, -1.0)):
+                    centre, swing = pose[name]
+                    value = centre + way * sign * swing * f
+                    s.move(name, tk, tk + d, max(value, 0.0) if name == "knee_deg" else value)  # knee >= 0
+                tk, sign, d = tk + d, -sign, rng.uniform(*spec["swing_s"])
+        t = max(s.last(name)[0] for name in joints)
+    s.moves(t, t + 1.2, thigh_deg=STANDING["thigh_deg"], knee_deg=STANDING["knee_deg"], abduct_deg=0.0)
+    s.moves(t, t + 1.5, sway_level_deg=sway, wobble_level_deg=wobble)
+    return t + 1.5

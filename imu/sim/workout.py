@@ -41,6 +41,14 @@ class WorkoutOptions:
     flow_prob: float = 0.3               # per rep: march top straight into the next hinge
     fatigue: bool = True
     min_duration_s: float = 0.0          # pad the end with rest activities up to this length
+    min_movement_s: float = 1.0          # a rep's movement (holds aside) takes at least this
+    hold_prob: float = 0.5               # per session: reps hold at the bottom and the top
+    knee_march_range_deg: tuple[float, float] = (75.0, 105.0)  # knee flexion at the march top
+    slip_prob: float = 0.0               # per set and per rest: the strap slips once
+    slip_range_deg: tuple[float, float] = (5.0, 30.0)   # by this much (either way)...
+    slip_in_plane_frac: float = 0.5      # ... about the flexion axis with this probability, else across it
+    stretch_prob: float = 0.0            # per rest: 60-120 s of stretching that is never still
+    start: str = "standing"              # standing | moving (mid-walk at t = 0) | seated (stands up later)
 
     def validate(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -51,6 +59,13 @@ class WorkoutOptions:
             raise ValueError(f"side must be left or right, not {self.side!r}")
         if self.n_sets < 0:
             raise ValueError("n_sets must be >= 0")
+        if self.start not in ("standing", "moving", "seated"):
+            raise ValueError(f"start must be standing, moving or seated, not {self.start!r}")
+        if not self.min_movement_s > 0:
+            raise ValueError("min_movement_s must be positive")
+        for name in ("hold_prob", "slip_prob", "slip_in_plane_frac", "stretch_prob"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within 0..1")
 
 
 @dataclass
@@ -77,14 +92,18 @@ class SetTruth:
 
 @dataclass
 class ActivityTruth:
-    """A non-rep activity: walk | stairs | sit_stand | fidget | strap_adjust | false_start | rest."""
+    """A non-rep activity: walk | stairs | sit_stand | fidget | strap_adjust | strap_slip | stretch |
+    false_start | rest. A strap slip also says how far the sensor turned and whether it stayed in the
+    movement plane (turned about the leg's flexion axis)."""
 
     kind: str
     start_s: float
     end_s: float
+    angle_deg: float | None = None      # strap_slip only
+    in_plane: bool | None = None        # strap_slip only
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 @dataclass
@@ -146,21 +165,38 @@ def _plan_reps(rng, o: WorkoutOptions, n: int, base: dict) -> list[moves.Rep]:
             hold_bottom_s=float(rng.uniform(*o.hold_range_s)) if holds else 0.0,
             hold_top_s=float(rng.uniform(*o.hold_range_s)) if holds else 0.0,
             knee_hinge_deg=float(rng.uniform(0, 15)),
-            knee_march_deg=float(rng.uniform(75, 105)),
+            knee_march_deg=float(rng.uniform(*o.knee_march_range_deg)),
             false_start_deg=float(rng.uniform(10, 25))
             if rng.random() < o.false_start_prob * (3 if i == 0 else 1) else 0.0,
             tap_inside_s=float(rng.uniform(0.3, 1.5)) if rng.random() < o.foot_tap_prob / 2 else 0.0,
             tap_after_s=float(rng.uniform(0.3, 1.5)) if rng.random() < o.foot_tap_prob / 2 else 0.0,
             flow_into_next=bool(rng.random() < o.flow_prob),
-            pause_s=float(rng.uniform(0.1, 0.8))))
+            pause_s=float(rng.uniform(0.1, 0.8)), min_movement_s=o.min_movement_s))
     return reps
+
+
+def _write_slip(s: Script, t_s: float, rng, o: WorkoutOptions, acts: list[ActivityTruth]) -> None:
+    """The strap slips at t_s, in the movement plane or across it (see :func:`moves.write_strap_slip`)."""
+    in_plane = bool(rng.random() < o.slip_in_plane_frac)
+    angle = float(rng.uniform(*o.slip_range_deg) * rng.choice([-1.0, 1.0]))
+    phi = rng.uniform(0.0, 2.0 * np.pi)            # across: any axis square to the flexion axis
+    axis = [0.0, 1.0, 0.0] if in_plane else [np.cos(phi), 0.0, np.sin(phi)]
+    t1 = moves.write_strap_slip(s, t_s, angle, axis, rng)
+    acts.append(ActivityTruth("strap_slip", t_s, t1, angle_deg=angle, in_plane=in_plane))
 
 
 def _write_rest(s: Script, t_s: float, length_s: float, rng, o: WorkoutOptions,
                 acts: list[ActivityTruth]) -> float:
-    """Standing, or walking about / stairs / sitting / fidgeting / re-strapping, for about length_s."""
+    """Standing, or walking about / stairs / sitting / fidgeting / re-strapping, for about length_s;
+    first, if asked for, a strap slip while standing and a stretch (which may make the rest longer)."""
     end = t_s + length_s
     t = t_s + rng.uniform(2.0, 5.0)
+    if o.slip_prob > 0 and rng.random() < o.slip_prob:
+        _write_slip(s, (t_s + t) / 2.0, rng, o, acts)
+    if o.stretch_prob > 0 and rng.random() < o.stretch_prob:
+        t1 = moves.write_stretch(s, t, rng.uniform(60.0, 120.0), rng)
+        acts.append(ActivityTruth("stretch", t, t1))
+        t = t1 + rng.uniform(1.0, 4.0)
     kinds = ["walk", "stairs", "sit_stand", "fidget", "strap_adjust"]
     weights = np.array([0.35, 0.15, 0.2, 0.2, 0.1])
     while o.include_distractions and end - t > 12.0:
@@ -189,6 +225,8 @@ def _write_set(s: Script, t_s: float, index: int, n: int, base: dict, rng, o: Wo
     s.moves(t_s, t_s + 1.5, sway_level_deg=sway, wobble_level_deg=wobble)   # shifting onto one leg
     reps = _plan_reps(rng, o, n, base)
     results = moves.write_set(s, t_s + 2.0, reps, rng)
+    if o.slip_prob > 0 and n >= 2 and rng.random() < o.slip_prob:     # between two reps, the set goes on
+        _write_slip(s, results[int(rng.integers(0, n - 1))].completion_s, rng, o, acts)
     for r in results:
         if r.false_start:
             acts.append(ActivityTruth("false_start", *r.false_start))
@@ -221,10 +259,16 @@ def plan_workout(rng: np.random.Generator, **options) -> Workout:
                            shank_length_m=0.43 * rng.uniform(0.92, 1.08),
                            strap_fraction=rng.uniform(0.4, 0.65),
                            strap_azimuth_deg=rng.uniform(-90.0, 90.0))
-    s = Script({"sway_level_deg": REST_SWAY_DEG, "wobble_level_deg": REST_WOBBLE_DEG, "knee_deg": 2.0})
+    init = {"sway_level_deg": REST_SWAY_DEG, "wobble_level_deg": REST_WOBBLE_DEG, "knee_deg": 2.0}
+    if o.start == "moving":
+        speed = rng.uniform(1.0, 1.35)
+        init.update(moves.WALKING, vel_x_mps=speed)
+    elif o.start == "seated":
+        init.update(moves.seated(rng))
+    s = Script(init)
     s.mount_initial = _mount(rng, o.mount)
     base = {"depth": rng.uniform(*o.hinge_depth_range_deg), "height": rng.uniform(*o.march_height_range_deg),
-            "tempo": rng.uniform(*o.tempo_range_s), "holds": rng.random() < 0.5}
+            "tempo": rng.uniform(*o.tempo_range_s), "holds": rng.random() < o.hold_prob}
     if isinstance(o.reps_per_set, (list, tuple)):
         counts = [int(c) for c in o.reps_per_set]
         if len(counts) != o.n_sets:
@@ -234,7 +278,14 @@ def plan_workout(rng: np.random.Generator, **options) -> Workout:
                   for _ in range(o.n_sets)]
     acts: list[ActivityTruth] = []
     lead = rng.uniform(25.0, 40.0) if o.include_distractions else rng.uniform(4.0, 8.0)
-    t = _write_rest(s, 0.0, lead, rng, o, acts)
+    t = 0.0
+    if o.start == "moving":
+        t = moves.write_walk_in(s, 0.0, rng.uniform(10.0, 20.0), speed, rng)
+        acts.append(ActivityTruth("walk", 0.0, t))
+    elif o.start == "seated":
+        t = moves.write_stand_up(s, 0.0, REST_SWAY_DEG, rng)
+        acts.append(ActivityTruth("sit_stand", 0.0, t))
+    t = _write_rest(s, t, lead, rng, o, acts)
     sets = []
     for i, n in enumerate(counts):
         truth, t = _write_set(s, t, i + 1, n, base, rng, o, o.placement == "shank", acts)
