@@ -5,6 +5,11 @@ it through the pipeline in 0.1 s blocks on one core, and reports samples per sec
 pipeline's own peak allocation (tracemalloc) for a short and the long session, to show it does not
 grow with session length.
 
+Cost ratio: on the same 0.1 s blocks, a floor is timed too, the least any pipeline on this design
+must do: per block, the 20 ms bucket means (numpy, vectorised over the block) and one imufusion
+AHRS update per bucket, with analysis/orientation.py's Tilt settings. Pipeline CPU s / floor CPU s
+is the cost ratio (target <= 4x). Both use process_time.
+
     ./run bench throughput [--hours 2] [--rate-hz 200]
 """
 from __future__ import annotations
@@ -14,11 +19,16 @@ import platform
 import sys
 import time
 import tracemalloc
+from datetime import date
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analysis.pipeline import Pipeline  # noqa: E402
+from analysis.orientation import Tilt  # noqa: E402
+from analysis.pipeline import ANALYSIS_RATE_HZ, Pipeline  # noqa: E402
+from imu.samples import STANDARD_GRAVITY_MPS2  # noqa: E402
 from imu.sim import simulate_session  # noqa: E402
 
 
@@ -43,13 +53,32 @@ def stream(block, rate_hz: float, trace: bool) -> tuple[float, float, int, int]:
     return elapsed, cpu, reps, peak
 
 
+def floor(block, rate_hz: float) -> float:
+    """The floor on the same blocks: bucket means and one fusion update per bucket. CPU s."""
+    step = int(round(0.1 * rate_hz))
+    dt = 1.0 / ANALYSIS_RATE_HZ
+    c0 = time.process_time()
+    ahrs = Tilt(ANALYSIS_RATE_HZ)._ahrs      # the pipeline's own fusion settings
+    for i in range(0, len(block), step):
+        t = block.t_s[i:i + step]
+        if not len(t):
+            continue
+        k = np.floor(t / dt).astype(np.int64)
+        starts = np.flatnonzero(np.concatenate(((True,), k[1:] != k[:-1])))
+        x = np.hstack([block.accel_mps2[i:i + step] / STANDARD_GRAVITY_MPS2, block.gyro_dps[i:i + step]])
+        means = np.add.reduceat(x, starts, axis=0) / np.diff(np.append(starts, len(t)))[:, None]
+        for m in means:
+            ahrs.update_no_magnetometer(m[3:], m[:3])
+    return time.process_time() - c0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--rate-hz", type=float, default=200.0)
     args = ap.parse_args()
     print(f"hingemarch throughput bench: {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}, one core")
+          f"Python {platform.python_version()}, one core, {date.today()}")
     for label, duration_s in (("short", 600.0), ("long", args.hours * 3600)):
         s = simulate_session(7, rate_hz=args.rate_hz, n_sets=3, min_duration_s=duration_s)
         n = len(s.block)
@@ -59,6 +88,9 @@ def main() -> int:
               f"{elapsed:6.1f} s, {n / elapsed:,.0f} samples/s ({n / args.rate_hz / elapsed:,.0f}x real time; "
               f"{n / cpu:,.0f} per CPU second), "
               f"{reps} reps, pipeline peak memory {peak / 1024:,.0f} KiB")
+        floor_cpu = floor(s.block, args.rate_hz)
+        print(f"         floor (bucket means + one AHRS update a bucket) {floor_cpu:.2f} CPU s, pipeline "
+              f"{cpu:.2f} CPU s: cost ratio {cpu / floor_cpu:.1f}x (target <= 4x)")
     return 0
 
 
