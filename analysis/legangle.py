@@ -6,7 +6,8 @@ angle is the rotation of the measured "up" vector about that axis away from its 
 so it is drift-free (it comes from the fused tilt, not from integrating the gyro) and correct from
 the moment the axis is known. The axis sign is arbitrary; the rep detector decides which side is
 the hinge. Re-zero: when the leg is still with "up" well out of the movement plane, the strap has
-moved, so standing is taken again and the axis is learned afresh. A slip within the plane cannot
+moved, so standing is taken again and the axis is learned afresh; until then a reference up to
+``ref_off_plane_deg`` out of the new plane is read through its projection. A slip within the plane cannot
 be seen that way; it is caught when the leg swings both ways about a still pose far from zero.
 """
 from __future__ import annotations
@@ -20,13 +21,15 @@ class LegAngle:
     """Per-bucket axis learning, standing reference and angle."""
 
     def __init__(self, moving_dps: float = 20.0, axis_tau_s: float = 10.0, rate_hz: float = 50.0,
-                 rezero_off_plane_deg: float = 20.0, min_planarity: float = 0.6,
+                 rezero_off_plane_deg: float = 20.0, ref_off_plane_deg: float = 45.0,
+                 min_planarity: float = 0.6,
                  round_trip_deg: float = 40.0, stale_ref_deg: float = 25.0, home_still_s: float = 3.0):
         self.round_trip_deg, self.stale_ref_deg = round_trip_deg, stale_ref_deg
         self.home_still_s = home_still_s
         self.moving_dps = moving_dps
         self._decay = math.exp(-1.0 / (axis_tau_s * rate_hz))
         self._sin_off = math.sin(math.radians(rezero_off_plane_deg))
+        self._sin_ref = math.sin(math.radians(ref_off_plane_deg))
         self.min_planarity = min_planarity
         self._c = np.zeros((3, 3))
         self._since_eig = 0
@@ -97,8 +100,10 @@ class LegAngle:
             self.turns += 1
 
     def _ref_valid(self) -> bool:
-        """Standing "up" lies in the movement plane; one far out of it belongs to another mount."""
-        return self.up_ref is not None and abs(float(self.up_ref @ self.axis)) <= self._sin_off
+        """Standing "up" lies in the movement plane, or near it: the angle uses its projection onto
+        the plane, which is exactly the new standing "up" after a slip about the forward axis (the
+        strap tilting on the leg). One further out than ``ref_off_plane_deg`` belongs to another mount."""
+        return self.up_ref is not None and abs(float(self.up_ref @ self.axis)) <= self._sin_ref
 
     def _on_still(self, up: np.ndarray) -> None:
         """The first still pose (session start, or just after the strap moved) is standing; later

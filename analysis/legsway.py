@@ -16,11 +16,11 @@ from scipy import signal
 
 from analysis.errors import DataError
 from analysis.sway import axis_range, rms, spectral_frequencies_hz, sway_measures
-from imu.samples import STANDARD_GRAVITY_MPS2
+from analysis.units import STANDARD_GRAVITY_MPS2
 
 RING_S = 180.0              # longest window kept (a set is measured when it closes, up to 20 s later)
 HOLD_RATE_DPS = 20.0        # quasi-static: angular rate below this...
-HOLD_ACCEL_MPS2 = 1.0       # ...and accelerometer norm within this of g
+HOLD_ACCEL_MPS2 = 1.0       # ...and accelerometer norm within this of its resting magnitude
 HOLD_MIN_S = 0.4            # a hold is at least this long once trimmed...
 HOLD_TRIM_S = 0.06          # ...by this at each end (the last of the movement into and out of it)
 BURST_OUT_DPS = 60.0        # excessive motion: angular rate out of the movement plane above this,
@@ -38,6 +38,7 @@ class TiltRing:
     def __init__(self, rate_hz: float = 50.0, ring_s: float = RING_S):
         n = int(round(ring_s * rate_hz))
         self.rate_hz = rate_hz
+        self.rest_mps2 = STANDARD_GRAVITY_MPS2   # the sensor's own magnitude at rest, once learned
         self._t = np.full(n, -np.inf)
         self._frontal = np.zeros(n, np.float32)     # tilt out of the movement plane, deg
         self._sagittal = np.zeros(n, np.float32)    # leg angle in the plane from standing, hinge < 0, deg
@@ -55,7 +56,7 @@ class TiltRing:
         gx, gy, gz = gyro_dps.tolist()
         rate2 = gx * gx + gy * gy + gz * gz
         flags = STILL if (rate2 < self._hold_rate2 and abs(math.sqrt(ax * ax + ay * ay + az * az)
-                                                           - STANDARD_GRAVITY_MPS2) < HOLD_ACCEL_MPS2) else 0
+                                                           - self.rest_mps2) < HOLD_ACCEL_MPS2) else 0
         if axis is None:
             frontal = inplane = math.nan
         else:
@@ -64,7 +65,7 @@ class TiltRing:
             s = max(-1.0, min(1.0, ux * nx + uy * ny + uz * nz))
             frontal = math.degrees(math.asin(s))
             inplane = gx * nx + gy * ny + gz * nz
-            lateral = ax * nx + ay * ny + az * nz - STANDARD_GRAVITY_MPS2 * s
+            lateral = ax * nx + ay * ny + az * nz - self.rest_mps2 * s
             if rate2 - inplane * inplane > self._burst_rate2 or abs(lateral) > BURST_LATERAL_MPS2:
                 flags |= BURST
         j = self._n % len(self._t)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from analysis.events import Event, RepEvent, SetEvent
+from analysis.health import Health
 from analysis.legangle import LegAngle
 from analysis.orientation import StillBias, Tilt
 from analysis.reps import RepDetector, RepParams
@@ -49,7 +50,9 @@ class Pipeline:
         self._reps = RepDetector(params.reps)
         self._sets = SetTracker(params.set_gap_s)
         self._sway = SetSway(ANALYSIS_RATE_HZ)
+        self._health = Health(ANALYSIS_RATE_HZ)
         self._rezeros = self._rehomes = self._turns = 0
+        self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps)
         self.t_s = 0.0
         self.last_rep: RepEvent | None = None
@@ -109,11 +112,18 @@ class Pipeline:
             "last_rep": self.last_rep.to_dict() if self.last_rep else None,
             "sway_deg": sway["sway_deg"] if sway else None,     # the open set's so far, else the last set's
             "foot_taps": len(sway.get("foot_tap_s", ())) if sway else 0,   # counted when a set ends
+            "problems": self.problems,
         }
 
+    @property
+    def problems(self) -> list[str]:
+        """What keeps the count from being trusted right now, one line each (analysis/health.py)."""
+        return self._health.problems(self._bias.windows, self._bias.rest_mps2)
+
     def _replay(self, forget_side: bool):
-        """The reference or the axis was stale (a rep in progress saw wrong angles): run the detector
-        again over the buckets since the last rep or reset, as the new reference and axis read them."""
+        """The reference or the axis was stale or just learned (a rep in progress saw wrong angles, or
+        none: the first rep teaches the axis): run the detector again over the buckets since the last
+        rep or reset, as the new reference and axis read them."""
         reps, found = self._reps, None
         reps.reset(forget_side)
         for t, up, g in self._recent:
@@ -124,6 +134,7 @@ class Pipeline:
         events: list[Event] = []
         bias, tilt, leg, reps, sets = self._bias, self._tilt, self._leg, self._reps, self._sets
         ring = self._sway.ring
+        self._health.feed(acc, gyr)
         for i in range(len(t_end)):
             t = float(t_end[i])
             if gap[i]:                # a hole over 0.5 s: fusion restarts, a rep in progress is dropped
@@ -136,6 +147,7 @@ class Pipeline:
             g = gyr[i] - bias.bias_dps
             if still:
                 tilt.anchor(bias.up)
+                ring.rest_mps2 = bias.rest_mps2
             up = tilt.update(a, g)
             raw, rate = leg.update(up, g, bias.still_s if still else 0.0)
             ring.push(t, a, g, up, leg.axis, raw * reps.side if reps.side else raw)   # hinge negative
@@ -145,7 +157,8 @@ class Pipeline:
                 self._recent.clear()
             found = None
             turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
-            if turned or leg.rehomes != self._rehomes:
+            learned, self._unknown = self._unknown and raw == raw, raw != raw   # the angle just became known
+            if turned or learned or leg.rehomes != self._rehomes:
                 self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                 found = self._replay(forget_side=turned)
             self._recent.append((t, up, g))   # imufusion hands out a new array each update
@@ -165,6 +178,7 @@ class Pipeline:
                 reps.relearn_side()
                 events.append(ended)
         if len(t_end):
+            self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)
             self.t_s = float(t_end[-1])
         return events
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
+from enum import Enum
 from statistics import median
 
 
@@ -32,7 +33,7 @@ class RepParams:
 
     placement: str = "thigh"          # "thigh" needs a march excursion; "shank" does not
     min_hinge_deg: float = 25.0       # floor of the hinge threshold; shallower is never a rep
-    max_hinge_threshold_deg: float = 50.0
+    max_hinge_threshold_deg: float = 50.0   # cap of the adaptive threshold (never above the floor)
     hinge_frac: float = 0.45          # hinge threshold = this x median depth of the last reps (thigh)
     shank_hinge_frac: float = 0.6     # the same on the shank, whose march tilts it back up to ~30 deg
     rise_frac: float = 0.4            # the hinge is over once the leg has come up this x its depth...
@@ -42,7 +43,13 @@ class RepParams:
     march_frac: float = 0.4           # march threshold = this x median height of the last reps
     exit_frac: float = 0.5            # hysteresis: an excursion ends at this fraction of its threshold
     min_excursion_s: float = 0.3      # a hinge must stay past its threshold this long (not a step)
-    min_rep_period_s: float = 1.4     # shank: hinges closer than this are strides (walking, stairs)
+    min_rep_period_s: float = 1.4     # shank: hinges closer than this are strides (walking, stairs)...
+    cadence_frac: float = 0.8         # ...or, once the person's rep period is known, closer than this x it
+    stride_max_deg: float = 80.0      # shank: no stride swings it back this far; a deeper lobe is a hinge
+    stride_reach_deg: float = 12.0    # shank: a stride then swings it forward this far (heel strike)...
+    stair_max_deg: float = 50.0       # ...or, on stairs, swings it back no further than this
+    march_tilt_frac: float = 0.8      # shank: a lobe back after the hinge, shallower than this x the
+                                      # hinge, is the march tilting the shank back, not the next hinge
     min_rep_s: float = 1.1            # a whole rep (leave standing -> rep over) takes at least this
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
     settle_s: float = 0.6             # shank: standing this long after the hinge ends the rep
@@ -66,49 +73,88 @@ class RepFound:
     evidence: dict = field(default_factory=dict)
 
 
+class Phase(Enum):
+    """Where the leg is in a rep."""
+
+    IDLE = "idle"            # no rep in progress
+    CANDIDATE = "candidate"  # past the hinge threshold, not yet for ``min_excursion_s``
+    HINGE = "hinge"          # a hinge: waiting for the leg to come up out of it
+    AFTER = "after"          # the hinge is over: waiting for the march (or, shank, standing)
+    BACK = "back"            # shank: near standing after the hinge; the march may still follow
+    MARCH = "march"          # thigh: past the march threshold, waiting for it to come down
+    PENDING = "pending"      # shank: a rep closed, waiting to be sure it was not a first stride
+
+
+@dataclass
+class _Rep:
+    """The rep in progress: when it began and how far the leg went."""
+
+    t_start: float = 0.0      # the leg left standing
+    t_enter: float = -math.inf  # the hinge crossed its threshold
+    t_hinge_end: float = 0.0  # the leg came up out of the hinge
+    peak: float = 0.0         # deepest angle of the hinge (negative)
+    top: float = 0.0          # highest the leg came back up since its deepest
+    march_peak: float = 0.0   # highest angle after the hinge
+    back_deg: float = 0.0     # shank: angle on reaching standing after the hinge
+    tilted: bool = False      # shank: the march tilted it back
+    quick: bool = False       # the hinge began sooner than a stride period after the last one
+
+
 class RepDetector:
     """Per-bucket state machine over (t_s, raw leg angle, rate about the axis)."""
 
     def __init__(self, params: RepParams = RepParams()):
         self.p = params
         self.need_march = params.placement == "thigh"
-        self.min_period_s = 0.0 if self.need_march else params.min_rep_period_s
         self.side = 0                 # angle = side * raw; hinge is negative. 0: not known yet
         self.side_confirmed = False
-        self.phase = "idle"           # idle | cand | hinge | after | back | march | pending
+        self.phase = Phase.IDLE
+        self.rep = _Rep()             # the rep in progress (meaningful outside IDLE)
+        self.pending: RepFound | None = None
         self.depths = deque(maxlen=params.typical_reps)
         self.heights = deque(maxlen=params.typical_reps)
+        self.periods = deque(maxlen=params.typical_reps)   # hinge-to-hinge of the last counted reps, s
         self._thresholds: tuple[float, float] | None = None   # (hinge, march) in force, deg
-        self.t_leave = 0.0
-        self.t_enter = -math.inf      # when the last hinge candidate crossed its threshold
-        self.quick = False            # ...less than min_rep_period_s after the one before
+        self.t_leave = -math.inf      # last moment near standing: where the next rep starts
+        self.t_last_hinge = -math.inf # when the last counted rep's hinge crossed its threshold
+        self.t_near = math.nan        # since when the leg has been near standing, NaN: it is not
         self.angle_deg = math.nan
-        self._outside = False         # last bucket was away from standing
         self.relearn = False          # forget the side at the next idle moment (a set has ended)
 
     # thresholds in force -------------------------------------------------
     def hinge_threshold_deg(self) -> float:
         typ = median(self.depths) if self.depths else self.p.initial_typical_deg
         frac = self.p.hinge_frac if self.need_march else self.p.shank_hinge_frac
-        return min(max(frac * typ, self.p.min_hinge_deg), self.p.max_hinge_threshold_deg)
+        return max(min(frac * typ, self.p.max_hinge_threshold_deg), self.p.min_hinge_deg)   # the floor wins
 
     def march_threshold_deg(self) -> float:
         typ = median(self.heights) if self.heights else self.p.initial_typical_deg
         return min(max(self.p.march_frac * typ, self.p.min_march_deg), self.p.max_march_threshold_deg)
 
+    def stride_period_s(self) -> float:
+        """Shank: hinges closer together than this are strides. The person's own cadence, once
+        known, lowers it from ``min_rep_period_s``: a fast flowing set is faster than any stride
+        rule with a fixed period allows."""
+        if self.need_march:
+            return 0.0
+        if len(self.periods) < 2:
+            return self.p.min_rep_period_s
+        return min(self.p.min_rep_period_s, self.p.cadence_frac * median(self.periods))
+
     def reset(self, forget_side: bool) -> None:
         """Drop any rep in progress (a gap in the data); forget the side if the axis was relearned."""
-        if self.phase != "idle" and not self.side_confirmed:
+        if self.phase is not Phase.IDLE and not self.side_confirmed:
             self.side = 0
-        self.phase = "idle"
-        self.t_enter = -math.inf      # what came before is no evidence of a run of strides
+        self.phase = Phase.IDLE
+        self.rep.t_enter = -math.inf  # what came before is no evidence of a run of strides
         if forget_side:
             self.side, self.side_confirmed = 0, False
 
     def relearn_side(self) -> None:
         """A set has ended: the next one learns the side again (between sets the strap may have
-        been turned round the leg, which flips the axis without a trace in "up")."""
+        been turned round the leg, which flips the axis without a trace in "up"), and its own cadence."""
         self.relearn = True
+        self.periods.clear()
 
     # the state machine ---------------------------------------------------
     def update(self, t_s: float, raw_deg: float, rate_dps: float) -> RepFound | None:
@@ -118,23 +164,27 @@ class RepDetector:
         if self._thresholds is None:  # they change only when a rep is counted
             self._thresholds = (self.hinge_threshold_deg(), self.march_threshold_deg())
         th_h, th_m = self._thresholds
+        p, r = self.p, self.rep
         sign = self.side or (-1 if raw_deg >= 0 else 1)
         a = sign * raw_deg            # with the side unknown, any excursion looks like a hinge
         self.angle_deg = self.side * raw_deg if self.side else math.nan
-
-        if abs(raw_deg) < self.p.standing_band_deg and self.phase not in ("cand", "hinge"):
-            self.t_leave = t_s        # last moment near standing: where the next rep starts
-        near = abs(a) < self.p.standing_band_deg
-        arrived, self._outside = near and self._outside, not near
-        if self.phase == "pending":       # a rep waiting to be sure it was not a first stride
+        if abs(raw_deg) < p.standing_band_deg and self.phase not in (Phase.CANDIDATE, Phase.HINGE):
+            self.t_leave = t_s
+        if abs(a) < p.standing_band_deg:
+            if math.isnan(self.t_near):
+                self.t_near = t_s
+        else:
+            self.t_near = math.nan
+        phase = self.phase
+        if phase is Phase.PENDING:    # a rep waiting to be sure it was not a first stride
             if a < -th_h:             # it was: the next one starts too soon (and is "quick")
                 self._start_candidate(t_s, a, sign)
                 return None
-            if t_s - self.t_enter < self.min_period_s:
+            if t_s - r.t_enter < self.stride_period_s():
                 return None
-            self.phase = "idle"
+            self.phase = Phase.IDLE
             return self._count(self.pending)
-        if self.phase == "idle":
+        if phase is Phase.IDLE:
             if self.relearn:
                 self.relearn, self.side, self.side_confirmed = False, 0, False
                 sign = -1 if raw_deg >= 0 else 1
@@ -142,55 +192,73 @@ class RepDetector:
             if a < -th_h:
                 self._start_candidate(t_s, a, sign)
             return None
-        if self.phase == "cand":
-            if a < self.peak:
-                self.peak = self.top = a  # top: highest the leg came back up since its deepest
-            if a > -th_h * self.p.exit_frac:
+        if phase is Phase.CANDIDATE:
+            if a < r.peak:
+                r.peak = r.top = a    # top: highest the leg came back up since its deepest
+            if a > -th_h * p.exit_frac:
                 self._abandon()
-            elif t_s - self.t_enter >= self.p.min_excursion_s:
-                self.phase = "hinge"
+            elif t_s - r.t_enter >= p.min_excursion_s:
+                self.phase = Phase.HINGE
             return None
-        if self.phase == "hinge":
-            if a < self.peak:
-                self.peak = self.top = a
-            self.top = max(self.top, a)
-            rise = max(self.p.min_rise_deg, -self.p.rise_frac * self.peak)
-            if a > -th_h * self.p.exit_frac or (a > -th_h and a > self.peak + rise):
-                self.phase, self.t_hinge_end, self.march_peak = "after", t_s, a
-            elif (not self.need_march and self.top - self.peak >= self.p.min_rise_deg
-                  and a < self.top - self.p.min_rise_deg):
+        if phase is Phase.HINGE:
+            if a < r.peak:
+                r.peak = r.top = a
+            r.top = max(r.top, a)
+            rise = max(p.min_rise_deg, -p.rise_frac * r.peak)
+            if a > -th_h * p.exit_frac or (a > -th_h and a > r.peak + rise):
+                self.phase, r.t_hinge_end, r.march_peak = Phase.AFTER, t_s, a
+            elif (not self.need_march and r.top - r.peak >= p.min_rise_deg
+                  and a < r.top - p.min_rise_deg):
                 # shank: up into a march that tilts it back, then down into the next hinge
                 # without standing in between (a rep flowing into the next)
-                self.march_peak, self.t_hinge_end = self.top, t_s
+                r.march_peak, r.t_hinge_end = r.top, t_s
                 return self._next_hinge(t_s, a, sign, th_h, th_m)
             return None
-        self.march_peak = max(self.march_peak, a)
-        if self.phase == "after":
+        r.march_peak = max(r.march_peak, a)
+        if phase is Phase.MARCH:      # thigh
+            if a < th_m * p.exit_frac:
+                return self._close(t_s, "march_return", th_h, th_m)
+            if t_s - r.t_hinge_end > p.march_timeout_s:
+                self._abandon()       # no one holds a march this long: the strap moved
+            return None
+        if self.need_march:           # thigh, AFTER
             if a > th_m:
-                self.phase = "march"
+                self.phase = Phase.MARCH
             elif a < -th_h:
                 return self._next_hinge(t_s, a, sign, th_h, th_m)
-            elif self.marched and a > self.back_deg - self.p.standing_band_deg / 2:
-                return self._close(t_s, "standing", th_h, th_m)   # back from the march's tilt
-            elif not self.need_march and arrived and t_s - self.t_start >= self.p.min_rep_s:
-                # at standing, or only passing through it into the march
-                self.phase, self.t_back, self.back_deg = "back", t_s, a
-            elif t_s - self.t_hinge_end > (self.p.march_within_s if self.need_march else self.p.rep_timeout_s):
+            elif t_s - r.t_hinge_end > p.march_within_s:
                 self._abandon()       # a hinge with no march after it is not a rep
             return None
-        if self.phase == "back":      # shank, at standing after the hinge: the march may follow
-            if a < -th_h:
-                return self._next_hinge(t_s, a, sign, th_h, th_m)
-            if a < self.back_deg - self.p.standing_band_deg:
-                self.phase, self.marched = "after", True   # the march tilts the shank back
-            elif t_s - self.t_back >= self.p.settle_s:
+        return self._shank_after(t_s, a, sign, th_h, th_m)
+
+    def _shank_after(self, t_s: float, a: float, sign: int, th_h: float, th_m: float) -> RepFound | None:
+        """Shank, after the hinge. The march shows as a forward excursion, as little rotation, or as
+        a tilt back (knee bent more than the thigh is raised) up to about as far as a shallow hinge:
+        a lobe back after the hinge is that tilt while it stays shallower than ``march_tilt_frac`` x
+        this rep's hinge; deeper, or any lobe after the tilt, is the next hinge. The rep is over once
+        the shank is back from the tilt, or has stood for ``settle_s`` when the march showed none;
+        each is a condition held over time, checked on every bucket until the rep is long enough."""
+        p, r = self.p, self.rep
+        long_enough = t_s - r.t_start >= p.min_rep_s
+        if self.phase is Phase.AFTER and not r.tilted and a < r.march_peak - p.min_rise_deg \
+                and r.march_peak < -p.standing_band_deg:
+            r.tilted = True           # it came up short of standing and is going back: that was the march
+        if a > th_m:
+            self.phase = Phase.MARCH
+        elif a < -th_h and (r.tilted or a < p.march_tilt_frac * r.peak):
+            return self._next_hinge(t_s, a, sign, th_h, th_m)
+        elif self.phase is Phase.BACK:
+            if a < r.back_deg - p.standing_band_deg:
+                self.phase, r.tilted = Phase.AFTER, True     # the march tilts the shank back
+            elif not math.isnan(self.t_near) and t_s - self.t_near >= p.settle_s and long_enough:
                 return self._close(t_s, "standing", th_h, th_m)
-            return None
-        # march
-        if a < th_m * self.p.exit_frac:
-            return self._close(t_s, "march_return", th_h, th_m)
-        if t_s - self.t_hinge_end > self.p.march_timeout_s:
-            self._abandon()           # no one holds a march this long: the strap moved
+        elif r.tilted and a > r.back_deg - p.standing_band_deg / 2:
+            if long_enough:
+                return self._close(t_s, "standing", th_h, th_m)     # back from the march's tilt
+        elif not r.tilted and not math.isnan(self.t_near):
+            self.phase, r.back_deg = Phase.BACK, a    # at standing, or passing it into the march
+        elif t_s - r.t_hinge_end > p.rep_timeout_s:
+            self._abandon()           # a hinge that never comes back to standing is not a rep
         return None
 
     def _next_hinge(self, t_s: float, a: float, sign: int, th_h: float, th_m: float) -> RepFound | None:
@@ -203,34 +271,41 @@ class RepDetector:
     def _start_candidate(self, t_s: float, a: float, sign: int) -> None:
         if not self.side:
             self.side = sign          # provisional until a rep completes
-        self.quick = t_s - self.t_enter < self.min_period_s
-        self.phase, self.t_enter, self.peak, self.top = "cand", t_s, a, a
-        self.marched = False          # shank: the march's backward tilt was seen
+        prev = self.rep.t_enter
         # where the leg left standing; unknown if the axis was still being learned then
-        self.t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
+        t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
+        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a,
+                        quick=t_s - prev < self.stride_period_s())
+        self.phase = Phase.CANDIDATE
 
     def _abandon(self) -> None:
-        self.phase = "idle"
+        self.phase = Phase.IDLE
         if not self.side_confirmed:
             self.side = 0
 
     def _close(self, t_s: float, rule: str, th_h: float, th_m: float) -> RepFound | None:
-        if (self.quick or t_s - self.t_start < self.p.min_rep_s
-                or (rule == "next_hinge" and t_s - self.t_enter < self.min_period_s)):
+        p, r = self.p, self.rep
+        period = self.stride_period_s()
+        # a stride swings the shank back less than a hinge, then forward to the heel strike; the
+        # march of a high-knee rep rarely tilts it that far forward (the foot hangs under the knee)
+        stride_like = -r.peak < p.stride_max_deg and (r.march_peak >= p.stride_reach_deg
+                                                      or -r.peak < p.stair_max_deg)
+        if stride_like and (r.quick or (rule == "next_hinge" and t_s - r.t_enter < period)) \
+                or t_s - r.t_start < p.min_rep_s:
             self._abandon()           # a stride, or part of a run of strides
             return None
-        if max(-self.peak, self.march_peak) > self.p.max_angle_deg:
+        if max(-r.peak, r.march_peak) > p.max_angle_deg:
             self._abandon()           # the sensor was turned over in the hand, not swung on a leg
             return None
-        if self.t_hinge_end - self.t_enter > self.p.max_hinge_s:
+        if r.t_hinge_end - r.t_enter > p.max_hinge_s:
             self._abandon()           # a pose held, read through a stale reference
             return None
-        found = RepFound(t_s, self.t_start, -self.peak, max(self.march_peak, 0.0),
+        found = RepFound(t_s, r.t_start, -r.peak, max(r.march_peak, 0.0),
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
         self.t_leave = t_s
-        if t_s - self.t_enter < self.min_period_s:
-            self.phase, self.pending = "pending", found   # a first stride looks like this: wait
+        if stride_like and t_s - r.t_enter < period:
+            self.phase, self.pending = Phase.PENDING, found   # a first stride looks like this: wait
             return None
         return self._count(found)
 
@@ -239,6 +314,9 @@ class RepDetector:
         self._thresholds = None
         if self.need_march or found.evidence["rule"].startswith("march"):
             self.heights.append(found.march_height_deg)
+        if self.rep.t_enter - self.t_last_hinge < self.p.rep_timeout_s:
+            self.periods.append(self.rep.t_enter - self.t_last_hinge)
+        self.t_last_hinge = self.rep.t_enter
         self.side_confirmed = True
-        self.phase = "idle"
+        self.phase = Phase.IDLE
         return found

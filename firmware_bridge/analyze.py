@@ -15,7 +15,7 @@ from pathlib import Path
 
 from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
-from analysis.pipeline import Params, analyze
+from analysis.pipeline import Params, Pipeline
 from analysis.reps import RepParams
 from analysis.trunksway import trunk_sway
 from firmware_bridge.config import AXES, axis_vector
@@ -121,8 +121,9 @@ def table(doc: dict) -> str:
 def run(args) -> int:
     meta, block, problems = load(args)
     placement = args.placement or (meta.placement if meta.placement in ("thigh", "shank") else "thigh")
-    events = analyze(block.t_s, block.accel_mps2, block.gyro_dps,
-                     Params(args.set_gap_s, RepParams(placement=placement)))
+    pipeline = Pipeline(Params(args.set_gap_s, RepParams(placement=placement)))
+    events = pipeline.feed(block.t_s, block.accel_mps2, block.gyro_dps) + pipeline.finish()
+    problems += pipeline.problems       # never a silent zero: what kept reps from being counted
     events = with_second_sensor(events, args, problems)
     duration = float(block.t_s[-1]) if len(block) else 0.0
     doc = result(events, meta, placement, duration, problems, str(args.file))

@@ -16,6 +16,7 @@ from pathlib import Path
 from analysis.errors import HingemarchError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
+from analysis.reps import RepParams
 from analysis.swaybaseline import compare
 from analysis.trunksway import TrunkTilt
 from firmware_bridge import __version__
@@ -29,6 +30,14 @@ from imu.samples import SampleBlock
 log = logging.getLogger("hingemarch.run")
 
 
+def pipeline_params(cfg: dict) -> Params:
+    """The [analysis] section (and the placement) as the pipeline's parameters: every key of it
+    reaches the analysis here."""
+    a = cfg["analysis"]
+    return Params(set_gap_s=a["set_gap_s"], reps=RepParams(placement=cfg["session"]["placement"],
+                                                           min_hinge_deg=a["min_hinge_deg"]))
+
+
 def new_session_id() -> str:
     """UTC start plus 4 hex digits: sortable, and unique even for two sessions in one second."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
@@ -40,8 +49,7 @@ class LiveSession:
     def __init__(self, cfg: dict, side: str, info, sessions_dir: Path | None, t0_s: float,
                  second_info=None):
         self.id, self.t0_s, self.seq, self.side = new_session_id(), t0_s, 0, side
-        a = cfg["analysis"]
-        self.pipeline = Pipeline(Params(set_gap_s=a["set_gap_s"]), placement=cfg["session"]["placement"])
+        self.pipeline = Pipeline(pipeline_params(cfg))
         self.sets: list[dict] = []
         self.reps = 0
         self.recorder: SessionRecorder | None = None
@@ -89,7 +97,8 @@ class Service:
         self.want_session = cfg["run"]["autostart"]
         self.t_s = 0.0               # latest sample time from the source
         self.clock_unix_at_t0: float | None = None
-        self.error: str | None = None
+        self.error: str | None = None            # the service's own problem (sensor, recording, outbox)
+        self._shown_error: str | None = None     # what status/error says: that and the analysis's problems
         self.last_state: dict = {"set_index": 0, "reps_in_set": 0, "last_rep": None}
         self.last_summary: dict | None = None      # of the last session that ended
         self.last_folder: Path | None = None
@@ -117,6 +126,7 @@ class Service:
         self._take_second(s)
         self.apply_commands()
         self._check_sensor()
+        self._show_error()
         self.publish_state()
 
     def apply_commands(self) -> None:
@@ -295,5 +305,18 @@ class Service:
         if message != self.error:
             (log.error if message else log.info)("%s", message or f"resolved: {self.error}")
         self.error = message
+        self._show_error()
+
+    def _show_error(self) -> None:
+        """status/error: the service's own problem and the analysis's (no still moment, accelerometer
+        far from 1 g...), one line each; the analysis's are logged once when they appear."""
+        problems = self.session.pipeline.problems if self.session else []
+        shown = "\n".join([self.error] * bool(self.error) + problems) or None
+        if shown == self._shown_error:
+            return
+        for p in problems:
+            if p not in (self._shown_error or "").split("\n"):
+                log.warning("analysis: %s", p)
+        self._shown_error = shown
         if self.publisher:
-            self.publisher.set_error(message)
+            self.publisher.set_error(shown)

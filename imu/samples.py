@@ -12,7 +12,7 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
-STANDARD_GRAVITY_MPS2 = 9.80665
+from analysis.units import STANDARD_GRAVITY_MPS2  # noqa: F401  (the one definition; imu users import it here)
 
 
 @dataclass(frozen=True)

@@ -182,3 +182,33 @@ def test_a_second_sensor_needs_the_first_one_s_address():
         config.validate({"sensor": {"address": 0x69, "second_address": 0x69}})
     cfg = config.validate({"sensor": {"address": 0x68, "second_address": 0x69, "second_forward_axis": "-y"}})
     assert config.axis_vector(cfg["sensor"]["second_forward_axis"]) == (0.0, -1.0, 0.0)
+
+
+def test_every_schema_key_is_read_somewhere():
+    """A key that validates but is never read is a setting that silently does nothing."""
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    code = "\n".join(p.read_text(encoding="utf-8") for pkg in ("firmware_bridge", "imu", "analysis")
+                     for p in (root / pkg).rglob("*.py") if p.name != "config.py")
+    code += (root / "firmware_bridge" / "config.py").read_text(encoding="utf-8").split("def defaults()")[1]
+    unread = [f"{sec}.{name}" for sec, keys in config.SCHEMA.items() for name in keys
+              if not re.search(rf"""\[\s*["']{name}["']\s*\]""", code)]
+    assert unread == []
+
+
+def test_min_hinge_deg_reaches_the_counter():
+    """analysis.min_hinge_deg = 65 means a 45-55 deg hinge is never a rep (it was validated, not used)."""
+    from analysis.pipeline import Pipeline
+    from firmware_bridge.service import pipeline_params
+    from imu.sim import simulate_session
+    s = simulate_session(3, rate_hz=50, n_sets=1, reps_per_set=[6], hinge_depth_range_deg=(45.0, 55.0),
+                         march_height_range_deg=(40.0, 55.0),
+                         include_distractions=False)
+    counts = []
+    for floor in (25.0, 65.0):
+        cfg = config.validate({"analysis": {"min_hinge_deg": floor}})
+        p = Pipeline(pipeline_params(cfg))
+        events = p.feed(s.block.t_s, s.block.accel_mps2, s.block.gyro_dps) + p.finish()
+        counts.append(sum(e.kind == "rep" for e in events))
+    assert counts == [6, 0]
