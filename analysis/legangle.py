@@ -22,14 +22,15 @@ class LegAngle:
 
     def __init__(self, moving_dps: float = 20.0, axis_tau_s: float = 10.0, rate_hz: float = 50.0,
                  rezero_off_plane_deg: float = 20.0, ref_off_plane_deg: float = 45.0,
-                 min_planarity: float = 0.6,
-                 round_trip_deg: float = 40.0, stale_ref_deg: float = 25.0, home_still_s: float = 3.0):
+                 max_pose_deg: float = 135.0, min_planarity: float = 0.6,
+                 round_trip_deg: float = 40.0, stale_ref_deg: float = 8.0, home_still_s: float = 3.0):
         self.round_trip_deg, self.stale_ref_deg = round_trip_deg, stale_ref_deg
         self.home_still_s = home_still_s
         self.moving_dps = moving_dps
         self._decay = math.exp(-1.0 / (axis_tau_s * rate_hz))
         self._sin_off = math.sin(math.radians(rezero_off_plane_deg))
         self._sin_ref = math.sin(math.radians(ref_off_plane_deg))
+        self.max_pose_deg = max_pose_deg
         self.min_planarity = min_planarity
         self._c = np.zeros((3, 3))
         self._since_eig = 0
@@ -107,8 +108,13 @@ class LegAngle:
 
     def _on_still(self, up: np.ndarray) -> None:
         """The first still pose (session start, or just after the strap moved) is standing; later
-        ones (sitting, holds) never replace it unless it no longer fits the learned axis."""
-        if self.axis is not None and abs(float(up @ self.axis)) > self._sin_off:
+        ones (sitting, holds) never replace it unless it no longer fits the learned axis, or reads
+        further from standing than any leg can be held (``max_pose_deg``: the sensor was put on
+        anew, with "up" landing in the old plane by chance)."""
+        if self.axis is not None and self._ref_valid() and abs(self._angle(up, self.axis)) > self.max_pose_deg:
+            self.up_ref = up.copy()
+            self.rezeros += 1
+        elif self.axis is not None and abs(float(up @ self.axis)) > self._sin_off:
             self.axis = self._axis_anchor = None  # the strap moved: relearn from the next movement
             self._c[:] = 0.0
             self.rezeros += 1

@@ -33,7 +33,7 @@ class StillBias:
     and one odd window cannot poison it.
     """
 
-    def __init__(self, window: int = 50, every: int = 25, gyro_dev_dps: float = 5.0,
+    def __init__(self, window: int = 50, every: int = 25, gyro_dev_dps: float = 8.0,
                  tilt_dev_deg: float = 3.0, norm_dev_frac: float = 0.06, rest_dev_frac: float = 0.2,
                  keep: int = 5, min_turn_dps: float = 0.5, rate_hz: float = 50.0):
         self.window, self.every, self.rate_hz, self.min_turn_dps = window, every, rate_hz, min_turn_dps

@@ -207,10 +207,10 @@ class RepDetector:
             rise = max(p.min_rise_deg, -p.rise_frac * r.peak)
             if a > -th_h * p.exit_frac or (a > -th_h and a > r.peak + rise):
                 self.phase, r.t_hinge_end, r.march_peak = Phase.AFTER, t_s, a
-            elif (not self.need_march and r.top - r.peak >= p.min_rise_deg
-                  and a < r.top - p.min_rise_deg):
+            elif not self.need_march and r.top - r.peak >= rise and a < r.top - p.min_rise_deg:
                 # shank: up into a march that tilts it back, then down into the next hinge
-                # without standing in between (a rep flowing into the next)
+                # without standing in between (a rep flowing into the next); the rise is as large
+                # as the one that ends a hinge, so pulsing in a held pose (a stretch) is no march
                 r.march_peak, r.t_hinge_end = r.top, t_s
                 return self._next_hinge(t_s, a, sign, th_h, th_m)
             return None

@@ -51,13 +51,15 @@ class Notifier:
 
 
 def status_line(state: dict) -> str:
-    """What ``systemctl status`` shows: sensor state and the running session's counts."""
+    """What ``systemctl status`` shows: sensor state, the running session's counts, and the first of
+    the analysis's problems (all of them are on status/error and in the log)."""
     sensor = "sensor lost" if state.get("sensor_status") == "sensor_lost" else "sensor ok"
     if not state.get("running"):
         return f"{sensor}; no session running"
     where = (f"set {state.get('set_index', 0)}, {state.get('reps_in_set', 0)} rep(s)" if state.get("in_set")
              else f"{state.get('sets_done', 0)} set(s) done, between sets")
-    return f"{sensor}; session {state['session_id']}: {where}"
+    problems = state.get("problems") or []
+    return f"{sensor}; session {state['session_id']}: {where}" + (f"; {problems[0]}" if problems else "")
 
 
 class LoopWatch:

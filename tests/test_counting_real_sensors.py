@@ -93,3 +93,24 @@ def test_problems_are_in_the_live_state():
     p.feed(s.block.t_s, s.block.accel_mps2 * 1.2, s.block.gyro_dps)
     assert p.state["problems"] and "from 1 g" in p.state["problems"][0]
     assert all(isinstance(e, RepEvent) for e in p.feed(s.block.t_s[:0], s.block.accel_mps2[:0], s.block.gyro_dps[:0]))
+
+
+def test_analyze_says_why_a_generic_csv_counts_nothing(tmp_path, capsys):
+    """A CSV in g read with the default --accel-unit (m/s²): the table and the JSON say so."""
+    import json
+
+    from firmware_bridge.cli import main
+    s = simulate_session(3, rate_hz=50, n_sets=1, reps_per_set=[4], include_distractions=False)
+    path = tmp_path / "phone.csv"
+    rows = np.column_stack([s.block.t_s, s.block.accel_mps2 / G, s.block.gyro_dps])
+    np.savetxt(path, rows, delimiter=",", header="t,ax,ay,az,gx,gy,gz", comments="", fmt="%.6f")
+    cols = ["--columns", "t,ax,ay,az,gx,gy,gz"]
+    assert main(["analyze", str(path), *cols]) == 0
+    out = capsys.readouterr().out
+    assert "note: the accelerometer reads 0.9" in out and "(0.10 g) at rest" in out
+    assert main(["analyze", str(path), *cols, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert any("values in g read as m/s²" in p for p in doc["problems"])
+    assert main(["analyze", str(path), *cols, "--accel-unit", "g", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["totals"]["reps"] == 4 and doc["problems"] == []

@@ -178,3 +178,22 @@ def test_replay_and_emulated_chip_feed_the_same_outputs(broker, service, tmp_pat
     ended = json.loads(sub.wait_for(lambda m: b'"phase":"ended"' in m.payload).payload)
     assert ended["summary"]["sensor"] == "mpu6050" and ended["summary"]["samples"] > 1500
     sub.close()
+
+
+def test_an_uncalibrated_sensor_counts_and_says_so_on_status_error(broker, service, tmp_path):
+    """A recording read 15 % high (an uncalibrated chip): the reps still count, and the live
+    status/error and state say that the resting accelerometer is far from 1 g."""
+    sim = simulate_session(3, rate_hz=100.0, n_sets=1, reps_per_set=[5], include_distractions=False)
+    recording = tmp_path / "uncalibrated.csv"
+    write_samples(recording, SessionMeta(sensor="simulated", nominal_rate_hz=100.0),
+                  SampleBlock(sim.block.t_s, sim.block.accel_mps2 * 1.15, sim.block.gyro_dps))
+    svc = service("--source", f"replay:{recording}", "--speed", "0")
+    sub = Recorder(broker, f"{svc.base}/#")
+    assert svc.start().wait() == 0, svc.log.read_text()
+    errors = [m.payload.decode() for m in sub.messages if m.topic == f"{svc.base}/status/error"]
+    assert any("from 1 g" in e for e in errors)
+    states = [json.loads(m.payload) for m in sub.messages if m.topic == f"{svc.base}/state"]
+    assert any(any("from 1 g" in p for p in s.get("problems", [])) for s in states)
+    assert len([m for m in sub.messages if m.topic == f"{svc.base}/event/rep"]) == 5
+    assert "analysis: the accelerometer reads" in svc.log.read_text()
+    sub.close()
