@@ -32,9 +32,10 @@ class LegAngle:
         self._sin_ref = math.sin(math.radians(ref_off_plane_deg))
         self.max_pose_deg = max_pose_deg
         self.min_planarity = min_planarity
-        self._c = np.zeros((3, 3))
+        self._c = [0.0] * 6           # decayed covariance of the moving rates: xx xy xz yy yz zz
         self._since_eig = 0
         self.axis: np.ndarray | None = None   # unit vector, sensor axes
+        self._valid_for = (None, None, False)   # (up_ref, axis, _ref_valid) as last computed
         self.up_ref: np.ndarray | None = None # "up" at standing, sensor axes
         self.rezeros = 0              # times the strap was seen to move (axis relearned)
         self.turns = 0                # times the axis turned far while being followed
@@ -46,14 +47,17 @@ class LegAngle:
         self._away_deg = (0.0, 0.0)   # farthest the leg went from there since, behind and ahead
         self._from_home_deg = 0.0     # where the leg is now from there, unwrapped (may pass 180)
 
-    def update(self, up: np.ndarray, gyro_dps: np.ndarray, still_s: float) -> tuple[float, float]:
+    def update(self, up: np.ndarray, gyro_dps, still_s: float) -> tuple[float, float]:
         """One bucket: returns (raw angle deg, angular rate about the axis dps); NaN until known.
 
-        ``still_s`` > 0 when a still window was just confirmed: how long the leg has been still."""
+        ``gyro_dps``: three floats (a list is quickest: this runs 50 times a second). ``still_s`` > 0
+        when a still window was just confirmed: how long the leg has been still."""
         still = still_s > 0
-        speed2 = float(gyro_dps @ gyro_dps)
-        if speed2 > self.moving_dps ** 2:
-            self._c = self._decay * self._c + np.outer(gyro_dps, gyro_dps)
+        gx, gy, gz = gyro_dps
+        if gx * gx + gy * gy + gz * gz > self.moving_dps ** 2:
+            d, c = self._decay, self._c   # c = decay * c + outer(g, g), its six distinct entries
+            self._c = [d * c[0] + gx * gx, d * c[1] + gx * gy, d * c[2] + gx * gz,
+                       d * c[3] + gy * gy, d * c[4] + gy * gz, d * c[5] + gz * gz]
             self._since_eig += 1
             if self._since_eig >= 10:
                 self._learn_axis()
@@ -64,14 +68,17 @@ class LegAngle:
             self._home_deg = math.nan
             return math.nan, math.nan
         angle = self._track_home(up, self._angle(up, a), still_s)
-        return angle, float(gyro_dps @ a)
+        ax, ay, az = a.tolist()
+        return angle, gx * ax + gy * ay + gz * az
 
-    def reread(self, up: np.ndarray, gyro_dps: np.ndarray) -> tuple[float, float]:
+    def reread(self, up: np.ndarray, gyro_dps) -> tuple[float, float]:
         """(raw angle deg, rate dps) of an earlier bucket in the current axis and reference, without
         learning anything from it: what the rep detector replays after a re-home or a turn."""
         if self.axis is None or not self._ref_valid():
             return math.nan, math.nan
-        return self._angle(up, self.axis), float(gyro_dps @ self.axis)
+        gx, gy, gz = gyro_dps
+        ax, ay, az = self.axis.tolist()
+        return self._angle(up, self.axis), gx * ax + gy * ay + gz * az
 
     def _angle(self, up: np.ndarray, a: np.ndarray) -> float:
         """Rotation of ``up`` from ``up_ref`` about ``a``: atan2 of the triple product (u x r).a and
@@ -85,7 +92,8 @@ class LegAngle:
 
     def _learn_axis(self) -> None:
         self._since_eig = 0
-        w, v = np.linalg.eigh(self._c)
+        xx, xy, xz, yy, yz, zz = self._c
+        w, v = np.linalg.eigh(np.array([[xx, xy, xz], [xy, yy, yz], [xz, yz, zz]]))
         if w[2] <= 0 or w[2] / w.sum() < self.min_planarity:
             return
         new = v[:, 2]
@@ -104,7 +112,10 @@ class LegAngle:
         """Standing "up" lies in the movement plane, or near it: the angle uses its projection onto
         the plane, which is exactly the new standing "up" after a slip about the forward axis (the
         strap tilting on the leg). One further out than ``ref_off_plane_deg`` belongs to another mount."""
-        return self.up_ref is not None and abs(float(self.up_ref @ self.axis)) <= self._sin_ref
+        ref, axis = self.up_ref, self.axis    # asked every bucket; both change seldom (never in place)
+        if ref is not self._valid_for[0] or axis is not self._valid_for[1]:
+            self._valid_for = (ref, axis, ref is not None and abs(float(ref @ axis)) <= self._sin_ref)
+        return self._valid_for[2]
 
     def _on_still(self, up: np.ndarray) -> None:
         """The first still pose (session start, or just after the strap moved) is standing; later
@@ -116,7 +127,7 @@ class LegAngle:
             self.rezeros += 1
         elif self.axis is not None and abs(float(up @ self.axis)) > self._sin_off:
             self.axis = self._axis_anchor = None  # the strap moved: relearn from the next movement
-            self._c[:] = 0.0
+            self._c = [0.0] * 6
             self.rezeros += 1
             self.up_ref = up.copy()
         elif self.up_ref is None or (self.axis is not None and not self._ref_valid()):

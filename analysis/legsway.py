@@ -29,7 +29,10 @@ BURST_PAD_S = 0.2           # masked this long either side of a burst
 SWAY_BAND_HZ = (0.05, 1.0)  # frontal tilt is band-passed to this (drift and jitter out), zero-phase
 MIN_FRONTAL_S = 1.0         # fewer unmasked seconds than this: no frontal measures
 
+FLUSH_BUCKETS = 500         # TiltRing measures pushed buckets in batches of at least this many
+
 STILL, BURST = 1, 2         # bits of TiltRing.flags
+_NO_AXIS = (math.nan, math.nan, math.nan)
 
 
 class TiltRing:
@@ -44,38 +47,69 @@ class TiltRing:
         self._sagittal = np.zeros(n, np.float32)    # leg angle in the plane from standing, hinge < 0, deg
         self._inplane = np.zeros(n, np.float32)     # angular rate about the movement axis, deg/s
         self._flags = np.zeros(n, np.uint8)
-        self._n = 0
+        self._n = 0                                 # buckets written in all
+        self._pending: list[tuple] = []             # pushed, not yet measured (see push_block)
+        self._n_pending = 0
         self._hold_rate2 = HOLD_RATE_DPS ** 2
         self._burst_rate2 = BURST_OUT_DPS ** 2
 
     def push(self, t_s: float, accel_mps2: np.ndarray, gyro_dps: np.ndarray, up: np.ndarray,
              axis: np.ndarray | None, angle_deg: float) -> None:
         """One bucket: accelerometer, bias-corrected gyro, fused "up", movement axis (None until
-        learned) and the leg angle. Plain floats: this runs 50 times a second."""
-        ax, ay, az = accel_mps2.tolist()
-        gx, gy, gz = gyro_dps.tolist()
+        learned) and the leg angle, at the resting magnitude ``rest_mps2``."""
+        self.push_block(np.array([t_s]), np.reshape(accel_mps2, (1, 3)), np.reshape(gyro_dps, (1, 3)),
+                        [up], [axis], [angle_deg], np.array([self.rest_mps2]))
+
+    def push_block(self, t_s: np.ndarray, accel_mps2: np.ndarray, gyro_dps: np.ndarray, ups: list,
+                   axes: list, angles_deg: list[float], rest_mps2: np.ndarray) -> None:
+        """Buckets in time order: arrays (n,) or (n, 3) for the sensor's side, lists for what fusion
+        and the leg stage hand out bucket by bucket ("up", the axis or None until learned, the angle).
+        ``rest_mps2``: the sensor's resting magnitude at each bucket, NaN while not known yet
+        (``rest_mps2`` of the ring is taken then).
+
+        They are measured in batches of at least ``FLUSH_BUCKETS``, or when a window is read: the
+        few dozen array operations of a batch then cost little per bucket."""
+        if len(t_s) == 0:
+            return
+        self._pending.append((t_s, accel_mps2, gyro_dps, ups, axes, angles_deg, rest_mps2))
+        self._n_pending += len(t_s)
+        if self._n_pending >= FLUSH_BUCKETS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Measure the pending buckets and write them into the ring."""
+        if not self._pending:
+            return
+        parts = list(zip(*self._pending))
+        self._pending, self._n_pending = [], 0
+        t, acc, gyr, rest = (np.concatenate(parts[k]) for k in (0, 1, 2, 6))
+        up = np.array([u for chunk in parts[3] for u in chunk], float)
+        axis = np.array([_NO_AXIS if a is None else a for chunk in parts[4] for a in chunk], float)
+        angles = np.array([a for chunk in parts[5] for a in chunk], float)
+        rest = np.where(np.isnan(rest), self.rest_mps2, rest)
+        self.rest_mps2 = float(rest[-1])
+        # the same operations in the same order as bucket by bucket in plain floats: the same bits
+        ax, ay, az, gx, gy, gz = acc[:, 0], acc[:, 1], acc[:, 2], gyr[:, 0], gyr[:, 1], gyr[:, 2]
+        nx, ny, nz = axis[:, 0], axis[:, 1], axis[:, 2]
         rate2 = gx * gx + gy * gy + gz * gz
-        flags = STILL if (rate2 < self._hold_rate2 and abs(math.sqrt(ax * ax + ay * ay + az * az)
-                                                           - self.rest_mps2) < HOLD_ACCEL_MPS2) else 0
-        if axis is None:
-            frontal = inplane = math.nan
-        else:
-            nx, ny, nz = axis.tolist()
-            ux, uy, uz = up.tolist()
-            s = max(-1.0, min(1.0, ux * nx + uy * ny + uz * nz))
-            frontal = math.degrees(math.asin(s))
-            inplane = gx * nx + gy * ny + gz * nz
-            lateral = ax * nx + ay * ny + az * nz - self.rest_mps2 * s
-            if rate2 - inplane * inplane > self._burst_rate2 or abs(lateral) > BURST_LATERAL_MPS2:
-                flags |= BURST
-        j = self._n % len(self._t)
-        self._t[j], self._frontal[j], self._sagittal[j] = t_s, frontal, angle_deg
-        self._inplane[j], self._flags[j] = inplane, flags
-        self._n += 1
+        norm = np.sqrt(ax * ax + ay * ay + az * az)
+        still = (rate2 < self._hold_rate2) & (np.abs(norm - rest) < HOLD_ACCEL_MPS2)
+        s = np.clip(up[:, 0] * nx + up[:, 1] * ny + up[:, 2] * nz, -1.0, 1.0)   # NaN without an axis
+        inplane = gx * nx + gy * ny + gz * nz
+        lateral = ax * nx + ay * ny + az * nz - rest * s
+        burst = (rate2 - inplane * inplane > self._burst_rate2) | (np.abs(lateral) > BURST_LATERAL_MPS2)
+        rows = self._n + np.arange(len(t))
+        self._n += len(t)
+        keep = slice(max(0, len(t) - len(self._t)), None)     # more than the ring holds: the newest
+        j = rows[keep] % len(self._t)
+        self._t[j], self._frontal[j] = t[keep], np.degrees(np.arcsin(s[keep]))
+        self._sagittal[j], self._inplane[j] = angles[keep], inplane[keep]
+        self._flags[j] = np.where(still, STILL, 0)[keep] | np.where(burst, BURST, 0)[keep]
 
     def window(self, t0_s: float, t1_s: float) -> tuple[np.ndarray, ...]:
         """(t_s, frontal_deg, sagittal_deg, inplane_dps, flags) of the buckets ending in [t0, t1],
         oldest first (copies of just that stretch)."""
+        self._flush()
         size = len(self._t)
         halves = [(0, self._n)] if self._n <= size else [(self._n % size, size), (0, self._n % size)]
         parts = []

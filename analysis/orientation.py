@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import imufusion
 import numpy as np
 
 from analysis.units import STANDARD_GRAVITY_MPS2
+
+
+@dataclass
+class StillSteps:
+    """What :meth:`StillBias.update_block` found, per bucket of the block."""
+
+    still_s: list[float]          # > 0 where a still window was just confirmed: still this long, s
+    up: list[np.ndarray | None]   # there, that window's mean accelerometer direction; else None
+    gyro_dps: np.ndarray          # (n, 3) the gyro less the bias after each bucket (its check included)
+    rest_mps2: np.ndarray         # (n,) the resting magnitude after each bucket (NaN until known)
 
 
 class StillBias:
@@ -59,20 +70,53 @@ class StillBias:
         self._acc[j] = accel_mps2
         self._gyr[j] = gyro_dps
         self._i += 1
-        if self._i < self.window or self._i % self.every:
-            return False
-        g_mean = self._gyr.mean(axis=0)
-        norms = np.linalg.norm(self._acc, axis=1)
-        n_mean = float(norms.mean())
-        a_dir = self._acc.mean(axis=0)
-        a_dir /= np.linalg.norm(a_dir)
-        still = bool(np.abs(self._gyr - g_mean).max() < self.gyro_dev_dps
-                     and np.abs(norms - n_mean).max() < self.norm_dev_frac * n_mean
-                     and ((self._acc @ a_dir) / norms).min() > self.cos_tilt
-                     and not abs(n_mean - self.rest_mps2) > self.rest_dev_frac * self.rest_mps2)
+        return self._due() and self._check()
+
+    def update_block(self, accel_mps2: np.ndarray, gyro_dps: np.ndarray, gap: np.ndarray) -> StillSteps:
+        """All buckets of a block at once, ``gap`` marking those after a hole (the window starts
+        again there): what ``reset_gap`` and ``update`` bucket by bucket would have said after each.
+
+        The buckets go into the window in slices, each up to the next check, so a check sees exactly
+        the window (same rows, same order) that ``update`` would have: the results are bit for bit
+        the same, at a few array writes per block instead of per bucket."""
+        n = len(accel_mps2)
+        out = StillSteps([0.0] * n, [None] * n, gyro_dps - self.bias_dps, np.full(n, self.rest_mps2))
+        cuts = [i for i, after in enumerate(gap.tolist()) if after]
+        new = []                              # (bucket, bias, rest) wherever a still window set them
+        for lo, hi in zip([0] + cuts, cuts + [n]):
+            if lo < hi and gap[lo]:
+                self.reset_gap()
+            i = lo
+            while i < hi:
+                j = self._i % self.window
+                m = min(hi - i, self.window - j, self._to_check())
+                self._acc[j:j + m] = accel_mps2[i:i + m]
+                self._gyr[j:j + m] = gyro_dps[i:i + m]
+                self._i, i = self._i + m, i + m
+                if self._due() and self._check():
+                    out.still_s[i - 1], out.up[i - 1] = self.still_s, self.up
+                    new.append((i - 1, self.bias_dps, self.rest_mps2))
+        for (k, bias_dps, rest_mps2), end in zip(new, [k for k, _, _ in new[1:]] + [n]):
+            out.gyro_dps[k:end] = gyro_dps[k:end] - bias_dps     # in force from that bucket on
+            out.rest_mps2[k:end] = rest_mps2
+        return out
+
+    def _due(self) -> bool:
+        """Whether the window is checked at the bucket just added."""
+        return self._i >= self.window and self._i % self.every == 0
+
+    def _to_check(self) -> int:
+        """Buckets to add until the next check (the last of them is checked)."""
+        nxt = max(self._i + 1, self.window)
+        return -(-nxt // self.every) * self.every - self._i
+
+    def _check(self) -> bool:
+        """Is the window still? If so, take its bias, "up" and resting magnitude."""
+        steady = self._steady()
         span = self.every if self.still_s else self.window
-        self.still_s = self.still_s + span / self.rate_hz if still else 0.0
-        if still:
+        self.still_s = self.still_s + span / self.rate_hz if steady else 0.0
+        if steady:
+            a_dir, n_mean = steady
             self.up = a_dir
             self._biases.append(self._less_turn(a_dir))
             self._rests.append(n_mean)
@@ -80,7 +124,24 @@ class StillBias:
             self.rest_mps2 = float(np.median(self._rests))
             self.known = True
             self.windows += 1
-        return still
+        return steady is not None
+
+    def _steady(self) -> tuple[np.ndarray, float] | None:
+        """The window's mean accelerometer direction and magnitude if it is still, else None; each
+        test only once the ones before it passed (moving, the first already fails)."""
+        if not np.abs(self._gyr - self._gyr.mean(axis=0)).max() < self.gyro_dev_dps:
+            return None
+        norms = np.linalg.norm(self._acc, axis=1)
+        n_mean = float(norms.mean())
+        if not np.abs(norms - n_mean).max() < self.norm_dev_frac * n_mean:
+            return None
+        a_dir = self._acc.mean(axis=0)
+        a_dir /= np.linalg.norm(a_dir)
+        if not ((self._acc @ a_dir) / norms).min() > self.cos_tilt:
+            return None
+        if abs(n_mean - self.rest_mps2) > self.rest_dev_frac * self.rest_mps2:   # False while NaN
+            return None
+        return a_dir, n_mean
 
     def _less_turn(self, a_dir: np.ndarray) -> np.ndarray:
         """The window's mean rate less the turn its accelerometer saw, over the same span."""
@@ -126,6 +187,23 @@ class Tilt:
         """One bucket in (bias-corrected gyro); unit "up" vector in sensor axes out."""
         self._ahrs.update_no_magnetometer(gyro_dps, accel_mps2 / STANDARD_GRAVITY_MPS2)
         return self._ahrs.get_gravity()
+
+    def update_block(self, accel_mps2: np.ndarray, gyro_dps: np.ndarray, gap: np.ndarray,
+                     anchors: list[np.ndarray | None]) -> list[np.ndarray]:
+        """A block of buckets (bias-corrected gyro), each as ``restart`` after a gap, ``anchor`` to a
+        still window's "up" where ``anchors`` has one, then ``update``: the unit "up" vectors, one
+        per bucket. Fusion needs nothing from the later stages, so it runs a whole block ahead of
+        them; it is fed plain lists, which imufusion reads faster than array rows."""
+        ahrs, ups = self._ahrs, []
+        acc_g = (accel_mps2 / STANDARD_GRAVITY_MPS2).tolist()
+        for restart, up, a, g in zip(gap.tolist(), anchors, acc_g, gyro_dps.tolist()):
+            if restart:
+                ahrs.restart()
+            if up is not None:
+                self.anchor(up)
+            ahrs.update_no_magnetometer(g, a)
+            ups.append(ahrs.get_gravity())
+        return ups
 
     def restart(self) -> None:
         """Start converging afresh (after a gap)."""

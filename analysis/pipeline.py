@@ -131,26 +131,32 @@ class Pipeline:
         return found
 
     def _run(self, t_end, acc, gyr, gap) -> list[Event]:
+        """One block of buckets. What needs nothing from the later stages is done for the whole
+        block first: still windows (gyro bias, resting "up"), the bias-corrected gyro, fusion. Then,
+        bucket by bucket, the leg angle, the rep detector and the sets, which steer each other."""
         events: list[Event] = []
-        bias, tilt, leg, reps, sets = self._bias, self._tilt, self._leg, self._reps, self._sets
-        ring = self._sway.ring
+        leg, reps, sets, ring = self._leg, self._reps, self._sets, self._sway.ring
         self._health.feed(acc, gyr)
-        for i in range(len(t_end)):
-            t = float(t_end[i])
-            if gap[i]:                # a hole over 0.5 s: fusion restarts, a rep in progress is dropped
-                bias.reset_gap()
-                tilt.restart()
+        still = self._bias.update_block(acc, gyr, gap)
+        gyr = still.gyro_dps                  # bias-corrected
+        ups = self._tilt.update_block(acc, gyr, gap, still.up)   # restarts after a gap, anchors at rest
+        axes, angles, pushed = [], [], 0      # the leg stage's, for the tilt ring
+
+        def to_ring(end: int) -> None:        # the ring is read at a rep or a set's end: fill it first
+            nonlocal pushed
+            ring.push_block(t_end[pushed:end], acc[pushed:end], gyr[pushed:end], ups[pushed:end],
+                            axes[pushed:end], angles[pushed:end], still.rest_mps2[pushed:end])
+            pushed = end
+
+        raw = math.nan
+        buckets = zip(t_end.tolist(), gap.tolist(), still.still_s, ups, gyr.tolist())   # plain floats
+        for i, (t, after_gap, still_s, up, g) in enumerate(buckets):
+            if after_gap:             # a hole over 0.5 s: fusion restarted, a rep in progress is dropped
                 reps.reset(forget_side=False)
                 self._recent.clear()
-            a = acc[i]
-            still = bias.update(a, gyr[i])
-            g = gyr[i] - bias.bias_dps
-            if still:
-                tilt.anchor(bias.up)
-                ring.rest_mps2 = bias.rest_mps2
-            up = tilt.update(a, g)
-            raw, rate = leg.update(up, g, bias.still_s if still else 0.0)
-            ring.push(t, a, g, up, leg.axis, raw * reps.side if reps.side else raw)   # hinge negative
+            raw, rate = leg.update(up, g, still_s)
+            axes.append(leg.axis)
+            angles.append(raw * reps.side if reps.side else raw)   # hinge negative
             if leg.rezeros != self._rezeros:
                 self._rezeros = leg.rezeros
                 reps.reset(forget_side=True)
@@ -164,6 +170,7 @@ class Pipeline:
             self._recent.append((t, up, g))   # imufusion hands out a new array each update
             found = reps.update(t, raw, rate) or found
             if found is not None:
+                to_ring(i + 1)
                 first = sets.open is None or not sets.open.reps
                 sw = self._sway.on_rep(found.start_s, found.t_s, first)
                 detail = {k: v for k, v in sw.items() if k not in ("sway_deg", "sway_dps")}
@@ -173,10 +180,12 @@ class Pipeline:
                 self.last_rep = rep
                 events.append(rep)
                 self._recent.clear()
-            ended = self._with_sway(sets.tick(t))
+            ended = sets.tick(t)
             if ended is not None:
+                to_ring(i + 1)
+                events.append(self._with_sway(ended))
                 reps.relearn_side()
-                events.append(ended)
+        to_ring(len(t_end))
         if len(t_end):
             self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)
             self.t_s = float(t_end[-1])

@@ -34,20 +34,22 @@ class RepParams:
     placement: str = "thigh"          # "thigh" needs a march excursion; "shank" does not
     min_hinge_deg: float = 25.0       # floor of the hinge threshold; shallower is never a rep
     max_hinge_threshold_deg: float = 50.0   # cap of the adaptive threshold (never above the floor)
-    hinge_frac: float = 0.45          # hinge threshold = this x median depth of the last reps (thigh)
+    hinge_frac: float = 0.55          # hinge threshold = this x median depth of the last reps (thigh)
     shank_hinge_frac: float = 0.6     # the same on the shank, whose march tilts it back up to ~30 deg
     rise_frac: float = 0.4            # the hinge is over once the leg has come up this x its depth...
     min_rise_deg: float = 20.0        # ...and at least this far
-    min_march_deg: float = 20.0       # floor of the march threshold
+    min_march_deg: float = 30.0       # floor of the march threshold
     max_march_threshold_deg: float = 45.0
-    march_frac: float = 0.4           # march threshold = this x median height of the last reps
+    march_frac: float = 0.5           # march threshold = this x median height of the last reps
     exit_frac: float = 0.5            # hysteresis: an excursion ends at this fraction of its threshold
     min_excursion_s: float = 0.3      # a hinge must stay past its threshold this long (not a step)
     min_rep_period_s: float = 1.4     # shank: hinges closer than this are strides (walking, stairs)...
-    cadence_frac: float = 0.8         # ...or, once the person's rep period is known, closer than this x it
-    stride_max_deg: float = 80.0      # shank: no stride swings it back this far; a deeper lobe is a hinge
+    cadence_tol: float = 0.15         # ...unless the set's own rep cadence is known and kept within this
+    stride_max_deg: float = 85.0      # shank: no stride swings it back this far; a deeper lobe is a hinge
     stride_reach_deg: float = 12.0    # shank: a stride then swings it forward this far (heel strike)...
     stair_max_deg: float = 50.0       # ...or, on stairs, swings it back no further than this
+    swing_frac: float = 0.6           # shank: forward past this x the hinge is a leg swing (a high-knee
+                                      # march keeps the foot under the knee: the shank barely goes forward)
     march_tilt_frac: float = 0.8      # shank: a lobe back after the hinge, shallower than this x the
                                       # hinge, is the march tilting the shank back, not the next hinge
     min_rep_s: float = 1.1            # a whole rep (leave standing -> rep over) takes at least this
@@ -113,7 +115,8 @@ class RepDetector:
         self.pending: RepFound | None = None
         self.depths = deque(maxlen=params.typical_reps)
         self.heights = deque(maxlen=params.typical_reps)
-        self.periods = deque(maxlen=params.typical_reps)   # hinge-to-hinge of the last counted reps, s
+        self.periods = deque(maxlen=params.typical_reps)   # hinge-to-hinge of the set's counted reps, s
+        self.lobes = 0                # hinges begun since the last counted rep
         self._thresholds: tuple[float, float] | None = None   # (hinge, march) in force, deg
         self.t_leave = -math.inf      # last moment near standing: where the next rep starts
         self.t_last_hinge = -math.inf # when the last counted rep's hinge crossed its threshold
@@ -131,15 +134,17 @@ class RepDetector:
         typ = median(self.heights) if self.heights else self.p.initial_typical_deg
         return min(max(self.p.march_frac * typ, self.p.min_march_deg), self.p.max_march_threshold_deg)
 
-    def stride_period_s(self) -> float:
-        """Shank: hinges closer together than this are strides. The person's own cadence, once
-        known, lowers it from ``min_rep_period_s``: a fast flowing set is faster than any stride
-        rule with a fixed period allows."""
-        if self.need_march:
-            return 0.0
+    def too_soon(self, period_s: float) -> bool:
+        """Shank: a hinge this soon after the last one looks like a stride: sooner than
+        ``min_rep_period_s``, unless it keeps the set's own cadence (the median hinge-to-hinge time
+        of its counted reps, within ``cadence_tol``): a fast flowing set is faster than any fixed
+        period allows, while strides keep a rhythm of their own."""
+        if self.need_march or period_s >= self.p.min_rep_period_s:
+            return False
         if len(self.periods) < 2:
-            return self.p.min_rep_period_s
-        return min(self.p.min_rep_period_s, self.p.cadence_frac * median(self.periods))
+            return True
+        own = median(self.periods)
+        return abs(period_s - own) > self.p.cadence_tol * own
 
     def reset(self, forget_side: bool) -> None:
         """Drop any rep in progress (a gap in the data); forget the side if the axis was relearned."""
@@ -177,10 +182,11 @@ class RepDetector:
             self.t_near = math.nan
         phase = self.phase
         if phase is Phase.PENDING:    # a rep waiting to be sure it was not a first stride
-            if a < -th_h:             # it was: the next one starts too soon (and is "quick")
+            if a < -th_h:             # the next hinge: too soon, the rep was a stride; else it stands
+                found = None if self.too_soon(t_s - r.t_enter) else self._count(self.pending)
                 self._start_candidate(t_s, a, sign)
-                return None
-            if t_s - r.t_enter < self.stride_period_s():
+                return found
+            if t_s - r.t_enter < self.p.min_rep_period_s:
                 return None
             self.phase = Phase.IDLE
             return self._count(self.pending)
@@ -274,8 +280,8 @@ class RepDetector:
         prev = self.rep.t_enter
         # where the leg left standing; unknown if the axis was still being learned then
         t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
-        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a,
-                        quick=t_s - prev < self.stride_period_s())
+        self.lobes += 1
+        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev))
         self.phase = Phase.CANDIDATE
 
     def _abandon(self) -> None:
@@ -285,17 +291,19 @@ class RepDetector:
 
     def _close(self, t_s: float, rule: str, th_h: float, th_m: float) -> RepFound | None:
         p, r = self.p, self.rep
-        period = self.stride_period_s()
         # a stride swings the shank back less than a hinge, then forward to the heel strike; the
         # march of a high-knee rep rarely tilts it that far forward (the foot hangs under the knee)
         stride_like = -r.peak < p.stride_max_deg and (r.march_peak >= p.stride_reach_deg
                                                       or -r.peak < p.stair_max_deg)
-        if stride_like and (r.quick or (rule == "next_hinge" and t_s - r.t_enter < period)) \
+        if stride_like and (r.quick or (rule == "next_hinge" and self.too_soon(t_s - r.t_enter))) \
                 or t_s - r.t_start < p.min_rep_s:
             self._abandon()           # a stride, or part of a run of strides
             return None
         if max(-r.peak, r.march_peak) > p.max_angle_deg:
             self._abandon()           # the sensor was turned over in the hand, not swung on a leg
+            return None
+        if not self.need_march and r.march_peak > p.swing_frac * -r.peak:
+            self._abandon()           # shank as far forward as back: a leg swing, not a hinge and march
             return None
         if r.t_hinge_end - r.t_enter > p.max_hinge_s:
             self._abandon()           # a pose held, read through a stale reference
@@ -304,7 +312,8 @@ class RepDetector:
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
         self.t_leave = t_s
-        if stride_like and t_s - r.t_enter < period:
+        if stride_like and self.too_soon(t_s - r.t_enter) or stride_like and t_s - r.t_enter < p.min_rep_period_s \
+                and len(self.periods) < 2:
             self.phase, self.pending = Phase.PENDING, found   # a first stride looks like this: wait
             return None
         return self._count(found)
@@ -314,9 +323,10 @@ class RepDetector:
         self._thresholds = None
         if self.need_march or found.evidence["rule"].startswith("march"):
             self.heights.append(found.march_height_deg)
-        if self.rep.t_enter - self.t_last_hinge < self.p.rep_timeout_s:
-            self.periods.append(self.rep.t_enter - self.t_last_hinge)
-        self.t_last_hinge = self.rep.t_enter
+        since = self.rep.t_enter - self.t_last_hinge     # per hinge lobe since the last counted rep
+        if since < self.p.rep_timeout_s * self.lobes:
+            self.periods.append(since / self.lobes)
+        self.t_last_hinge, self.lobes = self.rep.t_enter, 0
         self.side_confirmed = True
         self.phase = Phase.IDLE
         return found

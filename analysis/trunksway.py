@@ -32,7 +32,7 @@ class TrunkTilt:
 
     def __init__(self, keep_s: float = 900.0, rate_hz: float = ANALYSIS_RATE_HZ):
         self._bucketer, self._tilt = Bucketer(rate_hz), Tilt(rate_hz)
-        self._bias = StillBias(rate_hz=rate_hz, keep=9)
+        self._bias = StillBias(rate_hz=rate_hz, keep=9, gyro_dev_dps=5.0)
         self._t: deque[float] = deque(maxlen=int(keep_s * rate_hz))
         self._up: deque[np.ndarray] = deque(maxlen=int(keep_s * rate_hz))
 

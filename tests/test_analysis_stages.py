@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from analysis.health import Health
 from analysis.legangle import LegAngle
+from analysis.legsway import BURST, TiltRing
 from analysis.orientation import StillBias, Tilt
 from analysis.reps import RepDetector, RepParams
 from analysis.sets import SetTracker
@@ -238,3 +240,99 @@ def test_sets_close_after_the_gap_and_undo():
     rep = sets.add_rep(100, 100, 97, 60, 70, {})
     assert rep.set_index == 2 and rep.rep_in_set == 1
     assert sets.undo_last_rep() == rep and sets.undo_last_rep() is None
+
+
+def _rest_and_motion(rng, n: int = 900):
+    """Buckets of rest and swinging in turns (accelerometer, gyro), with two gaps."""
+    t = np.arange(n) / 50
+    moving = (t % 6.0) > 3.5                                 # 3.5 s still, 2.5 s swinging
+    ang = np.where(moving, 0.6 * np.sin(2 * np.pi * 0.8 * t), 0.0)
+    acc = np.c_[np.zeros(n), G * np.sin(ang), G * np.cos(ang)] + rng.normal(0, 0.02, (n, 3))
+    gyr = np.c_[np.where(moving, 40.0 * np.cos(2 * np.pi * 0.8 * t), 0.0), np.zeros(n), np.zeros(n)]
+    gyr += np.array([1.0, -0.5, 0.3]) + rng.normal(0, 0.1, (n, 3))
+    gap = np.zeros(n, bool)
+    gap[[333, 610]] = True
+    return acc, gyr, gap
+
+
+def _blocks(n: int, rng):
+    """Random block bounds over n buckets (single buckets, empty blocks and long ones among them)."""
+    cuts = np.sort(rng.integers(0, n, 60))
+    return list(zip(np.r_[0, cuts], np.r_[cuts, n]))
+
+
+def test_still_bias_and_fusion_by_block_equal_bucket_by_bucket():
+    """StillBias.update_block and Tilt.update_block give, bit for bit, what reset_gap / update /
+    anchor / restart say bucket by bucket, however the stream is split into blocks."""
+    rng = np.random.default_rng(5)
+    acc, gyr, gap = _rest_and_motion(rng)
+    sb, tilt = StillBias(), Tilt()
+    still_s, corrected, rest, ups = [], [], [], []
+    for i in range(len(acc)):
+        if gap[i]:
+            sb.reset_gap()
+            tilt.restart()
+        still = sb.update(acc[i], gyr[i])
+        if still:
+            tilt.anchor(sb.up)
+        still_s.append(sb.still_s if still else 0.0)
+        corrected.append(gyr[i] - sb.bias_dps)
+        rest.append(sb.rest_mps2)
+        ups.append(tilt.update(acc[i], corrected[-1]))
+    assert 5 < sum(s > 0 for s in still_s) and sb.windows == sum(s > 0 for s in still_s)
+    for seed in range(3):
+        sb, tilt = StillBias(), Tilt()
+        got = {"still_s": [], "gyro": [], "rest": [], "up": []}
+        for lo, hi in _blocks(len(acc), np.random.default_rng(seed)):
+            steps = sb.update_block(acc[lo:hi], gyr[lo:hi], gap[lo:hi])
+            got["still_s"] += steps.still_s
+            got["gyro"] += list(steps.gyro_dps)
+            got["rest"] += steps.rest_mps2.tolist()
+            got["up"] += tilt.update_block(acc[lo:hi], steps.gyro_dps, gap[lo:hi], steps.up)
+        assert got["still_s"] == still_s
+        assert np.array_equal(got["gyro"], corrected)
+        assert np.array_equal(got["rest"], rest, equal_nan=True)
+        assert np.array_equal(got["up"], ups)
+
+
+def test_tilt_ring_by_block_equals_bucket_by_bucket():
+    """TiltRing.push_block (measured in batches, the rest magnitude per bucket) fills the ring with
+    the same bits as push bucket by bucket, an axis not yet learned included."""
+    rng = np.random.default_rng(6)
+    acc, gyr, _ = _rest_and_motion(rng, 1200)
+    ups = list(acc / np.linalg.norm(acc, axis=1, keepdims=True))
+    axis = np.array([0.6, 0.0, 0.8])                  # "up" 37 deg out of the plane: bursts by rest
+    axes = [None if i < 100 else axis for i in range(len(acc))]
+    angles = (rng.normal(0, 30, len(acc))).tolist()
+    rest = np.select([np.arange(len(acc)) < 200, np.arange(len(acc)) < 600], [np.nan, G], 5.5)
+    t = np.arange(1, len(acc) + 1) / 50
+    one = TiltRing(50.0, ring_s=20.0)                  # 1000 buckets: the stream wraps round
+    for i in range(len(acc)):
+        if not np.isnan(rest[i]):
+            one.rest_mps2 = rest[i]
+        one.push(t[i], acc[i], gyr[i], ups[i], axes[i], angles[i])
+    blocks = TiltRing(50.0, ring_s=20.0)
+    for lo, hi in _blocks(len(acc), rng):
+        blocks.push_block(t[lo:hi], acc[lo:hi], gyr[lo:hi], ups[lo:hi], axes[lo:hi], angles[lo:hi],
+                          rest[lo:hi])
+        if hi % 7 == 0:                                 # a read now and then measures what is pending
+            blocks.window(0.0, t[hi - 1])
+    for a, b in zip(one.window(0.0, 100.0), blocks.window(0.0, 100.0)):
+        assert np.array_equal(a, b, equal_nan=True)
+    flags = one.window(0.0, 100.0)[4]
+    assert len(flags) == 1000 and 0 < np.count_nonzero(flags & BURST) < 1000   # as rest has it
+
+
+def test_health_measured_in_batches_sees_every_span():
+    """Health measures its blocks in batches, and when asked: the turns it adds up are those of
+    the whole stream, however it was fed."""
+    rng = np.random.default_rng(7)
+    acc, gyr, _ = _rest_and_motion(rng, 1500)
+    whole, blocks = Health(), Health()
+    whole.feed(acc, gyr)
+    for lo, hi in _blocks(len(acc), rng):
+        blocks.feed(acc[lo:hi], gyr[lo:hi])
+    assert whole.problems(1, G) == blocks.problems(1, G)
+    assert whole.accel_turn_deg > 100
+    assert blocks.accel_turn_deg == pytest.approx(whole.accel_turn_deg, rel=1e-12)
+    assert blocks.gyro_turn_deg == pytest.approx(whole.gyro_turn_deg, rel=1e-12)
