@@ -3,7 +3,9 @@
 FILE is a session folder, its samples.csv, or any CSV with a header row when --columns names the
 time, accelerometer and gyroscope columns (and --time-unit/--accel-unit/--gyro-unit their units).
 A session recorded with the optional second sensor (second.csv) gets its sway per set too.
-Prints a per-set table; --json prints the stable schema described in docs/analysis-json.md.
+Prints a per-set table; --json prints the stable schema described in docs/analysis-json.md. No
+calibration is needed; when something keeps reps from being counted (no still moment, the
+accelerometer far from 1 g at rest, a gyro unit that looks wrong), a note says what and why.
 """
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ MG_MPS2 = 1e-3 * STANDARD_GRAVITY_MPS2
 # as a slope: a change over a range is divided by that range). MPU-6050: PS-MPU-6000A-00 rev 3.4,
 # tables 6.1/6.2 (zero-g change 35/60 mg over 0..70 C, ZRO change 20 dps over -40..85 C). MPU-6500:
 # PS-MPU-6500A-01 rev 1.1. LSM6DS3: DocID026899 rev 8; LSM6DSOX: DS12814 (the ST tables give no gain
-# tolerance or cross-axis: 1 % assumed).
+# tolerance or cross-axis: 1 % assumed). Only the MPU-6050 figures were checked against the document
+# itself; the other three are from those documents as remembered, still to verify (docs/sensors.md).
 DATASHEETS: dict[str, dict] = {
     "mpu6050": dict(accel_noise_ug_per_rthz=400.0, gyro_noise_dps_per_rthz=0.005,
                     accel_bias_max_mps2=50 * MG_MPS2, accel_bias_z_max_mps2=80 * MG_MPS2, gyro_bias_max_dps=20.0,
