@@ -7,13 +7,16 @@ shank back a little: knee bent more than the thigh is raised), so the rep ends w
 back at standing after the march (which it passes on the way from the hinge: the rep is over
 once it is back from the march's backward tilt, or has stood for ``settle_s`` when the march shows
 no tilt) or when the next hinge begins (from standing, or straight from a march that
-tilted the shank back: a rise then a fall of ``min_rise_deg`` each). A hinge held longer than
+tilted the shank back: a rise as large as ends a hinge, then a fall of ``min_rise_deg``); a lobe
+back after the hinge that is shallower than ``march_tilt_frac`` x it is the march's tilt. A hinge held longer than
 ``max_hinge_s`` is a pose, not a rep. A hinge not followed by a march (within
 ``march_within_s`` on the thigh, ``rep_timeout_s`` on the shank) is not a rep. Thresholds
 follow the person: a fraction of the median depth/height of their last reps, never below a floor.
-"Reps" over in less than ``min_rep_s`` do not count, nor, on the shank, hinges that follow each
-other faster than ``min_rep_period_s``: those are strides (walking, stairs swing the shank back like
-a small hinge; they never take the thigh back past the hinge floor, so fast thigh reps all count).
+"Reps" over in less than ``min_rep_s`` do not count, nor, on the shank, stride-like hinges (shallow,
+then a forward reach like a heel strike, or shallower still: stairs) that follow the last one sooner
+than ``min_rep_period_s`` unless they keep the set's own cadence: those are strides (walking and
+stairs swing the shank back like a small hinge; they never take the thigh back past the hinge
+floor, so fast thigh reps all count). On the shank, a lobe as far forward as back is a leg swing.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it.
@@ -99,7 +102,7 @@ class _Rep:
     march_peak: float = 0.0   # highest angle after the hinge
     back_deg: float = 0.0     # shank: angle on reaching standing after the hinge
     tilted: bool = False      # shank: the march tilted it back
-    quick: bool = False       # the hinge began sooner than a stride period after the last one
+    quick: bool = False       # the hinge began too soon after the last one (see ``too_soon``)
 
 
 class RepDetector:
@@ -312,8 +315,7 @@ class RepDetector:
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
         self.t_leave = t_s
-        if stride_like and self.too_soon(t_s - r.t_enter) or stride_like and t_s - r.t_enter < p.min_rep_period_s \
-                and len(self.periods) < 2:
+        if stride_like and self.too_soon(t_s - r.t_enter):
             self.phase, self.pending = Phase.PENDING, found   # a first stride looks like this: wait
             return None
         return self._count(found)
