@@ -19,7 +19,8 @@ from analysis.units import STANDARD_GRAVITY_MPS2
 
 NO_STILL_AFTER_S = 20.0       # this long without a still moment is a problem
 NO_REFERENCE_AFTER_S = 20.0   # this long without a leg angle while the leg moves is a problem
-REST_OFF_FRAC = 0.1           # a resting magnitude further than this from 1 g is reported
+REST_OFF_FRAC = 0.1           # a resting magnitude further than this from 1 g is reported...
+REST_SAID_FRAC = 0.02         # ...and its value in the line updated once it moved by more than this
 LAG_S = 0.5                   # span over which the accelerometer's turn is compared with the gyro's
 TURN_DEG = 15.0               # only spans where the accelerometer turned at least this far count
 TURN_EVIDENCE_DEG = 180.0     # the gyro unit is judged once this much turning was seen
@@ -28,7 +29,8 @@ BATCH_BUCKETS = 500           # buckets are measured in batches of at least this
 
 
 class Health:
-    """Fed every block of 20 ms buckets with the stages' state; ``problems()`` says what is wrong."""
+    """Fed every block of 20 ms buckets (and whether the leg angle is known); ``problems()`` says
+    what is wrong, given the still stage's findings."""
 
     def __init__(self, rate_hz: float = 50.0):
         self.dt_s = 1.0 / rate_hz
@@ -41,6 +43,7 @@ class Health:
         self._n_pending = 0
         self.t_s = 0.0                        # data seen, s
         self.unknown_s = 0.0                  # how long the leg angle has been unknown, s
+        self._rest_said = math.nan            # the resting magnitude the problem line gives
 
     def feed(self, accel_mps2: np.ndarray, gyro_dps: np.ndarray) -> None:
         """One block of buckets (raw gyro: a bias of a few deg/s does not matter here). They are
@@ -81,16 +84,20 @@ class Health:
         self.unknown_s = 0.0 if known else self.unknown_s + span_s
 
     def problems(self, still_windows: int, rest_mps2: float) -> list[str]:
-        """One line per problem, in words a runner or a therapist can act on."""
+        """One line per problem, in words a runner or a therapist can act on. The lines hold no
+        running numbers (seconds so far): status/error and the log change only when a problem does."""
         self._measure()
         out = []
         if still_windows == 0 and self.t_s >= NO_STILL_AFTER_S:
-            out.append(f"no still moment in {self.t_s:.0f} s of data: without one there is no gyro bias "
-                       "and no standing reference, so no rep can be counted (stand still for 2 s)")
+            out.append("no still moment found: without one there is no gyro bias and no standing "
+                       "reference, so no rep can be counted (stand still for 2 s)")
         elif self.accel_turn_deg > 0 and self.unknown_s >= NO_REFERENCE_AFTER_S:
-            out.append(f"standing reference unknown for {self.unknown_s:.0f} s: the leg angle is not known, "
-                       "so no rep can be counted (stand still on both feet for 2 s)")
+            out.append("standing reference unknown while the leg moves: the leg angle is not known, so no "
+                       "rep can be counted (stand still on both feet for 2 s)")
         if not math.isnan(rest_mps2):
+            if not abs(rest_mps2 - self._rest_said) < REST_SAID_FRAC * rest_mps2:
+                self._rest_said = rest_mps2       # said again only once it moved clearly
+            rest_mps2 = self._rest_said
             g = rest_mps2 / STANDARD_GRAVITY_MPS2
             if abs(g - 1.0) > REST_OFF_FRAC:
                 out.append(f"the accelerometer reads {rest_mps2:.2f} m/s² ({g:.2f} g) at rest, "
@@ -98,11 +105,11 @@ class Health:
         if self.accel_turn_deg >= TURN_EVIDENCE_DEG:
             ratio = self.gyro_turn_deg / self.accel_turn_deg
             if ratio < GYRO_LOW:
-                out.append(f"the gyro turned {ratio:.2g} x as far as the accelerometer saw: it looks like "
-                           "rad/s read as deg/s (wrong --gyro-unit?)")
+                out.append("the gyro turned far less than the accelerometer saw (under 0.2 x): it looks "
+                           "like rad/s read as deg/s (wrong --gyro-unit?)")
             elif ratio > GYRO_HIGH:
-                out.append(f"the gyro turned {ratio:.3g} x as far as the accelerometer saw: it looks like "
-                           "deg/s read as rad/s (wrong --gyro-unit?)")
+                out.append("the gyro turned far more than the accelerometer saw (over 15 x): it looks "
+                           "like deg/s read as rad/s (wrong --gyro-unit?)")
         return out
 
 

@@ -4,7 +4,7 @@ flowing shank reps, and a count of zero that must never be silent."""
 import numpy as np
 import pytest
 
-from analysis.events import RepEvent, SetEvent
+from analysis.events import SetEvent
 from analysis.pipeline import Pipeline
 from imu.sim import simulate_session
 
@@ -92,7 +92,21 @@ def test_problems_are_in_the_live_state():
     p = Pipeline()
     p.feed(s.block.t_s, s.block.accel_mps2 * 1.2, s.block.gyro_dps)
     assert p.state["problems"] and "from 1 g" in p.state["problems"][0]
-    assert all(isinstance(e, RepEvent) for e in p.feed(s.block.t_s[:0], s.block.accel_mps2[:0], s.block.gyro_dps[:0]))
+
+
+def test_problem_lines_change_only_when_a_problem_does():
+    """status/error is republished and logged whenever its text changes: a line holding the
+    seconds so far did that every second (86 texts in 86 s of a sensor never still)."""
+    s = simulate_session(1001, rate_hz=100, placement="shank", n_sets=1)
+    b = s.block
+    for accel, gyro in ((b.accel_mps2 * 1.15, b.gyro_dps), (b.accel_mps2, np.radians(b.gyro_dps)),
+                        (b.accel_mps2 + np.random.default_rng(0).normal(0, 3.0, b.accel_mps2.shape), b.gyro_dps)):
+        p, texts = Pipeline(placement="shank"), []
+        for i in range(0, len(b), 10):
+            p.feed(b.t_s[i:i + 10], accel[i:i + 10], gyro[i:i + 10])
+            if not texts or texts[-1] != p.problems:
+                texts.append(p.problems)
+        assert len(texts) <= 4 and texts[-1], texts       # a problem appears, stays: a few changes at most
 
 
 def test_analyze_says_why_a_generic_csv_counts_nothing(tmp_path, capsys):

@@ -150,6 +150,6 @@ def test_a_full_queue_never_stalls_the_loop(notify_socket):
 def test_status_line_shows_the_first_analysis_problem():
     from firmware_bridge.sdnotify import status_line
     state = {"running": True, "session_id": "s1", "in_set": False, "sets_done": 0, "sensor_status": "ok",
-             "problems": ["no still moment in 25 s of data: ...", "the gyro turned 0.02 x ..."]}
-    assert status_line(state) == "sensor ok; session s1: 0 set(s) done, between sets; no still moment in 25 s of data: ..."
+             "problems": ["no still moment found: ...", "the gyro turned 0.02 x ..."]}
+    assert status_line(state) == "sensor ok; session s1: 0 set(s) done, between sets; no still moment found: ..."
     assert status_line({**state, "problems": []}).endswith("between sets")
