@@ -13,25 +13,40 @@ be seen that way; it is caught when the leg swings both ways about a still pose 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 
-class LegAngle:
-    """Per-bucket axis learning, standing reference and angle."""
+@dataclass(frozen=True)
+class LegAngleParams:
+    """Tuning of :class:`LegAngle`: how the axis is learned and when the standing reference is renewed."""
 
-    def __init__(self, moving_dps: float = 20.0, axis_tau_s: float = 10.0, rate_hz: float = 50.0,
-                 rezero_off_plane_deg: float = 20.0, ref_off_plane_deg: float = 45.0,
-                 max_pose_deg: float = 135.0, min_planarity: float = 0.6,
-                 round_trip_deg: float = 40.0, stale_ref_deg: float = 8.0, home_still_s: float = 3.0):
-        self.round_trip_deg, self.stale_ref_deg = round_trip_deg, stale_ref_deg
-        self.home_still_s = home_still_s
-        self.moving_dps = moving_dps
-        self._decay = math.exp(-1.0 / (axis_tau_s * rate_hz))
-        self._sin_off = math.sin(math.radians(rezero_off_plane_deg))
-        self._sin_ref = math.sin(math.radians(ref_off_plane_deg))
-        self.max_pose_deg = max_pose_deg
-        self.min_planarity = min_planarity
+    moving_dps: float = 20.0            # rates above this are movement, and teach the axis, deg/s
+    axis_tau_s: float = 10.0            # the axis follows the movement of about this long ago
+    min_planarity: float = 0.6          # learn an axis only when this share of the motion is about it
+    turned_deg: float = 45.0            # an axis turned this far since learned: relearn the hinge side
+    rezero_off_plane_deg: float = 20.0  # still with "up" this far out of the plane: the strap moved
+    ref_off_plane_deg: float = 45.0     # a reference up to this far out of the plane is read projected
+    max_pose_deg: float = 135.0         # no leg is held further from standing: the sensor was put on anew
+    home_still_s: float = 3.0           # a pose still this long may be standing after an in-plane slip...
+    stale_ref_deg: float = 8.0          # ...if it reads this far from the reference...
+    round_trip_deg: float = 40.0        # ...and the leg then swings this far one way, half as far the other
+
+
+class LegAngle:
+    """Per-bucket axis learning, standing reference and angle (tuning: :class:`LegAngleParams`)."""
+
+    def __init__(self, params: LegAngleParams = LegAngleParams(), rate_hz: float = 50.0):
+        p = self.params = params
+        self.round_trip_deg, self.stale_ref_deg = p.round_trip_deg, p.stale_ref_deg
+        self.home_still_s = p.home_still_s
+        self.moving_dps = p.moving_dps
+        self._decay = math.exp(-1.0 / (p.axis_tau_s * rate_hz))
+        self._sin_off = math.sin(math.radians(p.rezero_off_plane_deg))
+        self._sin_ref = math.sin(math.radians(p.ref_off_plane_deg))
+        self.max_pose_deg = p.max_pose_deg
+        self.min_planarity = p.min_planarity
         self._c = [0.0] * 6           # decayed covariance of the moving rates: xx xy xz yy yz zz
         self._since_eig = 0
         self.axis: np.ndarray | None = None   # unit vector, sensor axes
@@ -43,7 +58,7 @@ class LegAngle:
         self._home_deg = math.nan     # leg angle at the last long still pose
         self._home_up: np.ndarray | None = None
         self._axis_anchor: np.ndarray | None = None   # the axis when it was last (re)learned
-        self._cos_turned = math.cos(math.radians(45.0))
+        self._cos_turned = math.cos(math.radians(p.turned_deg))
         self._away_deg = (0.0, 0.0)   # farthest the leg went from there since, behind and ahead
         self._from_home_deg = 0.0     # where the leg is now from there, unwrapped (may pass 180)
 

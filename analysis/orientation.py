@@ -26,11 +26,25 @@ class StillSteps:
     rest_mps2: np.ndarray         # (n,) the resting magnitude after each bucket (NaN until known)
 
 
+@dataclass(frozen=True)
+class StillParams:
+    """Tuning of :class:`StillBias`: what counts as still, and how the bias follows the still windows."""
+
+    window_s: float = 1.0         # a still window spans this long...
+    every_s: float = 0.5          # ...and is checked this often, s
+    gyro_dev_dps: float = 8.0     # still: every gyro reading within this of the window's mean, deg/s
+    tilt_dev_deg: float = 3.0     # ...every accelerometer direction within this of the mean, deg
+    norm_dev_frac: float = 0.06   # ...every accelerometer magnitude within this fraction of the mean
+    rest_dev_frac: float = 0.2    # ...and the mean within this fraction of the sensor's resting magnitude
+    keep: int = 5                 # the bias is the median of this many last still windows' estimates
+    min_turn_dps: float = 0.5     # a turn the accelerometer sees below this is its noise, deg/s
+
+
 class StillBias:
     """Finds still periods; there it takes the gyro's bias, the resting "up" and the accelerometer's
-    own resting magnitude.
+    own resting magnitude (tuning: :class:`StillParams`).
 
-    Still = over the last ``window`` buckets the gyro stays within ``gyro_dev_dps`` of its mean, the
+    Still = over the last ``window_s`` the gyro stays within ``gyro_dev_dps`` of its mean, the
     accelerometer's direction within ``tilt_dev_deg`` of its mean and its magnitude within
     ``norm_dev_frac`` of its mean. Nothing is compared with standard gravity: an uncalibrated chip
     reads 3-5 % and up to 0.8 m/s² off at rest, so "still" is judged by steadiness, and once the
@@ -44,17 +58,17 @@ class StillBias:
     and one odd window cannot poison it.
     """
 
-    def __init__(self, window: int = 50, every: int = 25, gyro_dev_dps: float = 8.0,
-                 tilt_dev_deg: float = 3.0, norm_dev_frac: float = 0.06, rest_dev_frac: float = 0.2,
-                 keep: int = 5, min_turn_dps: float = 0.5, rate_hz: float = 50.0):
-        self.window, self.every, self.rate_hz, self.min_turn_dps = window, every, rate_hz, min_turn_dps
-        self.gyro_dev_dps, self.norm_dev_frac, self.rest_dev_frac = gyro_dev_dps, norm_dev_frac, rest_dev_frac
-        self.cos_tilt = math.cos(math.radians(tilt_dev_deg))
+    def __init__(self, params: StillParams = StillParams(), rate_hz: float = 50.0):
+        p = self.params = params
+        window, every = round(p.window_s * rate_hz), round(p.every_s * rate_hz)
+        self.window, self.every, self.rate_hz, self.min_turn_dps = window, every, rate_hz, p.min_turn_dps
+        self.gyro_dev_dps, self.norm_dev_frac, self.rest_dev_frac = p.gyro_dev_dps, p.norm_dev_frac, p.rest_dev_frac
+        self.cos_tilt = math.cos(math.radians(p.tilt_dev_deg))
         self._acc = np.zeros((window, 3))
         self._gyr = np.zeros((window, 3))
         self._i = 0
-        self._biases: deque = deque(maxlen=keep)        # the last still windows' bias estimates
-        self._rests: deque = deque(maxlen=4 * keep)     # ... and their mean accelerometer magnitudes
+        self._biases: deque = deque(maxlen=p.keep)        # the last still windows' bias estimates
+        self._rests: deque = deque(maxlen=4 * p.keep)     # ... and their mean accelerometer magnitudes
         self.bias_dps = np.zeros(3)
         self.known = False
         self.rest_mps2 = math.nan             # the accelerometer's own magnitude at rest (median)
@@ -63,7 +77,7 @@ class StillBias:
         self.windows = 0                      # still windows seen in all
 
     def update(self, accel_mps2, gyro_dps) -> bool:
-        """Add one bucket; True when the window ending at this bucket is still (checked every ``every``).
+        """Add one bucket; True when the window ending at this bucket is still (checked every ``every_s``).
 
         ``still_s`` then says for how long it has been still without a break."""
         j = self._i % self.window
@@ -160,26 +174,29 @@ class StillBias:
         self._i = 0
 
 
+@dataclass(frozen=True)
+class TiltParams:
+    """Tuning of :class:`Tilt` (Fusion's settings). The accelerometer's magnitude does not matter
+    there: Fusion uses only its direction."""
+
+    gain: float = 0.5                  # how strongly the accelerometer pulls the tilt (Fusion's default)
+    accel_rejection_deg: float = 10.0  # a reading further than this from the estimate is motion, ignored...
+    rejection_timeout_s: float = 5.0   # ...for at most this long, then fusion recovers onto the accelerometer
+    gyro_range_dps: float = 2000.0     # past this the gyro clips and fusion restarts from the accelerometer
+
+
 class Tilt:
-    """imufusion AHRS without magnetometer; gives the "up" direction in sensor axes.
+    """imufusion AHRS without magnetometer; gives the "up" direction in sensor axes (tuning:
+    :class:`TiltParams`; Fusion >= 1.3 takes the rejection timeout in seconds, with ``sample_rate``)."""
 
-    ``gain``: how strongly the accelerometer pulls the tilt (Fusion's gain, 0.5 is its default).
-    ``accel_rejection_deg``: an accelerometer reading further than this from the estimate is taken
-    for motion and ignored... ``rejection_timeout_s``: ...for at most this long, after which fusion
-    recovers onto the accelerometer (Fusion >= 1.3 takes this in seconds, with ``sample_rate``).
-    ``gyro_range_dps``: past this the gyro is clipping and fusion restarts from the accelerometer.
-    The accelerometer's magnitude does not matter here: Fusion uses only its direction.
-    """
-
-    def __init__(self, rate_hz: float = 50.0, gain: float = 0.5, accel_rejection_deg: float = 10.0,
-                 rejection_timeout_s: float = 5.0, gyro_range_dps: float = 2000.0):
+    def __init__(self, params: TiltParams = TiltParams(), rate_hz: float = 50.0):
         self._settings = imufusion.AhrsSettings()
         self._settings.convention = imufusion.CONVENTION_NWU
-        self._settings.gain = gain
-        self._settings.acceleration_rejection = accel_rejection_deg
-        self._settings.gyroscope_range = gyro_range_dps
+        self._settings.gain = params.gain
+        self._settings.acceleration_rejection = params.accel_rejection_deg
+        self._settings.gyroscope_range = params.gyro_range_dps
         self._settings.sample_rate = rate_hz
-        self._settings.rejection_timeout = rejection_timeout_s
+        self._settings.rejection_timeout = params.rejection_timeout_s
         self._ahrs = imufusion.Ahrs()
         self._ahrs.set_settings(self._settings)
 

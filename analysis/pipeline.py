@@ -16,23 +16,25 @@ import numpy as np
 
 from analysis.events import Event, RepEvent, SetEvent
 from analysis.health import Health
-from analysis.legangle import LegAngle
-from analysis.orientation import StillBias, Tilt
+from analysis.legangle import LegAngle, LegAngleParams
+from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
 from analysis.reps import RepDetector, RepParams
-from analysis.resample import Bucketer
+from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
 from analysis.sets import SetTracker
-from analysis.setsway import SetSway
+from analysis.sway.per_set import SetSway
 
-ANALYSIS_RATE_HZ = 50.0
 REPLAY_S = 10.0       # on a re-home or an axis turn, the rep detector re-reads this much history
 
 
 @dataclass(frozen=True)
 class Params:
-    """Everything tunable, with units. ``reps`` holds the detector's thresholds."""
+    """Everything tunable, with units, one part per stage (each documented where it is defined)."""
 
-    set_gap_s: float = 20.0
+    set_gap_s: float = 20.0       # a pause longer than this between reps ends the set
     reps: RepParams = field(default_factory=RepParams)
+    still: StillParams = field(default_factory=StillParams)
+    tilt: TiltParams = field(default_factory=TiltParams)
+    leg: LegAngleParams = field(default_factory=LegAngleParams)
 
 
 class Pipeline:
@@ -41,12 +43,12 @@ class Pipeline:
     def __init__(self, params: Params | None = None, placement: str | None = None):
         params = params or Params()
         if placement is not None:
-            params = Params(params.set_gap_s, RepParams(**{**params.reps.__dict__, "placement": placement}))
+            params = replace(params, reps=replace(params.reps, placement=placement))
         self.params = params
         self._bucketer = Bucketer(ANALYSIS_RATE_HZ)
-        self._bias = StillBias()
-        self._tilt = Tilt(ANALYSIS_RATE_HZ)
-        self._leg = LegAngle(rate_hz=ANALYSIS_RATE_HZ)
+        self._bias = StillBias(params.still, ANALYSIS_RATE_HZ)
+        self._tilt = Tilt(params.tilt, ANALYSIS_RATE_HZ)
+        self._leg = LegAngle(params.leg, ANALYSIS_RATE_HZ)
         self._reps = RepDetector(params.reps)
         self._sets = SetTracker(params.set_gap_s)
         self._sway = SetSway(ANALYSIS_RATE_HZ)

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+ANALYSIS_RATE_HZ = 50.0   # the analysis rate: every stage after the resampler runs on 20 ms buckets
+
 
 class Bucketer:
     """Streaming 20 ms boxcar resampler. ``feed`` returns (t_end_s, accel, gyro, gap_before)."""
 
-    def __init__(self, rate_hz: float = 50.0, max_hole_s: float = 0.5):
+    def __init__(self, rate_hz: float = ANALYSIS_RATE_HZ, max_hole_s: float = 0.5):
         self.dt_s = 1.0 / rate_hz
         self.max_fill = max(0, int(np.ceil(max_hole_s * rate_hz)) - 1)   # empty buckets filled at most
         self._pend_t = np.empty(0)  # raw samples of the bucket being filled

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.events import RepEvent, SetEvent  # noqa: E402
 from analysis.pipeline import Pipeline  # noqa: E402
-from analysis.trunksway import TrunkTilt  # noqa: E402
+from analysis.sway.trunk import TrunkTilt  # noqa: E402
 from imu.sim import SensorErrors, simulate_session  # noqa: E402
 from imu.sim.leg import StanceShank  # noqa: E402
 from imu.sim.sensor import SensorStage  # noqa: E402

@@ -27,7 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.orientation import Tilt  # noqa: E402
-from analysis.pipeline import ANALYSIS_RATE_HZ, Pipeline  # noqa: E402
+from analysis.pipeline import Pipeline  # noqa: E402
+from analysis.resample import ANALYSIS_RATE_HZ  # noqa: E402
 from imu.samples import STANDARD_GRAVITY_MPS2  # noqa: E402
 from imu.sim import simulate_session  # noqa: E402
 
@@ -58,7 +59,7 @@ def floor(block, rate_hz: float) -> float:
     step = int(round(0.1 * rate_hz))
     dt = 1.0 / ANALYSIS_RATE_HZ
     c0 = time.process_time()
-    ahrs = Tilt(ANALYSIS_RATE_HZ)._ahrs      # the pipeline's own fusion settings
+    ahrs = Tilt(rate_hz=ANALYSIS_RATE_HZ)._ahrs      # the pipeline's own fusion settings
     for i in range(0, len(block), step):
         t = block.t_s[i:i + step]
         if not len(t):

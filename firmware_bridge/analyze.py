@@ -19,7 +19,7 @@ from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
 from analysis.reps import RepParams
-from analysis.trunksway import trunk_sway
+from analysis.sway.trunk import trunk_sway
 from firmware_bridge.config import AXES, axis_vector
 from imu.recording import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
 

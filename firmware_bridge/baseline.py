@@ -1,4 +1,4 @@
-"""The athlete's sway history from past session folders, for analysis.swaybaseline (docs/sway.md).
+"""The athlete's sway history from past session folders, for analysis.sway.baseline (docs/sway.md).
 
 Reads each closed session's summary.json (whose athlete it was) and sets.csv (each set's sway_deg).
 Sessions recorded before sway was measured have no such column and are skipped, as are folders a
@@ -10,7 +10,7 @@ import json
 import math
 from pathlib import Path
 
-from analysis.swaybaseline import MAX_SESSIONS, Baseline, sway_baseline
+from analysis.sway.baseline import MAX_SESSIONS, Baseline, sway_baseline
 from firmware_bridge.recorder import _read_csv
 
 

@@ -17,8 +17,8 @@ from analysis.errors import HingemarchError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
 from analysis.reps import RepParams
-from analysis.swaybaseline import compare
-from analysis.trunksway import TrunkTilt
+from analysis.sway.baseline import compare
+from analysis.sway.trunk import TrunkTilt
 from firmware_bridge import __version__
 from firmware_bridge.baseline import athlete_baseline
 from firmware_bridge.config import axis_vector

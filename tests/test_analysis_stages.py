@@ -7,8 +7,8 @@ from scipy.spatial.transform import Rotation
 
 from analysis.health import Health
 from analysis.legangle import LegAngle
-from analysis.legsway import BURST, TiltRing
-from analysis.orientation import StillBias, Tilt
+from analysis.sway.leg import BURST, TiltRing
+from analysis.orientation import StillBias, Tilt, TiltParams
 from analysis.reps import RepDetector, RepParams
 from analysis.sets import SetTracker
 
@@ -77,7 +77,7 @@ def test_fusion_recovers_onto_the_accelerometer_after_the_configured_seconds(tim
     """After motion that left the tilt 40 deg off, acceleration rejection ignores the accelerometer
     for ``rejection_timeout_s``, then fusion recovers (it took 250 s when the setting was given in
     samples to an imufusion that reads seconds)."""
-    tilt = Tilt(rejection_timeout_s=timeout_s)
+    tilt = Tilt(TiltParams(rejection_timeout_s=timeout_s))
     up = np.array([0.0, 0, 1])
     for _ in range(200):
         tilt.update(up * G, np.zeros(3))

@@ -1,4 +1,4 @@
-"""Balance sway from the lifted leg (analysis.legsway, setsway, foottaps): the measures on synthetic
+"""Balance sway from the lifted leg (analysis.sway: leg, per_set, foottaps): the measures on synthetic
 tilt with known answers, and the pipeline on simulated sets with known sway. docs/sway.md."""
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
-from analysis.foottaps import foot_taps
-from analysis.legsway import BURST, STILL, TiltRing, leg_sway
+from analysis.sway.foottaps import foot_taps
+from analysis.sway.leg import BURST, STILL, TiltRing, leg_sway
 from analysis.pipeline import Pipeline, analyze
 from imu.samples import STANDARD_GRAVITY_MPS2 as G
 from imu.sim import simulate_session

@@ -1,4 +1,4 @@
-"""Sway in the outputs: the per-athlete baseline (analysis.swaybaseline, firmware_bridge.baseline),
+"""Sway in the outputs: the per-athlete baseline (analysis.sway.baseline, firmware_bridge.baseline),
 the session files, the set event, the dashboard tile and ``analyze --json``."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from analysis.errors import DataError
-from analysis.swaybaseline import CHANGE_Z, compare, sway_baseline
+from analysis.sway.baseline import CHANGE_Z, compare, sway_baseline
 from firmware_bridge import config
 from firmware_bridge.baseline import sway_history
 from firmware_bridge.cli import main

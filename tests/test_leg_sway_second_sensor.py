@@ -1,4 +1,4 @@
-"""The optional second sensor (analysis.trunksway): a simulated pelvis sensor during simulated sets
+"""The optional second sensor (analysis.sway.trunk): a simulated pelvis sensor during simulated sets
 gives the classic sway measures of the true whole-body sway."""
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from analysis.errors import DataError
-from analysis.sway import sway_measures
-from analysis.trunksway import trunk_sway
+from analysis.sway.measures import sway_measures
+from analysis.sway.trunk import trunk_sway
 from firmware_bridge import config
 from firmware_bridge.service import Service
 from imu.clock import FakeClock

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from analysis.errors import DataError
-from analysis.sway import sampling_rate_hz, sway_measures
+from analysis.sway.measures import sampling_rate_hz, sway_measures
 
 REF_DIR = Path(__file__).parent / "data" / "sway_reference"
 

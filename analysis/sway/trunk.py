@@ -6,7 +6,7 @@ measures include movement). Its samples go through the same resampling, gyro-bia
 as the pipeline's, except that the gyro bias takes off the turn the accelerometer saw in each still
 window and follows it more slowly (here the sway is the measurement, and a bias of a degree per
 second picked up from it would show directly). During each set window the fused "up" is split into
-an antero-posterior and a medio-lateral tilt angle and the analysis.sway measures are applied to
+an antero-posterior and a medio-lateral tilt angle and the analysis.sway.measures are applied to
 them (docs/sway.md).
 """
 from __future__ import annotations
@@ -19,11 +19,10 @@ from typing import Sequence
 import numpy as np
 
 from analysis.errors import DataError
-from analysis.legsway import UNIT_NAMES
-from analysis.orientation import StillBias, Tilt
-from analysis.pipeline import ANALYSIS_RATE_HZ
-from analysis.resample import Bucketer
-from analysis.sway import sway_measures
+from analysis.sway.leg import UNIT_NAMES
+from analysis.orientation import StillBias, StillParams, Tilt
+from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
+from analysis.sway.measures import sway_measures
 
 
 class TrunkTilt:
@@ -31,8 +30,8 @@ class TrunkTilt:
     for the last ``keep_s`` seconds, so a set's measures cost little when it closes."""
 
     def __init__(self, keep_s: float = 900.0, rate_hz: float = ANALYSIS_RATE_HZ):
-        self._bucketer, self._tilt = Bucketer(rate_hz), Tilt(rate_hz)
-        self._bias = StillBias(rate_hz=rate_hz, keep=9, gyro_dev_dps=5.0)
+        self._bucketer, self._tilt = Bucketer(rate_hz), Tilt(rate_hz=rate_hz)
+        self._bias = StillBias(StillParams(keep=9, gyro_dev_dps=5.0), rate_hz)
         self._t: deque[float] = deque(maxlen=int(keep_s * rate_hz))
         self._up: deque[np.ndarray] = deque(maxlen=int(keep_s * rate_hz))
 

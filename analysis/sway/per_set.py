@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analysis.foottaps import foot_taps
-from analysis.legsway import STILL, TiltRing, hold_measures, holds, leg_sway, rounded
+from analysis.sway.foottaps import foot_taps
+from analysis.sway.leg import STILL, TiltRing, hold_measures, holds, leg_sway, rounded
 
 
 @dataclass

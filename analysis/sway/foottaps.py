@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.legsway import runs
+from analysis.sway.leg import runs
 
 STAND_BAND_DEG = 12.0      # leg within this of standing
 STAND_RATE_DPS = 30.0      # and not swinging

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import signal
 
 from analysis.errors import DataError
-from analysis.sway import axis_range, rms, spectral_frequencies_hz, sway_measures
+from analysis.sway.measures import axis_range, rms, spectral_frequencies_hz, sway_measures
 from analysis.units import STANDARD_GRAVITY_MPS2
 
 RING_S = 180.0              # longest window kept (a set is measured when it closes, up to 20 s later)
@@ -170,19 +170,19 @@ def holds(still: np.ndarray, fs_hz: float) -> list[tuple[int, int]]:
     return [(a + trim, b - trim) for a, b in runs(still) if b - a - 2 * trim >= least]
 
 
-UNIT_NAMES = {  # analysis.sway measure -> its name with the unit for degrees in (sway.py keeps unit-free names)
+UNIT_NAMES = {  # analysis.sway.measures measure -> its name with the unit for degrees in (measures.py keeps unit-free names)
     "rms_ml": "rms_ml_deg", "rms_ap": "rms_ap_deg", "rms_radius": "rms_radius_deg",
     "mean_distance": "mean_distance_deg", "range_ml": "range_ml_deg", "range_ap": "range_ap_deg",
     "path_length": "path_length_deg", "mean_velocity_ml": "mean_velocity_ml_dps",
     "mean_velocity_ap": "mean_velocity_ap_dps", "mean_velocity": "mean_velocity_dps",
     "ellipse_area_95": "ellipse_area_95_deg2", "sway_area_per_s": "sway_area_deg2_per_s"}
 
-# every analysis.sway measure, named with its unit (taken from the function itself, so they cannot drift)
+# every analysis.sway.measures measure, named with its unit (taken from the function itself, so they cannot drift)
 HOLD_KEYS = tuple(UNIT_NAMES.get(k, k) for k in sway_measures([0.0, 1.0, 0.0], [0.0, 0.0, 1.0], 1.0))
 
 
 def hold_measures(frontal_deg, sagittal_deg, spans, fs_hz: float) -> list[tuple[float, dict]]:
-    """(duration_s, analysis.sway measures in degrees) of each hold: ML = frontal tilt, AP = sagittal tilt."""
+    """(duration_s, analysis.sway.measures in degrees) of each hold: ML = frontal tilt, AP = sagittal tilt."""
     out = []
     for a, b in spans:
         ml, ap = frontal_deg[a:b], sagittal_deg[a:b]
