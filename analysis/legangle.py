@@ -55,12 +55,9 @@ class LegAngle:
         self.rezeros = 0              # times the strap was seen to move (axis relearned)
         self.turns = 0                # times the axis turned far while being followed
         self.rehomes = 0
-        self._home_deg = math.nan     # leg angle at the last long still pose
-        self._home_up: np.ndarray | None = None
+        self._home: _Pose | None = None   # the last long still pose
         self._axis_anchor: np.ndarray | None = None   # the axis when it was last (re)learned
         self._cos_turned = math.cos(math.radians(p.turned_deg))
-        self._away_deg = (0.0, 0.0)   # farthest the leg went from there since, behind and ahead
-        self._from_home_deg = 0.0     # where the leg is now from there, unwrapped (may pass 180)
 
     def update(self, up: np.ndarray, gyro_dps, still_s: float) -> tuple[float, float]:
         """One bucket: returns (raw angle deg, angular rate about the axis dps); NaN until known.
@@ -80,7 +77,7 @@ class LegAngle:
             self._on_still(up)
         a = self.axis
         if a is None or not self._ref_valid():
-            self._home_deg = math.nan
+            self._home = None
             return math.nan, math.nan
         angle = self._track_home(up, self._angle(up, a), still_s)
         ax, ay, az = a.tolist()
@@ -156,21 +153,35 @@ class LegAngle:
         seated): take it as standing, once the leg has gone well both ways from it.
         """
         if still_s >= self.home_still_s:
-            self._home_deg, self._home_up, self._away_deg = angle, up.copy(), (0.0, 0.0)
-            self._from_home_deg = 0.0
+            self._home = _Pose(angle, up.copy())
             return angle
-        if math.isnan(self._home_deg) or still_s > 0:
+        if self._home is None or still_s > 0:
             return angle
-        prev = self._from_home_deg    # unwrapped: from a seat the hinge is 180 deg away, not "behind"
-        self._from_home_deg = d = prev + _wrap(angle - self._home_deg - prev)
-        self._away_deg = behind, ahead = max(self._away_deg[0], -d), max(self._away_deg[1], d)
-        if (abs(self._home_deg) > self.stale_ref_deg and max(behind, ahead) > self.round_trip_deg
-                and min(behind, ahead) > self.round_trip_deg / 2):
-            self.up_ref = self._home_up
+        self._home.follow(angle)
+        if abs(self._home.deg) > self.stale_ref_deg and self._home.round_trip(self.round_trip_deg):
+            self.up_ref, self._home = self._home.up, None
             self.rehomes += 1
-            self._home_deg, self._away_deg, self._from_home_deg = 0.0, (0.0, 0.0), 0.0
             return self._angle(up, self.axis)
         return angle
+
+
+class _Pose:
+    """A pose the leg held, and how far it has gone from it since, each way (unwrapped: from a seat
+    the hinge is 180 deg away, not "behind")."""
+
+    __slots__ = ("deg", "up", "from_deg", "behind", "ahead")
+
+    def __init__(self, deg: float, up: np.ndarray):
+        self.deg, self.up = deg, up
+        self.from_deg = self.behind = self.ahead = 0.0
+
+    def follow(self, angle: float) -> None:
+        self.from_deg = d = self.from_deg + _wrap(angle - self.deg - self.from_deg)
+        self.behind, self.ahead = max(self.behind, -d), max(self.ahead, d)
+
+    def round_trip(self, deg: float) -> bool:
+        """Gone ``deg`` one way and half as far the other since."""
+        return max(self.behind, self.ahead) > deg and min(self.behind, self.ahead) > deg / 2
 
 
 def _wrap(deg: float) -> float:

@@ -18,7 +18,7 @@ from analysis.events import Event, RepEvent, SetEvent
 from analysis.health import Health
 from analysis.legangle import LegAngle, LegAngleParams
 from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
-from analysis.reps import RepDetector, RepParams
+from analysis.reps import RepDetector, RepFound, RepParams
 from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
 from analysis.sets import SetTracker
 from analysis.sway.per_set import SetSway
@@ -122,15 +122,14 @@ class Pipeline:
         """What keeps the count from being trusted right now, one line each (analysis/health.py)."""
         return self._health.problems(self._bias.windows, self._bias.rest_mps2)
 
-    def _replay(self, forget_side: bool):
+    def _replay(self, forget_side: bool) -> list[RepFound]:
         """The reference or the axis was stale or just learned (a rep in progress saw wrong angles, or
         none: the first rep teaches the axis): run the detector again over the buckets since the last
-        rep or reset, as the new reference and axis read them."""
-        reps, found = self._reps, None
+        rep or reset, as the new reference and axis read them; the reps it finds there."""
+        reps = self._reps
         reps.reset(forget_side)
-        for t, up, g in self._recent:
-            found = reps.update(t, *self._leg.reread(up, g)) or found
-        return found
+        found = [reps.update(t, *self._leg.reread(up, g)) for t, up, g in self._recent]
+        return [f for f in found if f is not None]
 
     def _run(self, t_end, acc, gyr, gap) -> list[Event]:
         """One block of buckets. What needs nothing from the later stages is done for the whole
@@ -163,25 +162,26 @@ class Pipeline:
                 self._rezeros = leg.rezeros
                 reps.reset(forget_side=True)
                 self._recent.clear()
-            found = None
+            found: list[RepFound] = []
             turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
             learned, self._unknown = self._unknown and raw == raw, raw != raw   # the angle just became known
             if turned or learned or leg.rehomes != self._rehomes:
                 self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                 found = self._replay(forget_side=turned)
             self._recent.append((t, up, g))   # imufusion hands out a new array each update
-            found = reps.update(t, raw, rate) or found
-            if found is not None:
+            now = reps.update(t, raw, rate)
+            found += [now] if now is not None else []
+            if found:
                 to_ring(i + 1)
+                self._recent.clear()
+            for f in found:
                 first = sets.open is None or not sets.open.reps
-                sw = self._sway.on_rep(found.start_s, found.t_s, first)
+                sw = self._sway.on_rep(f.start_s, f.t_s, first)
                 detail = {k: v for k, v in sw.items() if k not in ("sway_deg", "sway_dps")}
-                rep = sets.add_rep(t, found.t_s, found.start_s, found.hinge_depth_deg,
-                                   found.march_height_deg, found.evidence, sway_deg=sw["sway_deg"],
-                                   sway_dps=sw["sway_dps"], sway=detail)
+                rep = sets.add_rep(t, f.t_s, f.start_s, f.hinge_depth_deg, f.march_height_deg, f.evidence,
+                                   sway_deg=sw["sway_deg"], sway_dps=sw["sway_dps"], sway=detail)
                 self.last_rep = rep
                 events.append(rep)
-                self._recent.clear()
             ended = sets.tick(t)
             if ended is not None:
                 to_ring(i + 1)

@@ -127,3 +127,21 @@ def test_empty_and_gapped_input():
     keep = np.r_[0:cut, cut + 300:len(b)]          # the sensor was lost for 3 s mid-set
     reps = [e for e in analyze(b.t_s[keep], b.accel_mps2[keep], b.gyro_dps[keep]) if isinstance(e, RepEvent)]
     assert 4 <= len(reps) <= 6                     # the rep spanning the gap may be lost, no more
+
+
+def test_every_rep_found_when_the_angle_becomes_known_is_reported():
+    """A recording that starts mid-set in flowing reps has no still moment until the set ends; the
+    angle becomes known only then, and the detector re-reads the last REPLAY_S. Every rep it finds
+    there is an event (only the last one used to be)."""
+    from analysis.pipeline import REPLAY_S
+    s = simulate_session(5, rate_hz=100, n_sets=1, reps_per_set=[5], include_distractions=False,
+                         tempo_range_s=(1.6, 2.0), hold_prob=0.0, flow_prob=1.0, placement="thigh")
+    st, b, k = s.truth.sets[0], s.block, s.stage.clock_factor
+    i0 = np.searchsorted(b.t_s, st.rep_start_s[0] * k + 0.05)     # from inside the first rep on
+    p = Pipeline(placement="thigh")
+    reps = [e for e in p.feed(b.t_s[i0:], b.accel_mps2[i0:], b.gyro_dps[i0:]) + p.finish()
+            if isinstance(e, RepEvent)]
+    known_s = reps[0].t_s
+    expected = [t * k for t in st.rep_completion_s if known_s - REPLAY_S < t * k <= known_s]
+    assert len(expected) >= 2 and len(reps) == len(expected)
+    assert [r.t_s for r in reps] == [known_s] * len(expected)
