@@ -21,7 +21,9 @@ from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
 from analysis.reps import RepDetector, RepFound, RepParams
 from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
 from analysis.sets import SetTracker
+from analysis.errors import DataError
 from analysis.sway.per_set import SetSway
+from analysis.sway.trunk import TrunkTilt
 
 REPLAY_S = 10.0       # on a re-home or an axis turn, the rep detector re-reads this much history
 
@@ -38,9 +40,14 @@ class Params:
 
 
 class Pipeline:
-    """Feed blocks of samples; get events. ``finish()`` closes the open set at the end."""
+    """Feed blocks of samples; get events. ``finish()`` closes the open set at the end.
 
-    def __init__(self, params: Params | None = None, placement: str | None = None):
+    With ``second_forward_axis`` (the forward axis of an optional second sensor on the standing leg
+    or the pelvis, in its own axes) its samples go to ``feed_second``, each before the lifted leg's
+    block of the same time, and every set carries that sensor's sway as ``sway["second"]``."""
+
+    def __init__(self, params: Params | None = None, placement: str | None = None,
+                 second_forward_axis: tuple[float, float, float] | None = None, second_keep_s: float = 900.0):
         params = params or Params()
         if placement is not None:
             params = replace(params, reps=replace(params.reps, placement=placement))
@@ -53,6 +60,8 @@ class Pipeline:
         self._sets = SetTracker(params.set_gap_s)
         self._sway = SetSway(ANALYSIS_RATE_HZ)
         self._health = Health(ANALYSIS_RATE_HZ)
+        self._second = None if second_forward_axis is None else TrunkTilt(second_keep_s)
+        self._second_axis, self._second_problem = second_forward_axis, ""
         self._rezeros = self._rehomes = self._turns = 0
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps)
@@ -63,6 +72,10 @@ class Pipeline:
         """Process a block (any length, time-ordered, continuing the previous one)."""
         return self._run(*self._bucketer.feed(np.asarray(t_s, float), np.asarray(accel_mps2, float),
                                               np.asarray(gyro_dps, float)))
+
+    def feed_second(self, t_s, accel_mps2, gyro_dps) -> None:
+        """The second sensor's samples (a block continuing its previous one)."""
+        self._second.feed(t_s, accel_mps2, gyro_dps)
 
     def finish(self) -> list[Event]:
         """End of stream: process the last bucket and close the open set."""
@@ -91,12 +104,19 @@ class Pipeline:
         if ended is None:
             return None
         measures = self._sway.close()
-        if measures is None:
-            return ended
-        detail = {k: v for k, v in measures.items() if k not in ("sway_deg", "sway_dps", "foot_tap_s")}
-        return replace(ended, sway_deg=measures["sway_deg"], sway_dps=measures["sway_dps"],
-                       foot_taps=len(measures["foot_tap_s"]), foot_tap_s=tuple(measures["foot_tap_s"]),
-                       sway=detail)
+        if measures is not None:
+            detail = {k: v for k, v in measures.items() if k not in ("sway_deg", "sway_dps", "foot_tap_s")}
+            ended = replace(ended, sway_deg=measures["sway_deg"], sway_dps=measures["sway_dps"],
+                            foot_taps=len(measures["foot_tap_s"]), foot_tap_s=tuple(measures["foot_tap_s"]),
+                            sway=detail)
+        if self._second is not None:
+            try:
+                second = self._second.measures(ended.start_s, ended.end_s, self._second_axis)
+            except DataError as e:        # e.g. a forward axis that points up on this mount
+                self._second_problem = f"second sensor: {e}"
+            else:
+                ended = replace(ended, sway={**ended.sway, "second": second})
+        return ended
 
     @property
     def state(self) -> dict:
@@ -120,7 +140,8 @@ class Pipeline:
     @property
     def problems(self) -> list[str]:
         """What keeps the count from being trusted right now, one line each (analysis/health.py)."""
-        return self._health.problems(self._bias.windows, self._bias.rest_mps2)
+        problems = self._health.problems(self._bias.windows, self._bias.rest_mps2)
+        return problems + ([self._second_problem] if self._second_problem else [])
 
     def _replay(self, forget_side: bool) -> list[RepFound]:
         """The reference or the axis was stale or just learned (a rep in progress saw wrong angles, or
@@ -194,8 +215,14 @@ class Pipeline:
         return events
 
 
-def analyze(t_s, accel_mps2, gyro_dps, params: Params | None = None,
-            placement: str | None = None) -> list[Event]:
-    """Batch analysis of a whole recording: the streaming pipeline fed once."""
-    p = Pipeline(params, placement)
+def analyze(t_s, accel_mps2, gyro_dps, params: Params | None = None, placement: str | None = None,
+            second=None, second_forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)) -> list[Event]:
+    """Batch analysis of a whole recording: the streaming pipeline fed once. ``second``: the
+    optional second sensor's samples (``t_s``, ``accel_mps2``, ``gyro_dps``), kept whole."""
+    if second is None:
+        p = Pipeline(params, placement)
+    else:
+        span_s = float(second.t_s[-1] - second.t_s[0]) if len(second.t_s) else 0.0
+        p = Pipeline(params, placement, second_forward_axis, second_keep_s=span_s + 1.0)
+        p.feed_second(second.t_s, second.accel_mps2, second.gyro_dps)
     return p.feed(t_s, accel_mps2, gyro_dps) + p.finish()

@@ -12,6 +12,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from analysis.errors import DataError
+from analysis.events import SetEvent
+from analysis.pipeline import Pipeline, analyze
 from analysis.sway.measures import sway_measures
 from analysis.sway.trunk import trunk_sway
 from firmware_bridge import config
@@ -21,6 +23,7 @@ from imu.emulated import emulated_source
 from imu.recording import read_samples
 from imu.sim import simulate_session
 from imu.sim.leg import StanceShank, ideal_imu
+from imu.samples import SampleBlock
 from imu.sim.sensor import SensorErrors, SensorStage
 
 
@@ -75,6 +78,35 @@ def test_second_sensor_input_problems_are_clear_errors(two_sets):
     with pytest.raises(DataError, match="too close to vertical"):
         trunk_sway(t, accel, gyro, [(10.0, 40.0)], forward_axis=(0.0, 0.0, 1.0))
     assert trunk_sway(t, accel, gyro, [(10.0, 10.5)]) == [None]     # under a second: no measures
+
+
+def test_the_pipeline_attaches_the_second_sensors_sway_to_each_set_streamed_or_batch(two_sets):
+    """One stage for the live service and analyze: each set's ``sway["second"]`` is trunk_sway over
+    that set's window, whether the second sensor's blocks are interleaved with the leg's or the
+    whole recording is given at once; a forward axis that points up is a problem line, not a crash."""
+    mount = Rotation.from_euler("xyz", [10, -25, 70], degrees=True).as_matrix()
+    t2, a2, g2, _ = pelvis_samples(two_sets, mount)
+    forward = tuple(mount.T @ [1.0, 0.0, 0.0])
+    b = two_sets.block
+    batch = [e for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="thigh",
+                                second=SampleBlock(t2, a2, g2), second_forward_axis=forward)
+             if isinstance(e, SetEvent)]
+    assert len(batch) == 2
+    want = trunk_sway(t2, a2, g2, [(e.start_s, e.end_s) for e in batch], forward_axis=forward)
+    assert [e.sway["second"] for e in batch] == want and all(want)
+    p, streamed = Pipeline(placement="thigh", second_forward_axis=forward), []
+    cuts = np.arange(0.0, b.t_s[-1] + 1.0, 0.1)
+    e2, e1 = np.searchsorted(t2, cuts), np.searchsorted(b.t_s, cuts)     # 0.1 s blocks of both
+    for i0, i1, j0, j1 in zip(e2[:-1], e2[1:], e1[:-1], e1[1:]):
+        p.feed_second(t2[i0:i1], a2[i0:i1], g2[i0:i1])
+        streamed += p.feed(b.t_s[j0:j1], b.accel_mps2[j0:j1], b.gyro_dps[j0:j1])
+    streamed = [e for e in streamed + p.finish() if isinstance(e, SetEvent)]
+    assert [e.sway["second"] for e in streamed] == want
+    up = Pipeline(placement="thigh", second_forward_axis=(0.0, 0.0, 1.0))
+    up.feed_second(t2, a2, g2)
+    sets = [e for e in up.feed(b.t_s, b.accel_mps2, b.gyro_dps) + up.finish() if isinstance(e, SetEvent)]
+    assert len(sets) == 2 and all("second" not in e.sway for e in sets)
+    assert up.problems[-1].startswith("second sensor: ") and "too close to vertical" in up.problems[-1]
 
 
 def test_a_second_chip_on_the_bus_is_recorded_and_measured_in_each_set(two_sets, tmp_path):
