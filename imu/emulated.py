@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from imu.bus import BusStats
-from imu.clock import FakeClock, ScaledClock
+from imu.clock import FakeClock
 from imu.errors import BusError
 from imu.samples import STANDARD_GRAVITY_MPS2
 
@@ -553,45 +553,3 @@ def emulated_bus(chip: str = "mpu6050", motion=None, clock=None, address: int | 
     bus.attach(address or c.default_address, c)
     return bus
 
-
-def emulated_source(chip: str, motion, rate_hz: float = 200.0, speed: float = 1.0, *,
-                    clock=None, accel_range_g: float = 16.0, gyro_range_dps: float = 2000.0,
-                    dlpf_hz: float = 42.0, calibration=None, duration_s: float | None = None,
-                    disconnect_s: tuple | None = None, nack_burst: tuple | None = None,
-                    stuck_who_am_i: tuple | None = None, second_address: int = 0, second_motion=None,
-                    **chip_options):
-    """The real driver + I2cSource stack on an emulated chip moved by ``motion`` (``.at(t_s)``;
-    its t = 0 is the source's session t_s = 0). ``speed`` > 1 runs the emulated clock faster than
-    real time (ignored when a ``clock`` is given). The stream ends after ``duration_s`` (default:
-    ``motion.duration_s`` if it has one, else never). Faults, times in seconds from this call:
-    ``disconnect_s=(start, end)``, ``nack_burst=(t, count)``, ``stuck_who_am_i=(start, end, value)``;
-    other keywords (``rate_error_ppm``, ``accel_offset_mps2``, ``accel_gain``, ``gyro_bias_dps``,
-    ``noise_lsb``, ``temperature_c``) go to the chip. ``second_address``: a second chip of the same
-    kind there, moved by ``second_motion``, read alongside (an imu.paired.PairedSource)."""
-    from imu.driver import SensorSettings
-    from imu.i2c_source import I2cSource
-
-    clock = clock if clock is not None else ScaledClock(speed)
-    bus = emulated_bus(chip, motion, clock, **chip_options)
-    address, emu = next(iter(bus.devices.items()))
-    t0 = clock.now()
-    if disconnect_s:
-        bus.at(t0 + disconnect_s[0], lambda: bus.disconnect(address))
-        bus.at(t0 + disconnect_s[1], lambda: bus.reconnect(address))
-    if nack_burst:
-        bus.at(t0 + nack_burst[0], lambda: bus.nack(address, int(nack_burst[1])))
-    if stuck_who_am_i:
-        start, end, value = stuck_who_am_i
-        bus.at(t0 + start, lambda: setattr(emu, "stuck_who_am_i", value))
-        bus.at(t0 + end, lambda: setattr(emu, "stuck_who_am_i", None))
-    settings = SensorSettings(rate_hz, accel_range_g, gyro_range_dps, dlpf_hz)
-    src = I2cSource(bus, chip=chip, address=address, settings=settings, clock=clock,
-                    calibration=calibration,
-                    end_after_s=duration_s if duration_s is not None else getattr(motion, "duration_s", None))
-    emu.motion_t0_s = src.t0_s            # motion time == session time
-    if not second_address:
-        return src
-    from imu.paired import PairedSource
-    bus.attach(second_address, make_chip(chip, second_motion, clock)).motion_t0_s = src.t0_s
-    return PairedSource(src, I2cSource(bus, chip=chip, address=second_address, settings=settings,
-                                       clock=clock))
