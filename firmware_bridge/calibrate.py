@@ -55,7 +55,7 @@ def collect(source, timeout_s: float = 180.0, still_s: float = 1.0, say=print):
 def run(args: argparse.Namespace) -> int:
     from firmware_bridge.wiring import open_sensor_bus, sensor_settings
     from imu.calibration import save
-    from imu.emulated import SixFaces
+    from imu.emulated.motions import SixFaces
     from imu.i2c_source import I2cSource
 
     cfg = config_mod.load(config_file(args.config))

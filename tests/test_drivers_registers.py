@@ -9,7 +9,8 @@ import pytest
 from imu.clock import FakeClock
 from imu.detect import DRIVERS, detect, scan
 from imu.driver import SensorSettings
-from imu.emulated import EmulatedBus, make_chip
+from imu.emulated import make_chip
+from imu.emulated.bus import EmulatedBus
 from imu.errors import SensorConfigError, SensorNotFound
 from imu.registers import Field, Scale, ScaleTable
 from imu.samples import STANDARD_GRAVITY_MPS2 as G

@@ -15,7 +15,7 @@ from firmware_bridge.paths import state_dir
 from firmware_bridge.wiring import emulated_source, open_bus, source_from_config
 from imu import calibration as cal_mod
 from imu.clock import FakeClock
-from imu.emulated import SixFaces
+from imu.emulated.motions import SixFaces
 from imu.errors import BusOpenError
 from imu.samples import STANDARD_GRAVITY_MPS2 as G
 

@@ -6,7 +6,7 @@ import time
 from firmware_bridge import config
 from firmware_bridge.service import Service
 from firmware_bridge.wiring import emulated_source
-from imu.emulated import Still
+from imu.emulated.motions import Still
 from mqtt_helpers import publisher, settings
 
 
