@@ -13,16 +13,16 @@ from imu.emulated import invensense, st
 from imu.emulated.bus import EmulatedBus
 from imu.emulated.chip import EmulatedChip
 
-CHIPS: dict[str, type[EmulatedChip]] = {c.name: c for c in (
+MODELS: dict[str, type[EmulatedChip]] = {c.name: c for c in (
     invensense.EmulatedMPU6050, invensense.EmulatedMPU6500, invensense.EmulatedMPU9250,
     st.EmulatedLSM6DS3, st.EmulatedLSM6DS3TRC, st.EmulatedLSM6DSOX)}
 
 
 def make_chip(chip: str, motion=None, clock=None, **options) -> EmulatedChip:
     try:
-        cls = CHIPS[chip]
+        cls = MODELS[chip]
     except KeyError:
-        raise ValueError(f"no emulated chip {chip!r} (choose {', '.join(CHIPS)})") from None
+        raise ValueError(f"no emulated chip {chip!r} (choose {', '.join(MODELS)})") from None
     return cls(motion, clock, **options)
 
 
