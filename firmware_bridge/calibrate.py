@@ -9,7 +9,6 @@ import time
 from analysis.errors import HingemarchError
 from firmware_bridge import config as config_mod
 from firmware_bridge.paths import CONFIG_HELP, config_file, state_dir
-from firmware_bridge.probe import open_bus_for, settings_from
 
 
 class CalibrationTimeout(HingemarchError, TimeoutError):
@@ -54,22 +53,18 @@ def collect(source, timeout_s: float = 180.0, still_s: float = 1.0, say=print):
 
 
 def run(args: argparse.Namespace) -> int:
+    from firmware_bridge.wiring import open_sensor_bus, sensor_settings
     from imu.calibration import save
-    from imu.clock import ScaledClock
-    from imu.emulated import SixFaces, emulated_bus
+    from imu.emulated.motions import SixFaces
     from imu.i2c_source import I2cSource
 
     cfg = config_mod.load(config_file(args.config))
     s = dict(cfg["sensor"])
     if args.backend:
         s["backend"] = args.backend
-    if s["backend"] == "emulated":
-        clock = ScaledClock(args.speed)
-        bus = emulated_bus(args.emulate, SixFaces(), clock)
-    else:
-        bus, clock = open_bus_for(s, args.emulate)
+    bus, clock = open_sensor_bus(s, args.emulate, motion=SixFaces(), speed=args.speed)
     try:
-        src = I2cSource(bus, s["chip"], s["address"], settings_from(s), clock=clock)
+        src = I2cSource(bus, s["chip"], s["address"], sensor_settings(s), clock=clock)
         print(f"calibrating {src.chip} at 0x{src.address:02X}, {src.applied.rate_hz:g} Hz")
         started = time.monotonic()
         cal = collect(src, args.timeout_s, args.still_s)

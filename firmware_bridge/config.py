@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.errors import HingemarchError
+from imu.chips import CHIPS
 
 
 class ConfigError(HingemarchError, ValueError):
@@ -49,7 +50,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "backend": Key(str, "smbus2", "I2C backend: the real bus, or an emulated chip for trying things "
                        "without hardware", choices=("smbus2", "emulated")),
         "chip": Key(str, "auto", "IMU chip; auto reads WHO_AM_I at the usual addresses",
-                    choices=("auto", "mpu6050", "mpu6500", "mpu9250", "lsm6ds3", "lsm6ds3trc", "lsm6dsox")),
+                    choices=("auto", *CHIPS)),
         "i2c_bus": Key(int, 1, "I2C bus number, /dev/i2c-N (1 on a Raspberry Pi header)", min=0, max=31),
         "address": Key(int, 0, "7-bit I2C address; 0 probes 0x68, 0x69, 0x6A, 0x6B", min=0, max=127),
         "rate_hz": Key(float, 200.0, "output data rate; the chip's nearest rate is used (MPU: 1 kHz/n, "

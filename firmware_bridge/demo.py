@@ -96,7 +96,7 @@ def run(args) -> int:
     if args.sensor == "sim":
         source = SimSource(sim, args.speed)
     else:
-        from imu.emulated import emulated_source
+        from firmware_bridge.wiring import emulated_source
         source = emulated_source(args.sensor, sim.motion, 200.0, args.speed)
     tty = sys.stdout.isatty()
     work = Path(tempfile.mkdtemp(prefix="hingemarch-demo-"))

@@ -77,11 +77,11 @@ def check_i2c_bus(sensor: dict, dev: Path = Path("/dev")) -> Check:
 
 def check_sensor(sensor: dict) -> Check:
     """Open the bus and read WHO_AM_I at the configured (or the usual) addresses."""
-    from firmware_bridge.probe import open_bus_for
+    from firmware_bridge.wiring import open_sensor_bus
     from imu.detect import detect
 
     try:
-        bus, _ = open_bus_for(sensor, sensor["chip"] if sensor["chip"] != "auto" else "mpu6050")
+        bus, _ = open_sensor_bus(sensor)
     except HingemarchError as e:
         return Check("sensor", False, f"cannot open the bus: {e}", "fix the I2C bus first (see above)")
     try:

@@ -23,22 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="live samples to show (default %(default)s)")
 
 
-def open_bus_for(s: dict, emulate: str):
-    from imu.bus import open_bus
-    from imu.clock import ScaledClock, SystemClock
-
-    if s["backend"] == "emulated":
-        bus = open_bus("emulated", chip=emulate, clock=ScaledClock(1.0))
-        return bus, bus.clock
-    return open_bus(s["backend"], s["i2c_bus"]), SystemClock()
-
-
-def settings_from(s: dict):
-    from imu.driver import SensorSettings
-    return SensorSettings(s["rate_hz"], s["accel_range_g"], s["gyro_range_dps"], s["dlpf_hz"])
-
-
 def run(args: argparse.Namespace) -> int:
+    from firmware_bridge.wiring import open_sensor_bus, sensor_settings
     from imu.detect import detect, scan
     from imu.i2c_source import I2cSource
 
@@ -48,14 +34,14 @@ def run(args: argparse.Namespace) -> int:
                        ("backend", args.backend)):
         if value is not None:
             s[key] = value
-    bus, clock = open_bus_for(s, args.emulate)
+    bus, clock = open_sensor_bus(s, args.emulate)
     try:
         found = scan(bus)
         print(f"bus {bus.name}: {len(found)} device(s) answer: "
               + (" ".join(f"0x{a:02X}" for a in found) or "none"))
         chip = detect(bus, s["chip"], s["address"])
         print(f"found {chip.chip} at 0x{chip.address:02X} (WHO_AM_I 0x{chip.who_am_i:02X})")
-        src = I2cSource(bus, chip.chip, chip.address, settings_from(s), clock=clock)
+        src = I2cSource(bus, chip.chip, chip.address, sensor_settings(s), clock=clock)
         a = src.applied
         dlpf = f"{a.dlpf_hz:g} Hz" if a.dlpf_hz else "chip default"
         print(f"configured: rate {a.rate_hz:g} Hz (asked {s['rate_hz']:g}), accel ±{a.accel_range_g:g} g, "

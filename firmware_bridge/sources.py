@@ -123,7 +123,7 @@ def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: 
                                side=session["side"])
         return SimSource(sim, speed)
     if spec.startswith("emulated:"):     # the real driver stack on an emulated chip moved by the sim
-        from imu.emulated import emulated_source
+        from firmware_bridge.wiring import emulated_source
         from imu.sim import simulate_session
         from imu.sim.leg import StanceShank
         sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session["placement"],
@@ -134,11 +134,11 @@ def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: 
     if spec.startswith("replay:"):
         return ReplaySource(spec[len("replay:"):], speed)
     if spec == "i2c" or spec in CHIPS:
-        from imu.i2c_source import from_config
+        from firmware_bridge.wiring import source_from_config
         sensor = {**cfg["sensor"], **({} if spec == "i2c" else {"chip": spec}),
                   **({"rate_hz": rate_hz} if rate_hz else {})}
         def opener():
-            return from_config({**cfg, "sensor": sensor}, state_dir)
+            return source_from_config({**cfg, "sensor": sensor}, state_dir)
         try:
             return opener()
         except SensorNotFound as e:      # the bus is there, the sensor is not (yet): wait for it

@@ -1,6 +1,6 @@
-"""The one seam between drivers and hardware: a tiny I2C bus interface, a real implementation on
-smbus2 (register reads go through ``i2c_rdwr`` so a burst is not capped at SMBus's 32 bytes) and a
-by-name factory. A backend is only ever the one asked for: there is no silent fallback."""
+"""The one seam between drivers and hardware: a tiny I2C bus interface and its real implementation
+on smbus2 (register reads go through ``i2c_rdwr`` so a burst is not capped at SMBus's 32 bytes).
+Which backend to open is chosen by name in firmware_bridge.wiring."""
 from __future__ import annotations
 
 import errno
@@ -116,15 +116,3 @@ class SMBus2Bus:
     def close(self) -> None:
         self._bus.close()
 
-
-def open_bus(backend: str = "smbus2", bus_number: int = 1, **emulated_options) -> Bus:
-    """Open a bus by name: ``"smbus2"`` (the real /dev/i2c-N) or ``"emulated"`` (imu.emulated,
-    options such as ``chip="mpu6050"`` passed through). Anything else is an error."""
-    if backend == "smbus2":
-        return SMBus2Bus(bus_number)
-    if backend == "emulated":
-        from imu.clock import ScaledClock
-        from imu.emulated import emulated_bus
-        emulated_options.setdefault("clock", ScaledClock(1.0))    # real time unless told
-        return emulated_bus(**emulated_options)
-    raise BusOpenError(errno.EINVAL, f"unknown I2C backend {backend!r} (choose 'smbus2' or 'emulated')")

@@ -25,10 +25,6 @@ class Detected:
         return DRIVERS[self.chip]
 
 
-def chip_names() -> tuple[str, ...]:
-    return tuple(DRIVERS)
-
-
 def _identify(reg: int, value: int) -> str | None:
     for cls in DRIVERS.values():
         if cls.who_am_i_reg == reg and cls.who_am_i_value == value:

@@ -79,16 +79,6 @@ class ImuDriver:
         self._accel_mps2_per_lsb = 0.0
         self._gyro_dps_per_lsb = 0.0
 
-    # -- identity -------------------------------------------------------------------------
-    def who_am_i(self) -> int:
-        return self.io.read_u8(self.who_am_i_reg)
-
-    def check_identity(self) -> None:
-        got = self.who_am_i()
-        if got != self.who_am_i_value:
-            raise SensorError(f"{self.name} at 0x{self.address:02X}: WHO_AM_I reads 0x{got:02X}, "
-                              f"expected 0x{self.who_am_i_value:02X}")
-
     # -- scaling ----------------------------------------------------------------------------
     def _set_scales(self, accel_lsb_per_g: float, gyro_lsb_per_dps: float) -> None:
         self._accel_mps2_per_lsb = STANDARD_GRAVITY_MPS2 / accel_lsb_per_g

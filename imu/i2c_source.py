@@ -295,35 +295,3 @@ class I2cSource:
             self.status = "ok"
         return True
 
-
-def from_config(cfg: dict, state_dir=None, clock=None):
-    """The source described by the ``[sensor]`` config section, with the stored calibration: an
-    I2cSource, or a PairedSource when ``second_address`` names a second chip on the same bus."""
-    from imu.bus import open_bus
-    from imu.calibration import load
-
-    s = cfg["sensor"]
-    if s["backend"] == "emulated":       # emulated chips at rest, on their own real-time clock
-        chip = "mpu6050" if s["chip"] == "auto" else s["chip"]
-        bus = open_bus("emulated", chip=chip)
-        clock = bus.clock
-        if s["second_address"]:
-            from imu.emulated import make_chip
-            bus.attach(s["second_address"], make_chip(chip, None, clock))
-    else:
-        bus = open_bus(s["backend"], s["i2c_bus"])
-    settings = SensorSettings(s["rate_hz"], s["accel_range_g"], s["gyro_range_dps"], s["dlpf_hz"])
-    try:
-        src = I2cSource(bus, s["chip"], s["address"], settings, clock=clock, owns_bus=True)
-        second = (I2cSource(bus, "auto", s["second_address"], settings, clock=clock)
-                  if s["second_address"] else None)
-    except BaseException:
-        bus.close()
-        raise
-    src.calibration = load(state_dir, src.chip)
-    if src.calibration:
-        src.info.calibration = src.calibration.to_dict()
-    if second is None:
-        return src
-    from imu.paired import PairedSource
-    return PairedSource(src, second)

@@ -11,38 +11,45 @@ from __future__ import annotations
 import numpy as np
 
 from imu.driver import Applied, FifoStatus, ImuDriver, SensorSettings
-from imu.registers import Code, Field, Scale, ScaleTable, Vector3, bit, nearest
+from imu.registers import Code, Field, Register, Scale, ScaleTable, Vector3, bit, nearest
 
-# -- register map [RM6050 register map table], shared by the MPU-6500 [RM6500 table] ------------
-SMPLRT_DIV = 0x19                       # rate = internal rate / (1 + SMPLRT_DIV) [RM6050 reg 25]
-CONFIG = 0x1A
+# -- register map [RM6050 register map table], shared by the MPU-6500 [RM6500 table] and by the
+#    emulated chips (imu.emulated.invensense) ---------------------------------------------------------
+SMPLRT_DIV = Register("SMPLRT_DIV", 0x19)          # rate = internal rate / (1 + SMPLRT_DIV) [RM6050 reg 25]
+DIVIDER = Field("SMPLRT_DIV", SMPLRT_DIV)           # SMPLRT_DIV[7:0]
+CONFIG = Register("CONFIG", 0x1A)
 DLPF_CFG = Field("DLPF_CFG", CONFIG, 0, 3)          # [RM6050 reg 26]
 FIFO_MODE = bit("FIFO_MODE", CONFIG, 6)             # 6500 only: 1 = drop new data when full [RM6500 reg 26]
-GYRO_CONFIG = 0x1B
+GYRO_CONFIG = Register("GYRO_CONFIG", 0x1B)
 FS_SEL = Field("FS_SEL", GYRO_CONFIG, 3, 2)         # [RM6050 reg 27]
-ACCEL_CONFIG = 0x1C
+ACCEL_CONFIG = Register("ACCEL_CONFIG", 0x1C)
 AFS_SEL = Field("AFS_SEL", ACCEL_CONFIG, 3, 2)       # [RM6050 reg 28]
-ACCEL_CONFIG2 = 0x1D
+ACCEL_CONFIG2 = Register("ACCEL_CONFIG2", 0x1D)
 A_DLPF_CFG = Field("A_DLPF_CFG", ACCEL_CONFIG2, 0, 3)  # 6500 only [RM6500 reg 29]
-FIFO_EN = 0x23                          # [RM6050 reg 35] TEMP 7, XG 6, YG 5, ZG 4, ACCEL 3
+FIFO_EN = Register("FIFO_EN", 0x23)                 # [RM6050 reg 35]
+TEMP_FIFO_EN = bit("TEMP_FIFO_EN", FIFO_EN, 7)
 XG_FIFO_EN, YG_FIFO_EN, ZG_FIFO_EN = (bit("XG_FIFO_EN", FIFO_EN, 6), bit("YG_FIFO_EN", FIFO_EN, 5),
                                       bit("ZG_FIFO_EN", FIFO_EN, 4))
 ACCEL_FIFO_EN = bit("ACCEL_FIFO_EN", FIFO_EN, 3)
-INT_STATUS = 0x3A                       # FIFO_OFLOW_INT bit 4, cleared by reading [RM6050 reg 58]
+INT_STATUS = Register("INT_STATUS", 0x3A)           # cleared by reading [RM6050 reg 58]
 FIFO_OFLOW_INT = bit("FIFO_OFLOW_INT", INT_STATUS, 4)
+DATA_RDY_INT = bit("DATA_RDY_INT", INT_STATUS, 0)
 ACCEL_OUT = Vector3("ACCEL_XOUT", 0x3B, ">")        # big endian, high byte first [RM6050 regs 59-64]
-TEMP_OUT = 0x41                                      # [RM6050 regs 65-66]
+TEMP_OUT = Register("TEMP_OUT_H", 0x41)             # [RM6050 regs 65-66]
 GYRO_OUT = Vector3("GYRO_XOUT", 0x43, ">")          # [RM6050 regs 67-72]
-USER_CTRL = 0x6A                        # [RM6050 reg 106]
+USER_CTRL = Register("USER_CTRL", 0x6A)             # [RM6050 reg 106]
 USER_FIFO_EN = bit("FIFO_EN", USER_CTRL, 6)
-FIFO_RESET = bit("FIFO_RESET", USER_CTRL, 2)
-PWR_MGMT_1 = 0x6B                       # [RM6050 reg 107]
+FIFO_RESET = bit("FIFO_RESET", USER_CTRL, 2)        # self-clearing, as SIG_COND_RESET
+SIG_COND_RESET = bit("SIG_COND_RESET", USER_CTRL, 0)
+PWR_MGMT_1 = Register("PWR_MGMT_1", 0x6B)           # [RM6050 reg 107]; 0x40 (asleep) after power-up
 DEVICE_RESET = bit("DEVICE_RESET", PWR_MGMT_1, 7)
 SLEEP = bit("SLEEP", PWR_MGMT_1, 6)
 CLKSEL = Field("CLKSEL", PWR_MGMT_1, 0, 3)          # 1 = PLL on the X gyro (recommended in [RM6050 reg 107])
-FIFO_COUNT = 0x72                       # COUNTH, COUNTL: bytes in FIFO, big endian [RM6050 regs 114-115]
-FIFO_R_W = 0x74                         # burst reads pop successive FIFO bytes [RM6050 reg 116]
-WHO_AM_I = 0x75                         # [RM6050 reg 117]
+FIFO_COUNTH = Register("FIFO_COUNTH", 0x72)         # bytes in FIFO, big endian [RM6050 regs 114-115]
+FIFO_COUNTL = Register("FIFO_COUNTL", 0x73)
+FIFO_COUNT_HIGH = Field("FIFO_COUNT", FIFO_COUNTH, 0, 5)   # FIFO_COUNT[12:8] ([RM6500]; 1024 B need 11)
+FIFO_R_W = Register("FIFO_R_W", 0x74)               # burst reads pop successive FIFO bytes [RM6050 reg 116]
+WHO_AM_I = Register("WHO_AM_I", 0x75)               # [RM6050 reg 117]
 
 # -- full-scale tables: code, range, LSB per unit
 #    [PS6050 and PS6500, 'Gyroscope Specifications' and 'Accelerometer Specifications' tables] ------
@@ -82,50 +89,43 @@ class MPU6050(ImuDriver):
         div = min(range(256), key=lambda d: abs(np.log(INTERNAL_RATE_HZ / (1 + d) / rate_hz)))
         return div, INTERNAL_RATE_HZ / (1 + div)
 
-    def _config_byte(self, dlpf_code: int) -> int:
-        return DLPF_CFG.insert(0, dlpf_code)
+    def _config_fields(self, dlpf_code: int) -> dict[Field, int]:
+        return {DLPF_CFG: dlpf_code}
 
-    def _extra_config(self, settings: SensorSettings, dlpf_code: int) -> dict[int, int]:
-        return {}
+    def _extra_config(self, settings: SensorSettings) -> tuple[dict[Field, int], ...]:
+        return ()
 
     def configure(self, settings: SensorSettings) -> Applied:
         gyro = self._lookup(GYRO_SCALES, settings.gyro_range_dps, "gyro range")
         accel = self._lookup(ACCEL_SCALES, settings.accel_range_g, "accel range")
         div, rate_hz = self.rate_for(settings.rate_hz)
         dlpf = nearest(self.dlpf_table, settings.dlpf_hz) if settings.dlpf_hz > 0 else self.dlpf_table[0]
-        self.io.write_u8(PWR_MGMT_1, DEVICE_RESET.insert(0, 1))
+        self.io.write_fields({DEVICE_RESET: 1})
         self.sleep(0.1)                  # reset takes up to 100 ms [RM6050 reg 107 / reset note]
-        regs = {PWR_MGMT_1: CLKSEL.insert(0, 1),             # awake, PLL clock
-                SMPLRT_DIV: div,
-                CONFIG: self._config_byte(dlpf.code),
-                GYRO_CONFIG: FS_SEL.insert(0, gyro.code),
-                ACCEL_CONFIG: AFS_SEL.insert(0, accel.code),
-                **self._extra_config(settings, dlpf.code)}
-        for reg, value in regs.items():
-            self.io.write_u8(reg, value)
-        fifo_en = 0
-        for f in (ACCEL_FIFO_EN, XG_FIFO_EN, YG_FIFO_EN, ZG_FIFO_EN):
-            fifo_en = f.insert(fifo_en, 1)
-        regs[FIFO_EN] = fifo_en
-        self.io.write_u8(FIFO_EN, fifo_en)
+        regs = self.io.write_fields(
+            {CLKSEL: 1},                 # awake, PLL clock
+            {DIVIDER: div},
+            self._config_fields(dlpf.code),
+            {FS_SEL: gyro.code},
+            {AFS_SEL: accel.code},
+            *self._extra_config(settings),
+            {ACCEL_FIFO_EN: 1, XG_FIFO_EN: 1, YG_FIFO_EN: 1, ZG_FIFO_EN: 1})
         self.verify(regs)
         self._set_scales(accel.lsb_per_unit, gyro.lsb_per_unit)
         self.reset_fifo()
-        names = {PWR_MGMT_1: "PWR_MGMT_1", SMPLRT_DIV: "SMPLRT_DIV", CONFIG: "CONFIG",
-                 GYRO_CONFIG: "GYRO_CONFIG", ACCEL_CONFIG: "ACCEL_CONFIG",
-                 ACCEL_CONFIG2: "ACCEL_CONFIG2", FIFO_EN: "FIFO_EN"}
         self.applied = Applied(self.name, self.address, rate_hz, accel.full_scale, gyro.full_scale,
                                float(dlpf.hz), FRAME_BYTES, self.fifo_capacity_samples,
-                               {names[r]: v for r, v in regs.items()})
+                               {r.name: v for r, v in regs.items()})
         return self.applied
 
     def reset_fifo(self) -> None:
         """Stop, clear and restart the FIFO (FIFO_RESET self-clears) [RM6050 reg 106]."""
-        self.io.write_u8(USER_CTRL, FIFO_RESET.insert(0, 1))
-        self.io.write_u8(USER_CTRL, USER_FIFO_EN.insert(0, 1))
+        self.io.write_fields({FIFO_RESET: 1})
+        self.io.write_fields({USER_FIFO_EN: 1})
 
     def fifo_status(self) -> FifoStatus:
-        count = int.from_bytes(self.io.read(FIFO_COUNT, 2), "big") & 0x1FFF
+        high, low = self.io.read(FIFO_COUNTH, 2)
+        count = FIFO_COUNT_HIGH.extract(high) << 8 | low
         # Full (or within a frame of full) means frames were lost or are about to be; on the 6050
         # the FIFO then overwrites its oldest bytes and 1024 is no multiple of 12, so frame
         # boundaries are gone too. Either way: reset and mark a gap.
@@ -162,13 +162,13 @@ class MPU6500(MPU6050):
     # [RM6500 regs 65-66; PS6500 'Temperature Sensor' table]
     temp_lsb_per_c, temp_offset_c = 333.87, 21.0
 
-    def _config_byte(self, dlpf_code: int) -> int:
+    def _config_fields(self, dlpf_code: int) -> dict[Field, int]:
         # FIFO_MODE = 1: a full FIFO keeps its frames instead of overwriting the oldest bytes.
-        return FIFO_MODE.insert(DLPF_CFG.insert(0, dlpf_code), 1)
+        return {DLPF_CFG: dlpf_code, FIFO_MODE: 1}
 
-    def _extra_config(self, settings: SensorSettings, dlpf_code: int) -> dict[int, int]:
+    def _extra_config(self, settings: SensorSettings) -> tuple[dict[Field, int], ...]:
         hz = settings.dlpf_hz if settings.dlpf_hz > 0 else self.accel_dlpf_table[0].hz
-        return {ACCEL_CONFIG2: A_DLPF_CFG.insert(0, nearest(self.accel_dlpf_table, hz).code)}
+        return ({A_DLPF_CFG: nearest(self.accel_dlpf_table, hz).code},)
 
 
 class MPU9250(MPU6500):

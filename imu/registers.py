@@ -2,9 +2,27 @@
 driver code only looks things up. Everything here is frozen, so no table can be mutated in place."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+
+class Register(int):
+    """A register address that carries its datasheet name; an ``int`` everywhere else (a register
+    file index, a dict key), so drivers and the emulated chips use the same definitions."""
+
+    name: str
+
+    def __new__(cls, name: str, address: int):
+        reg = super().__new__(cls, address)
+        object.__setattr__(reg, "name", name)
+        return reg
+
+    def __setattr__(self, key, value):
+        raise AttributeError(f"register {self.name} is frozen")
+
+    def __repr__(self) -> str:
+        return f"{self.name}(0x{int(self):02X})"
 
 
 @dataclass(frozen=True)
@@ -15,17 +33,18 @@ class Field:
     reg: int
     shift: int = 0
     width: int = 8
+    mask: int = field(init=False, repr=False, compare=False)
 
-    @property
-    def mask(self) -> int:
-        return ((1 << self.width) - 1) << self.shift
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mask", ((1 << self.width) - 1) << self.shift)
 
     def insert(self, byte: int, value: int) -> int:
         if not 0 <= value < (1 << self.width):
             raise ValueError(f"{self.name}: {value} does not fit in {self.width} bits")
         return (byte & ~self.mask & 0xFF) | (value << self.shift)
 
-    def extract(self, byte: int) -> int:
+    def extract(self, byte):
+        """The field's value in ``byte`` (an int, or elementwise in an integer array)."""
         return (byte & self.mask) >> self.shift
 
 
@@ -54,9 +73,6 @@ class ScaleTable:
                 return row
         allowed = ", ".join(f"{r.full_scale:g}" for r in self.rows)
         raise KeyError(f"±{full_scale:g} {self.unit} is not available (choose {allowed})")
-
-    def full_scales(self) -> tuple[float, ...]:
-        return tuple(r.full_scale for r in self.rows)
 
 
 @dataclass(frozen=True)
@@ -88,8 +104,20 @@ class Vector3:
         return np.frombuffer(data[:6], dtype=self.dtype).astype(np.int64)
 
 
+def compose(values: dict[Field, int]) -> tuple[int, int]:
+    """(register, byte) holding ``values``, fields of one register; every other bit is 0."""
+    regs = {f.reg for f in values}
+    if len(regs) != 1:
+        raise ValueError(f"fields of one register expected: {', '.join(f.name for f in values)}")
+    byte = 0
+    for f, value in values.items():
+        byte = f.insert(byte, value)
+    return regs.pop(), byte
+
+
 class RegisterIO:
-    """Reads and writes fields of one device on one bus (read-modify-write for partial fields)."""
+    """Reads and writes the registers of one device on one bus. Configuration is written whole
+    registers at a time, composed from fields, so no write needs a read first."""
 
     def __init__(self, bus, address: int):
         self.bus = bus
@@ -104,21 +132,12 @@ class RegisterIO:
     def write_u8(self, reg: int, value: int) -> None:
         self.bus.write(self.address, reg, bytes([value & 0xFF]))
 
-    def get(self, field: Field) -> int:
-        return field.extract(self.read_u8(field.reg))
-
-    def set(self, field: Field, value: int) -> None:
-        if field.width == 8:
-            self.write_u8(field.reg, value)
-        else:
-            self.write_u8(field.reg, field.insert(self.read_u8(field.reg), value))
-
-    def set_many(self, reg: int, values: dict[Field, int], base: int = 0) -> int:
-        """Write one register built from ``base`` and several fields at once; returns the byte."""
-        byte = base
-        for field, value in values.items():
-            if field.reg != reg:
-                raise ValueError(f"{field.name} is not in register 0x{reg:02X}")
-            byte = field.insert(byte, value)
-        self.write_u8(reg, byte)
-        return byte
+    def write_fields(self, *registers: dict[Field, int]) -> dict[int, int]:
+        """Write each register in turn, composed from its fields (see :func:`compose`); returns
+        {register: byte written}, what ``ImuDriver.verify`` reads back."""
+        written = {}
+        for values in registers:
+            reg, byte = compose(values)
+            self.write_u8(reg, byte)
+            written[reg] = byte
+        return written

@@ -7,10 +7,12 @@ import itertools
 import numpy as np
 import pytest
 
+from firmware_bridge.wiring import emulated_source
 from imu.clock import FakeClock
 from imu.detect import DRIVERS
 from imu.driver import SensorSettings
-from imu.emulated import EmulatedBus, emulated_source, make_chip
+from imu.emulated import make_chip
+from imu.emulated.bus import EmulatedBus
 from imu.samples import STANDARD_GRAVITY_MPS2 as G
 
 CHIPS = list(DRIVERS)

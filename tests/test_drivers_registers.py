@@ -6,10 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from imu.chips import CHIPS as CHIP_NAMES
+from imu.chips import INVENSENSE_CHIPS, ST_CHIPS
 from imu.clock import FakeClock
 from imu.detect import DRIVERS, detect, scan
 from imu.driver import SensorSettings
-from imu.emulated import EmulatedBus, make_chip
+from imu.emulated import MODELS, make_chip
+from imu.emulated.bus import EmulatedBus
 from imu.errors import SensorConfigError, SensorNotFound
 from imu.registers import Field, Scale, ScaleTable
 from imu.samples import STANDARD_GRAVITY_MPS2 as G
@@ -184,6 +187,11 @@ def test_temperature_formulas(chip, raw, celsius):
 
 
 # -- detection --------------------------------------------------------------------------------------
+def test_one_list_of_chips_names_every_driver_and_emulated_chip():
+    assert CHIP_NAMES == tuple(MPU + ST) and (INVENSENSE_CHIPS, ST_CHIPS) == (tuple(MPU), tuple(ST))
+    assert tuple(DRIVERS) == CHIP_NAMES and tuple(MODELS) == CHIP_NAMES
+
+
 @pytest.mark.parametrize("chip", CHIPS)
 def test_detect_names_every_chip(chip):
     _, bus, _, _ = rig(chip)

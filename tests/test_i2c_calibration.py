@@ -12,10 +12,10 @@ from analysis.errors import DataError, HingemarchError
 from firmware_bridge import calibrate as calibrate_cmd
 from firmware_bridge import probe as probe_cmd
 from firmware_bridge.paths import state_dir
+from firmware_bridge.wiring import emulated_source, open_bus, source_from_config
 from imu import calibration as cal_mod
-from imu.bus import open_bus
 from imu.clock import FakeClock
-from imu.emulated import SixFaces, emulated_source
+from imu.emulated.motions import SixFaces
 from imu.errors import BusOpenError
 from imu.samples import STANDARD_GRAVITY_MPS2 as G
 
@@ -130,15 +130,14 @@ def test_bus_seam_errors_are_clear_and_never_fall_back():
         open_bus("smbus2", 29)
 
 
-def test_from_config_builds_the_source_with_the_stored_calibration(tmp_path):
+def test_source_from_config_builds_the_source_with_the_stored_calibration(tmp_path):
     from firmware_bridge import config
     from imu.calibration import Calibration, save
-    from imu.i2c_source import from_config
 
     cfg = config.validate({"sensor": {"backend": "emulated", "chip": "lsm6dsox", "rate_hz": 100,
                                       "accel_range_g": 8}})
     save(Calibration(gyro_bias_dps=np.array([0.5, 0, 0]), chip="lsm6dsox"), tmp_path)
-    src = from_config(cfg, tmp_path)
+    src = source_from_config(cfg, tmp_path)
     try:
         assert (src.chip, src.applied.rate_hz, src.applied.accel_range_g) == ("lsm6dsox", 104, 8)
         assert src.info.calibration["gyro_bias_dps"] == [0.5, 0, 0]

@@ -18,8 +18,8 @@ from analysis.sway.measures import sway_measures
 from analysis.sway.trunk import trunk_sway
 from firmware_bridge import config
 from firmware_bridge.service import Service
+from firmware_bridge.wiring import emulated_source
 from imu.clock import FakeClock
-from imu.emulated import emulated_source
 from imu.recording import read_samples
 from imu.sim import simulate_session
 from imu.sim.leg import StanceShank, ideal_imu

@@ -5,7 +5,8 @@ import time
 
 from firmware_bridge import config
 from firmware_bridge.service import Service
-from imu.emulated import Still, emulated_source
+from firmware_bridge.wiring import emulated_source
+from imu.emulated.motions import Still
 from mqtt_helpers import publisher, settings
 
 

@@ -10,7 +10,8 @@ import pytest
 from firmware_bridge import config
 from firmware_bridge.service import Service
 from firmware_bridge.sources import ReplaySource, SourceError, WaitingSource, open_source
-from imu.emulated import Still, emulated_source
+from firmware_bridge.wiring import emulated_source
+from imu.emulated.motions import Still
 from imu.errors import SensorNotFound
 from imu.recording import SessionMeta, write_samples
 from imu.samples import SampleBlock

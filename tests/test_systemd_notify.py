@@ -17,8 +17,9 @@ import pytest
 from firmware_bridge import config
 from firmware_bridge.sdnotify import LoopWatch, Notifier
 from firmware_bridge.service import Service
+from firmware_bridge.wiring import emulated_source
 from imu.clock import FakeClock
-from imu.emulated import Still, emulated_source
+from imu.emulated.motions import Still
 
 ROOT = Path(__file__).resolve().parents[1]
 
