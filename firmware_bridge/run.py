@@ -10,7 +10,6 @@ On a phone: open http://<this Pi>:8080/ for the live page, the sessions and thei
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import threading
@@ -20,7 +19,8 @@ from firmware_bridge import config, logsetup, sdnotify
 from firmware_bridge.mqtt import MqttSettings, Publisher
 from firmware_bridge.outbox import Outbox
 from firmware_bridge.paths import CONFIG_HELP, config_file, state_dir
-from firmware_bridge.recorder import recover_unfinished
+from firmware_bridge.store.folder import read_summary
+from firmware_bridge.store.recorder import recover_unfinished
 from firmware_bridge.service import Service
 from firmware_bridge.sources import open_source
 
@@ -55,7 +55,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def _recover(sessions: Path, publisher) -> None:
     """Close sessions a killed service left open, and say so (log, and a "recovered" event)."""
     for folder in recover_unfinished(sessions):
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        summary = read_summary(folder)
         log.warning("closed unfinished session %s from its files: %d rep(s)", folder.name,
                     summary["totals"]["reps"])
         if publisher:   # seq 0 is reserved for this one message per session

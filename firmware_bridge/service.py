@@ -22,9 +22,9 @@ from analysis.trunksway import TrunkTilt
 from firmware_bridge import __version__
 from firmware_bridge.baseline import athlete_baseline
 from firmware_bridge.config import axis_vector
-from firmware_bridge.recorder import SessionRecorder
+from firmware_bridge.store.recorder import SessionRecorder
+from firmware_bridge.store.samples import SessionMeta
 from firmware_bridge.topics import Command
-from imu.recording import SessionMeta
 from imu.samples import SampleBlock
 
 log = logging.getLogger("hingemarch.run")

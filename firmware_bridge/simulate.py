@@ -15,7 +15,7 @@ from pathlib import Path
 
 from analysis.errors import HingemarchError
 from firmware_bridge import __version__
-from imu.recording import SessionMeta, write_samples
+from firmware_bridge.store.samples import SessionMeta, write_samples
 from imu.sim import simulate_session
 
 

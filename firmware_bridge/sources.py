@@ -16,6 +16,8 @@ from typing import Iterator
 import numpy as np
 
 from analysis.errors import HingemarchError, one_line
+from firmware_bridge.store.folder import samples_file
+from firmware_bridge.store.samples import read_samples
 from imu.errors import SensorNotFound
 from imu.samples import SampleBlock, SensorInfo
 
@@ -32,9 +34,7 @@ class ReplaySource:
     recorded speed (0 or inf: as fast as the loop takes them)."""
 
     def __init__(self, path: str | Path, speed: float = 1.0, block_s: float = 0.1):
-        from imu.recording import read_samples
-        p = Path(path)
-        p = p / "samples.csv" if p.is_dir() else p
+        p = samples_file(path)
         if not p.is_file():
             raise SourceError(f"replay: {p} does not exist")
         meta, self._block, _ = read_samples(p)

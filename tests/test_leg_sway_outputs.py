@@ -12,7 +12,7 @@ from analysis.swaybaseline import CHANGE_Z, compare, sway_baseline
 from firmware_bridge import config
 from firmware_bridge.baseline import sway_history
 from firmware_bridge.cli import main
-from firmware_bridge.recorder import SET_COLUMNS
+from firmware_bridge.store.recorder import SET_COLUMNS
 from firmware_bridge.service import Service
 from firmware_bridge.topics import tile_values
 from imu.sim import SimSource, simulate_session

@@ -16,9 +16,9 @@ from analysis.sway import sway_measures
 from analysis.trunksway import trunk_sway
 from firmware_bridge import config
 from firmware_bridge.service import Service
+from firmware_bridge.store.samples import read_samples
 from imu.clock import FakeClock
 from imu.emulated import emulated_source
-from imu.recording import read_samples
 from imu.sim import simulate_session
 from imu.sim.leg import StanceShank, ideal_imu
 from imu.sim.sensor import SensorErrors, SensorStage

@@ -10,9 +10,9 @@ import pytest
 from firmware_bridge import config
 from firmware_bridge.service import Service
 from firmware_bridge.sources import ReplaySource, SourceError, WaitingSource, open_source
+from firmware_bridge.store.samples import SessionMeta, write_samples
 from imu.emulated import Still, emulated_source
 from imu.errors import SensorNotFound
-from imu.recording import SessionMeta, write_samples
 from imu.samples import SampleBlock
 
 

@@ -266,7 +266,7 @@ def test_simulate_command_writes_samples_and_truth(tmp_path, capsys):
     import json
 
     from firmware_bridge import simulate
-    from imu.recording import read_samples
+    from firmware_bridge.store.samples import read_samples
 
     parser = argparse.ArgumentParser()
     simulate.configure(parser)
