@@ -8,7 +8,7 @@ import argparse
 import os
 
 from firmware_bridge import config
-from firmware_bridge.mqtt import PASSWORD_ENV, MqttSettings
+from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings
 from firmware_bridge.paths import config_file
 
 

@@ -23,10 +23,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analysis.errors import HingemarchError
 from firmware_bridge import config
-from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port
+from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
 from firmware_bridge.paths import state_dir
 from firmware_bridge.run import serve
-from firmware_bridge.topics import Topics
+from firmware_bridge.mqtt.topics import Topics
 
 DEVICE_ID = "demo"
 

@@ -16,8 +16,8 @@ import threading
 from pathlib import Path
 
 from firmware_bridge import config, logsetup, sdnotify
-from firmware_bridge.mqtt import MqttSettings, Publisher
-from firmware_bridge.outbox import Outbox
+from firmware_bridge.mqtt.client import MqttSettings, Publisher
+from firmware_bridge.mqtt.outbox import Outbox
 from firmware_bridge.paths import CONFIG_HELP, config_file, state_dir
 from firmware_bridge.store.folder import read_summary
 from firmware_bridge.store.recorder import recover_unfinished

@@ -24,7 +24,7 @@ from firmware_bridge.baseline import athlete_baseline
 from firmware_bridge.config import axis_vector
 from firmware_bridge.store.recorder import SessionRecorder
 from firmware_bridge.store.samples import SessionMeta
-from firmware_bridge.topics import Command
+from firmware_bridge.mqtt.topics import Command
 from imu.samples import SampleBlock
 
 log = logging.getLogger("hingemarch.run")

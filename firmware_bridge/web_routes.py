@@ -17,7 +17,7 @@ from aiohttp import web
 
 from analysis.errors import HingemarchError
 from firmware_bridge import web_pages
-from firmware_bridge.topics import CommandError, Topics, parse_command, to_json
+from firmware_bridge.mqtt.topics import CommandError, Topics, parse_command, to_json
 from firmware_bridge.web_report import reps_and_sets
 from firmware_bridge.web_sessions import NotFound
 

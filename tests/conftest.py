@@ -17,7 +17,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port, mosquitto_path
+from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port, mosquitto_path
 
 pytest_plugins = ["run_helpers", "web_helpers"]   # fixtures: ``service`` (``hingemarch run`` as a real process), ``web_server``
 

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 from firmware_bridge import cli
-from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port
+from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "systemd" / "install.sh"

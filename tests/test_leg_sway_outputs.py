@@ -14,7 +14,7 @@ from firmware_bridge.baseline import sway_history
 from firmware_bridge.cli import main
 from firmware_bridge.store.recorder import SET_COLUMNS
 from firmware_bridge.service import Service
-from firmware_bridge.topics import tile_values
+from firmware_bridge.mqtt.topics import tile_values
 from imu.sim import SimSource, simulate_session
 
 
