@@ -19,7 +19,7 @@ from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
 from analysis.reps import RepParams
 from analysis.trunksway import trunk_sway
-from firmware_bridge.config import AXES, axis_vector
+from firmware_bridge.service.config import AXES, axis_vector
 from firmware_bridge.store.folder import samples_file, second_file
 from firmware_bridge.store.samples import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
 

@@ -22,10 +22,10 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from analysis.errors import HingemarchError
-from firmware_bridge import config
+from firmware_bridge.service import config
 from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
-from firmware_bridge.paths import state_dir
-from firmware_bridge.run import serve
+from firmware_bridge.service.paths import state_dir
+from firmware_bridge.service.loop import serve
 from firmware_bridge.mqtt.topics import Topics
 
 DEVICE_ID = "demo"

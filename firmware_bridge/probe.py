@@ -6,8 +6,8 @@ import argparse
 import time
 
 
-from firmware_bridge import config as config_mod
-from firmware_bridge.paths import CONFIG_HELP, config_file
+from firmware_bridge.service import config as config_mod
+from firmware_bridge.service.paths import CONFIG_HELP, config_file
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

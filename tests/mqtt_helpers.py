@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import uuid
 
-from firmware_bridge import config
+from firmware_bridge.service import config
 from firmware_bridge.mqtt.client import MqttSettings, Publisher
 from firmware_bridge.mqtt.outbox import Outbox
 

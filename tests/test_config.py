@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge import config
+from firmware_bridge.service import config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +102,7 @@ def test_mqtt_checks_skipped_when_mqtt_is_off(tmp_path):
 # --- which file: one rule (paths.config_file) --------------------------------------------------------
 
 def test_config_file_rule(tmp_path):
-    from firmware_bridge.paths import config_file
+    from firmware_bridge.service.paths import config_file
     system, env_file = tmp_path / "etc.toml", tmp_path / "env.toml"
     env = {"HINGEMARCH_CONFIG": str(env_file)}
     assert config_file(None, {}, system) is None                         # nothing: built-in defaults
@@ -189,9 +189,10 @@ def test_every_schema_key_is_read_somewhere():
     import re
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
+    schema = root / "firmware_bridge" / "service" / "config.py"
     code = "\n".join(p.read_text(encoding="utf-8") for pkg in ("firmware_bridge", "imu", "analysis")
-                     for p in (root / pkg).rglob("*.py") if p.name != "config.py")
-    code += (root / "firmware_bridge" / "config.py").read_text(encoding="utf-8").split("def defaults()")[1]
+                     for p in (root / pkg).rglob("*.py") if p != schema)
+    code += schema.read_text(encoding="utf-8").split("def defaults()")[1]
     unread = [f"{sec}.{name}" for sec, keys in config.SCHEMA.items() for name in keys
               if not re.search(rf"""\[\s*["']{name}["']\s*\]""", code)]
     assert unread == []
@@ -200,7 +201,7 @@ def test_every_schema_key_is_read_somewhere():
 def test_min_hinge_deg_reaches_the_counter():
     """analysis.min_hinge_deg = 65 means a 45-55 deg hinge is never a rep (it was validated, not used)."""
     from analysis.pipeline import Pipeline
-    from firmware_bridge.service import pipeline_params
+    from firmware_bridge.service.live import pipeline_params
     from imu.sim import simulate_session
     s = simulate_session(3, rate_hz=50, n_sets=1, reps_per_set=[6], hinge_depth_range_deg=(45.0, 55.0),
                          march_height_range_deg=(40.0, 55.0),

@@ -11,7 +11,7 @@ import pytest
 from analysis.errors import DataError, HingemarchError
 from firmware_bridge import calibrate as calibrate_cmd
 from firmware_bridge import probe as probe_cmd
-from firmware_bridge.paths import state_dir
+from firmware_bridge.service.paths import state_dir
 from imu import calibration as cal_mod
 from imu.bus import open_bus
 from imu.clock import FakeClock
@@ -131,7 +131,7 @@ def test_bus_seam_errors_are_clear_and_never_fall_back():
 
 
 def test_from_config_builds_the_source_with_the_stored_calibration(tmp_path):
-    from firmware_bridge import config
+    from firmware_bridge.service import config
     from imu.calibration import Calibration, save
     from imu.i2c_source import from_config
 

@@ -14,8 +14,8 @@ from scipy.spatial.transform import Rotation
 from analysis.errors import DataError
 from analysis.sway import sway_measures
 from analysis.trunksway import trunk_sway
-from firmware_bridge import config
-from firmware_bridge.service import Service
+from firmware_bridge.service import config
+from firmware_bridge.service.live import Service
 from firmware_bridge.store.samples import read_samples
 from imu.clock import FakeClock
 from imu.emulated import emulated_source

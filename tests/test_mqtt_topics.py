@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from analysis.events import RepEvent
-from firmware_bridge import config
+from firmware_bridge.service import config
 from firmware_bridge.mqtt import topics as tp
 from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings
 

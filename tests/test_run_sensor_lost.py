@@ -3,8 +3,8 @@
 import json
 import time
 
-from firmware_bridge import config
-from firmware_bridge.service import Service
+from firmware_bridge.service import config
+from firmware_bridge.service.live import Service
 from imu.emulated import Still, emulated_source
 from mqtt_helpers import publisher, settings
 

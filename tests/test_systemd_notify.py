@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge import config
-from firmware_bridge.sdnotify import LoopWatch, Notifier
-from firmware_bridge.service import Service
+from firmware_bridge.service import config
+from firmware_bridge.service.sdnotify import LoopWatch, Notifier
+from firmware_bridge.service.live import Service
 from imu.clock import FakeClock
 from imu.emulated import Still, emulated_source
 
@@ -148,7 +148,7 @@ def test_a_full_queue_never_stalls_the_loop(notify_socket):
 
 
 def test_status_line_shows_the_first_analysis_problem():
-    from firmware_bridge.sdnotify import status_line
+    from firmware_bridge.service.sdnotify import status_line
     state = {"running": True, "session_id": "s1", "in_set": False, "sets_done": 0, "sensor_status": "ok",
              "problems": ["no still moment found: ...", "the gyro turned 0.02 x ..."]}
     assert status_line(state) == "sensor ok; session s1: 0 set(s) done, between sets; no still moment found: ..."

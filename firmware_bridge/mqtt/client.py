@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from firmware_bridge import __version__
 from firmware_bridge.mqtt import topics as tp
-from firmware_bridge.config import ConfigError
+from firmware_bridge.service.config import ConfigError
 from firmware_bridge.mqtt.outbox import Outbox, OutboxError
 
 log = logging.getLogger("hingemarch.mqtt")

@@ -1,6 +1,7 @@
 """The athlete's sway history from past session folders, for analysis.swaybaseline (docs/sway.md).
 
-Reads each closed session's summary.json (whose athlete it was) and sets.csv (each set's sway_deg).
+Reads each closed session's summary.json (whose athlete it was) and sets.csv (each set's sway_deg)
+through :mod:`firmware_bridge.store`.
 Sessions recorded before sway was measured have no such column and are skipped, as are folders a
 crash left unreadable: the history is a best effort, never a reason to stop a session.
 """

@@ -20,8 +20,8 @@ from analysis.reps import RepParams
 from analysis.swaybaseline import compare
 from analysis.trunksway import TrunkTilt
 from firmware_bridge import __version__
-from firmware_bridge.baseline import athlete_baseline
-from firmware_bridge.config import axis_vector
+from firmware_bridge.service.baseline import athlete_baseline
+from firmware_bridge.service.config import axis_vector
 from firmware_bridge.store.recorder import SessionRecorder
 from firmware_bridge.store.samples import SessionMeta
 from firmware_bridge.mqtt.topics import Command
