@@ -156,7 +156,7 @@ def test_a_bad_web_port_is_one_line(tmp_path):
 
 
 def test_a_failing_page_never_stops_counting(tmp_path, monkeypatch, caplog):
-    from firmware_bridge.web_live import LiveHub
+    from firmware_bridge.web.live import LiveHub
 
     def broken(self, *args):
         raise RuntimeError("page bug")

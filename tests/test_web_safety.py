@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from firmware_bridge import web_sessions
+from firmware_bridge.web import sessions as web_sessions
 from web_helpers import http, post_json, record_session
 
 SECRET = "TOP-SECRET-NOT-A-SESSION"

@@ -11,7 +11,7 @@ import pytest
 
 from firmware_bridge.service import config
 from firmware_bridge.service.loop import serve
-from firmware_bridge.web import WebServer
+from firmware_bridge.web.app import WebServer
 from imu.samples import SampleBlock
 from imu.sim import SimSource, simulate_session
 

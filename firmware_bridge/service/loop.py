@@ -42,7 +42,7 @@ def serve(cfg: dict, source, state: Path, on_block=None, *, device_id: str | Non
     web = None
     try:
         if cfg["web"]["enabled"]:    # a port that cannot be had is logged; counting goes on
-            from firmware_bridge.web import start_for     # aiohttp only when the page is on
+            from firmware_bridge.web.app import start_for     # aiohttp only when the page is on
             web = start_for(service, cfg["web"], sessions)
         if settings is not None:
             outbox = Outbox(state / "mqtt" / f"outbox-{settings.topics.device_id}.sqlite3")

@@ -98,7 +98,7 @@ def _num(x):
 
 
 class ReportWorker:
-    """Leg-angle traces computed by ``python -m firmware_bridge.web_report FILE`` (a niced child
+    """Leg-angle traces computed by ``python -m firmware_bridge.web.report FILE`` (a niced child
     process, one at a time) and cached by (file, size, mtime): a finished session is computed once."""
 
     def __init__(self, cache_size: int = 8):
@@ -124,7 +124,7 @@ class ReportWorker:
         self._one = self._one or asyncio.Semaphore(1)
         async with self._one:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "firmware_bridge.web_report", str(samples),
+                sys.executable, "-m", "firmware_bridge.web.report", str(samples),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             self._procs.add(proc)
             try:
