@@ -84,7 +84,7 @@ def test_file_level_messages(tmp_path):
     ('tls = true\nca_file = "/nonexistent/ca.crt"', "mqtt.ca_file: /nonexistent/ca.crt does not exist"),
 ])
 def test_mqtt_checks_made_at_start_are_in_config_check(tmp_path, mqtt, line):
-    from firmware_bridge.configcmd import load_checked
+    from firmware_bridge.cli.config import load_checked
     f = tmp_path / "m.toml"
     f.write_text(f"[mqtt]\n{mqtt}\n")
     with pytest.raises(config.ConfigError) as e:
@@ -93,7 +93,7 @@ def test_mqtt_checks_made_at_start_are_in_config_check(tmp_path, mqtt, line):
 
 
 def test_mqtt_checks_skipped_when_mqtt_is_off(tmp_path):
-    from firmware_bridge.configcmd import load_checked
+    from firmware_bridge.cli.config import load_checked
     f = tmp_path / "off.toml"
     f.write_text('[mqtt]\nenabled = false\ntopic_prefix = "gym/#"\n')
     assert load_checked(f)["mqtt"]["enabled"] is False
@@ -119,7 +119,7 @@ def hingemarch(*args, env_extra=None, cwd=None):
     import subprocess
     import sys
     env = {k: v for k, v in os.environ.items() if k not in ("HINGEMARCH_CONFIG", "HINGEMARCH_MQTT_PASSWORD")}
-    return subprocess.run([sys.executable, "-m", "firmware_bridge.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "firmware_bridge.cli.hingemarch", *args], capture_output=True,
                           text=True, env={**env, **(env_extra or {})}, cwd=cwd or ROOT, timeout=60)
 
 
@@ -163,12 +163,12 @@ def test_config_show_prints_effective_values_with_secrets_masked(tmp_path):
 
 
 def test_every_command_has_help_and_starts_with_only_its_own_module():
-    from firmware_bridge import cli
-    full = cli.build_parser()                      # every command module imports and configures
+    from firmware_bridge.cli import hingemarch
+    full = hingemarch.build_parser()               # every command module imports and configures
     text = full.format_help()
-    assert all(name in text for name in cli.COMMANDS)
-    out = subprocess.run([sys.executable, "-c", "import sys; from firmware_bridge import cli; "
-                          "cli.main(['config', 'check']); print('scipy' in sys.modules)"],
+    assert all(name in text for name in hingemarch.COMMANDS)
+    out = subprocess.run([sys.executable, "-c", "import sys; from firmware_bridge.cli import hingemarch; "
+                          "hingemarch.main(['config', 'check']); print('scipy' in sys.modules)"],
                          capture_output=True, text=True, env={**os.environ, "HINGEMARCH_CONFIG": ""})
     assert out.returncode == 0 and out.stdout.strip().endswith("False"), out.stderr
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from analysis.errors import DataError, HingemarchError
-from firmware_bridge import calibrate as calibrate_cmd
-from firmware_bridge import probe as probe_cmd
+from firmware_bridge.cli import calibrate as calibrate_cmd
+from firmware_bridge.cli import probe as probe_cmd
 from firmware_bridge.service.paths import state_dir
 from imu import calibration as cal_mod
 from imu.bus import open_bus
@@ -149,12 +149,12 @@ def test_from_config_builds_the_source_with_the_stored_calibration(tmp_path):
 
 
 def test_commands_are_registered_and_errors_are_one_line_each(monkeypatch, capsys):
-    from firmware_bridge import cli
+    from firmware_bridge.cli import hingemarch
 
-    assert cli.COMMANDS["probe"][0] == "firmware_bridge.probe"
-    assert cli.COMMANDS["calibrate"][0] == "firmware_bridge.calibrate"
-    monkeypatch.setattr(cli, "COMMANDS", {k: cli.COMMANDS[k] for k in ("probe", "calibrate")})
-    assert cli.main(["probe", "--backend", "emulated", "--emulate", "lsm6dsox", "--address", "0x6B",
+    assert hingemarch.COMMANDS["probe"][0] == "firmware_bridge.cli.probe"
+    assert hingemarch.COMMANDS["calibrate"][0] == "firmware_bridge.cli.calibrate"
+    monkeypatch.setattr(hingemarch, "COMMANDS", {k: hingemarch.COMMANDS[k] for k in ("probe", "calibrate")})
+    assert hingemarch.main(["probe", "--backend", "emulated", "--emulate", "lsm6dsox", "--address", "0x6B",
                      "--seconds", "0.1"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "hingemarch probe: error: no supported IMU found on emulated-i2c:"

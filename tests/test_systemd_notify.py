@@ -50,7 +50,7 @@ def start_run(tmp_path: Path, path: str, *args: str, stderr=subprocess.DEVNULL, 
     cfg.write_text("[web]\nenabled = false\n" if "web" in config.SCHEMA else "")
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000", "PYTHONUNBUFFERED": "1", **env}
     env.pop("HINGEMARCH_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "firmware_bridge.cli", "run", "--source", "sim",
+    return subprocess.Popen([sys.executable, "-m", "firmware_bridge.cli.hingemarch", "run", "--source", "sim",
                              "--no-mqtt", "--config", str(cfg), "--state-dir", str(tmp_path / "state"), *args],
                             stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=ROOT)
 

@@ -23,7 +23,7 @@ import paho.mqtt.client as paho
 
 from analysis.errors import HingemarchError, one_line
 from firmware_bridge.service import config
-from firmware_bridge.configcmd import load_checked
+from firmware_bridge.cli.config import load_checked
 from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings, make_client
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
 
@@ -77,7 +77,7 @@ def check_i2c_bus(sensor: dict, dev: Path = Path("/dev")) -> Check:
 
 def check_sensor(sensor: dict) -> Check:
     """Open the bus and read WHO_AM_I at the configured (or the usual) addresses."""
-    from firmware_bridge.probe import open_bus_for
+    from firmware_bridge.cli.probe import open_bus_for
     from imu.detect import detect
 
     try:
