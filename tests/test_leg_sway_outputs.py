@@ -9,12 +9,12 @@ import pytest
 
 from analysis.errors import DataError
 from analysis.swaybaseline import CHANGE_Z, compare, sway_baseline
+from firmware_bridge.cli.hingemarch import main
+from firmware_bridge.mqtt.topics import tile_values
 from firmware_bridge.service import config
 from firmware_bridge.service.baseline import sway_history
-from firmware_bridge.cli.hingemarch import main
-from firmware_bridge.store.recorder import SET_COLUMNS
 from firmware_bridge.service.live import Service
-from firmware_bridge.mqtt.topics import tile_values
+from firmware_bridge.store.recorder import SET_COLUMNS
 from imu.sim import SimSource, simulate_session
 
 

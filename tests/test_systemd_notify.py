@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.service import config
-from firmware_bridge.service.sdnotify import LoopWatch, Notifier
 from firmware_bridge.service.live import Service
+from firmware_bridge.service.sdnotify import LoopWatch, Notifier
 from imu.clock import FakeClock
 from imu.emulated import Still, emulated_source
 

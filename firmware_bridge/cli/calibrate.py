@@ -7,9 +7,9 @@ import argparse
 import time
 
 from analysis.errors import HingemarchError
+from firmware_bridge.cli.probe import open_bus_for, settings_from
 from firmware_bridge.service import config as config_mod
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
-from firmware_bridge.cli.probe import open_bus_for, settings_from
 
 
 class CalibrationTimeout(HingemarchError, TimeoutError):

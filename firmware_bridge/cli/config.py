@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from firmware_bridge.service import config
 from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings
+from firmware_bridge.service import config
 from firmware_bridge.service.paths import config_file
 
 

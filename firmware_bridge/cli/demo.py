@@ -22,11 +22,11 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from analysis.errors import HingemarchError
-from firmware_bridge.service import config
 from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
-from firmware_bridge.service.paths import state_dir
-from firmware_bridge.service.loop import serve
 from firmware_bridge.mqtt.topics import Topics
+from firmware_bridge.service import config
+from firmware_bridge.service.loop import serve
+from firmware_bridge.service.paths import state_dir
 
 DEVICE_ID = "demo"
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from analysis.errors import HingemarchError, one_line
-from firmware_bridge.service import config
 from firmware_bridge.cli.config import load_checked
 from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings, make_client
+from firmware_bridge.service import config
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
 
 BROKER_PASSWD = "/etc/mosquitto/hingemarch.passwd"    # made by systemd/install.sh (config/mosquitto/)

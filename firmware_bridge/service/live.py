@@ -20,11 +20,11 @@ from analysis.reps import RepParams
 from analysis.swaybaseline import compare
 from analysis.trunksway import TrunkTilt
 from firmware_bridge import __version__
+from firmware_bridge.mqtt.topics import Command
 from firmware_bridge.service.baseline import athlete_baseline
 from firmware_bridge.service.config import axis_vector
 from firmware_bridge.store.recorder import SessionRecorder
 from firmware_bridge.store.samples import SessionMeta
-from firmware_bridge.mqtt.topics import Command
 from imu.samples import SampleBlock
 
 log = logging.getLogger("hingemarch.run")
