@@ -48,8 +48,8 @@ ODD_PATHS = [
     "/sessions/{sid}/files/summary.json.tmp", "/sessions/{sid}/files/..%2F..%2Fsecret.csv",
     "/sessions/{sid}/files/%2e%2e%2f%2e%2e%2fsecret.csv", "/sessions/{sid}/files/samples.csv%00.json",
     "/sessions/{sid}/files/a%5Cb.csv", "/sessions/{sid}/files/" + "a" * 300 + ".csv",
-    "/sessions/{sid}/files/", "/sessions/{sid}/files/%2Fetc%2Fpasswd", "/static/..%2Fweb.py",
-    "/static/live.html", "/static/%2e%2e%2fweb.py", "/sessions/{sid}%00/zip",
+    "/sessions/{sid}/files/", "/sessions/{sid}/files/%2Fetc%2Fpasswd", "/static/..%2Fapp.py",
+    "/static/live.html", "/static/%2e%2e%2fapp.py", "/sessions/{sid}%00/zip",
 ]
 
 
