@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_bridge.wiring import emulated_source   # noqa: E402
+from firmware_bridge.service.wiring import emulated_source   # noqa: E402
 from imu.clock import FakeClock            # noqa: E402
 from imu.emulated.motions import Still     # noqa: E402
 

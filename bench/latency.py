@@ -135,7 +135,7 @@ def main() -> int:
     try:
         for k in range(args.services):
             seed, device = args.first_seed + k, f"bench-{k}"
-            cmd = [sys.executable, "-m", "firmware_bridge.cli", "run", "--config", str(config),
+            cmd = [sys.executable, "-m", "firmware_bridge.cli.hingemarch", "run", "--config", str(config),
                    "--state-dir", str(work / device), "--device-id", device, "--source", "sim",
                    "--speed", "1", "--rate-hz", str(RATE_HZ), "--seed", str(seed), "--log-level", "warning",
                    "--no-web"]

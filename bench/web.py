@@ -104,7 +104,7 @@ def wait_listening(proc: subprocess.Popen, port: int) -> None:
 def one(case: str, duration_s: float, client_kind: str) -> dict:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
-        cmd = [sys.executable, "-m", "firmware_bridge.cli", "run", "--source", "sim", "--speed", "1",
+        cmd = [sys.executable, "-m", "firmware_bridge.cli.hingemarch", "run", "--source", "sim", "--speed", "1",
                "--rate-hz", "200", "--no-mqtt", "--state-dir", tmp, "--log-level", "warning"]
         cmd += ["--no-web"] if case == "no web" else ["--web", "--web-host", "127.0.0.1", "--web-port", str(port)]
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL)

@@ -1,6 +1,6 @@
 """The one seam between drivers and hardware: a tiny I2C bus interface and its real implementation
 on smbus2 (register reads go through ``i2c_rdwr`` so a burst is not capped at SMBus's 32 bytes).
-Which backend to open is chosen by name in firmware_bridge.wiring."""
+Which backend to open is chosen by name in firmware_bridge.service.wiring."""
 from __future__ import annotations
 
 import errno

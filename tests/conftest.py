@@ -1,37 +1,32 @@
-"""Shared fixtures: a real Mosquitto broker on a free loopback port, and a subscriber that records.
+"""Shared fixtures: a real Mosquitto broker on a free loopback port, a subscriber that records, and
+an emulated chip with its driver (``rig``) for the driver tests.
 
-The broker is installed from Debian's packages when missing (as ``./run tests`` does), never skipped.
-``broker`` is one broker for the whole session; ``own_broker`` is a private one a test may kill.
+Mosquitto comes from Debian's packages, installed by ``./run tests`` when missing; without it the
+broker tests fail, never skip. ``broker`` is one broker for the whole session; ``own_broker`` is a
+private one a test may kill.
 """
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port, mosquitto_path
+from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port, mosquitto_path
+from imu.clock import FakeClock
+from imu.detect import DRIVERS
+from imu.emulated import EmulatedBus, make_chip
 
 pytest_plugins = ["run_helpers", "web_helpers"]   # fixtures: ``service`` (``hingemarch run`` as a real process), ``web_server``
 
 USER, PASSWORD = "coach", "s3cret-pw"
-
-
-def ensure_mosquitto() -> None:
-    """Installs Debian's ``mosquitto`` package when it is missing (CI on a fresh machine)."""
-    if mosquitto_path():
-        return
-    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "mosquitto"], check=True, env=env)
 
 
 def make_certificates(workdir: Path) -> Path:
@@ -52,7 +47,9 @@ class Broker(LocalBroker):
     ``tls``, one with TLS (``tls_port``). Persistence is on so a killed broker keeps its sessions."""
 
     def __init__(self, workdir: Path, tls: bool = False):
-        ensure_mosquitto()
+        if not mosquitto_path():
+            pytest.fail("mosquitto is not installed: ./run tests installs it "
+                        "(Debian: apt-get install mosquitto)")
         super().__init__(workdir, persistence=True)
         self.auth_port, self.tls_port = free_port(), free_port()
         pwfile = self.workdir / "passwd"
@@ -172,3 +169,25 @@ def subscribe(broker):
     yield make
     for r in made:
         r.close()
+
+
+class Const:
+    """Constant specific force and rotation."""
+
+    def __init__(self, accel_mps2, gyro_dps):
+        self.a, self.g = np.asarray(accel_mps2, float), np.asarray(gyro_dps, float)
+
+    def at(self, t_s):
+        n = len(np.atleast_1d(t_s))
+        return np.tile(self.a, (n, 1)), np.tile(self.g, (n, 1))
+
+
+def rig(chip, motion=None, **options):
+    """An emulated ``chip`` moved by ``motion`` (at rest without), alone on an emulated bus with its
+    driver, all on one fake clock: (clock, bus, chip, driver)."""
+    clock = FakeClock()
+    bus = EmulatedBus(clock)
+    emu = make_chip(chip, motion, clock, **options)
+    bus.attach(emu.default_address, emu)
+    driver = DRIVERS[chip](bus, emu.default_address, sleep=clock.sleep)
+    return clock, bus, emu, driver

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import uuid
 
-from firmware_bridge import config
-from firmware_bridge.mqtt import MqttSettings, Publisher
-from firmware_bridge.outbox import Outbox
+from firmware_bridge.mqtt.client import MqttSettings, Publisher
+from firmware_bridge.mqtt.outbox import Outbox
+from firmware_bridge.service import config
 
 
 def settings(broker, device_id: str | None = None, **mqtt) -> MqttSettings:

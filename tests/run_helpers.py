@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-m", "firmware_bridge.cli", "run"]
+CLI = [sys.executable, "-m", "firmware_bridge.cli.hingemarch", "run"]
 
 
 class Service:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge import config
+from firmware_bridge.service import config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,7 @@ def test_file_level_messages(tmp_path):
     ('tls = true\nca_file = "/nonexistent/ca.crt"', "mqtt.ca_file: /nonexistent/ca.crt does not exist"),
 ])
 def test_mqtt_checks_made_at_start_are_in_config_check(tmp_path, mqtt, line):
-    from firmware_bridge.configcmd import load_checked
+    from firmware_bridge.cli.config import load_checked
     f = tmp_path / "m.toml"
     f.write_text(f"[mqtt]\n{mqtt}\n")
     with pytest.raises(config.ConfigError) as e:
@@ -93,7 +93,7 @@ def test_mqtt_checks_made_at_start_are_in_config_check(tmp_path, mqtt, line):
 
 
 def test_mqtt_checks_skipped_when_mqtt_is_off(tmp_path):
-    from firmware_bridge.configcmd import load_checked
+    from firmware_bridge.cli.config import load_checked
     f = tmp_path / "off.toml"
     f.write_text('[mqtt]\nenabled = false\ntopic_prefix = "gym/#"\n')
     assert load_checked(f)["mqtt"]["enabled"] is False
@@ -102,7 +102,7 @@ def test_mqtt_checks_skipped_when_mqtt_is_off(tmp_path):
 # --- which file: one rule (paths.config_file) --------------------------------------------------------
 
 def test_config_file_rule(tmp_path):
-    from firmware_bridge.paths import config_file
+    from firmware_bridge.service.paths import config_file
     system, env_file = tmp_path / "etc.toml", tmp_path / "env.toml"
     env = {"HINGEMARCH_CONFIG": str(env_file)}
     assert config_file(None, {}, system) is None                         # nothing: built-in defaults
@@ -119,7 +119,7 @@ def hingemarch(*args, env_extra=None, cwd=None):
     import subprocess
     import sys
     env = {k: v for k, v in os.environ.items() if k not in ("HINGEMARCH_CONFIG", "HINGEMARCH_MQTT_PASSWORD")}
-    return subprocess.run([sys.executable, "-m", "firmware_bridge.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "firmware_bridge.cli.hingemarch", *args], capture_output=True,
                           text=True, env={**env, **(env_extra or {})}, cwd=cwd or ROOT, timeout=60)
 
 
@@ -163,12 +163,12 @@ def test_config_show_prints_effective_values_with_secrets_masked(tmp_path):
 
 
 def test_every_command_has_help_and_starts_with_only_its_own_module():
-    from firmware_bridge import cli
-    full = cli.build_parser()                      # every command module imports and configures
+    from firmware_bridge.cli import hingemarch
+    full = hingemarch.build_parser()               # every command module imports and configures
     text = full.format_help()
-    assert all(name in text for name in cli.COMMANDS)
-    out = subprocess.run([sys.executable, "-c", "import sys; from firmware_bridge import cli; "
-                          "cli.main(['config', 'check']); print('scipy' in sys.modules)"],
+    assert all(name in text for name in hingemarch.COMMANDS)
+    out = subprocess.run([sys.executable, "-c", "import sys; from firmware_bridge.cli import hingemarch; "
+                          "hingemarch.main(['config', 'check']); print('scipy' in sys.modules)"],
                          capture_output=True, text=True, env={**os.environ, "HINGEMARCH_CONFIG": ""})
     assert out.returncode == 0 and out.stdout.strip().endswith("False"), out.stderr
 
@@ -189,9 +189,10 @@ def test_every_schema_key_is_read_somewhere():
     import re
     from pathlib import Path
     root = Path(__file__).resolve().parents[1]
+    schema = root / "firmware_bridge" / "service" / "config.py"
     code = "\n".join(p.read_text(encoding="utf-8") for pkg in ("firmware_bridge", "imu", "analysis")
-                     for p in (root / pkg).rglob("*.py") if p.name != "config.py")
-    code += (root / "firmware_bridge" / "config.py").read_text(encoding="utf-8").split("def defaults()")[1]
+                     for p in (root / pkg).rglob("*.py") if p != schema)
+    code += schema.read_text(encoding="utf-8").split("def defaults()")[1]
     unread = [f"{sec}.{name}" for sec, keys in config.SCHEMA.items() for name in keys
               if not re.search(rf"""\[\s*["']{name}["']\s*\]""", code)]
     assert unread == []
@@ -200,7 +201,7 @@ def test_every_schema_key_is_read_somewhere():
 def test_min_hinge_deg_reaches_the_counter():
     """analysis.min_hinge_deg = 65 means a 45-55 deg hinge is never a rep (it was validated, not used)."""
     from analysis.pipeline import Pipeline
-    from firmware_bridge.service import pipeline_params
+    from firmware_bridge.service.live import pipeline_params
     from imu.sim import simulate_session
     s = simulate_session(3, rate_hz=50, n_sets=1, reps_per_set=[6], hinge_depth_range_deg=(45.0, 55.0),
                          march_height_range_deg=(40.0, 55.0),

@@ -113,7 +113,7 @@ def test_analyze_says_why_a_generic_csv_counts_nothing(tmp_path, capsys):
     """A CSV in g read with the default --accel-unit (m/s²): the table and the JSON say so."""
     import json
 
-    from firmware_bridge.cli import main
+    from firmware_bridge.cli.hingemarch import main
     s = simulate_session(3, rate_hz=50, n_sets=1, reps_per_set=[4], include_distractions=False)
     path = tmp_path / "phone.csv"
     rows = np.column_stack([s.block.t_s, s.block.accel_mps2 / G, s.block.gyro_dps])

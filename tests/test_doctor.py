@@ -10,8 +10,8 @@ from pathlib import Path
 
 
 from conftest import PASSWORD, USER, free_port
-from firmware_bridge import cli
-from firmware_bridge.doctor import check_clock, check_i2c_bus
+from firmware_bridge.cli import hingemarch
+from firmware_bridge.cli.doctor import check_clock, check_i2c_bus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def write_config(tmp_path: Path, broker=None, *, port=None, sensor="", mqtt="") 
 
 
 def doctor(capsys, cfg: Path, tmp_path: Path, *extra: str) -> tuple[int, list[str]]:
-    rc = cli.main(["doctor", "--config", str(cfg), "--state-dir", str(tmp_path / "state"), *extra])
+    rc = hingemarch.main(["doctor", "--config", str(cfg), "--state-dir", str(tmp_path / "state"), *extra])
     return rc, capsys.readouterr().out.splitlines()
 
 
@@ -43,7 +43,7 @@ def test_all_ok_as_a_real_process(broker, tmp_path):
     """Config found through $HINGEMARCH_CONFIG (the one rule), emulated chip, anonymous broker."""
     cfg = write_config(tmp_path, broker)
     env = {**os.environ, "HINGEMARCH_CONFIG": str(cfg), "HINGEMARCH_STATE_DIR": str(tmp_path / "st")}
-    r = subprocess.run([sys.executable, "-m", "firmware_bridge.cli", "doctor"], capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "firmware_bridge.cli.hingemarch", "doctor"], capture_output=True,
                        text=True, env=env, cwd=ROOT, timeout=120)
     lines = r.stdout.splitlines()
     assert line(lines, "config") == f"OK    config: {cfg}"
@@ -121,7 +121,8 @@ def test_missing_i2c_bus_and_unwritable_state(broker, tmp_path, capsys):
     (tmp_path / "hingemarch.toml").write_text(cfg)
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    rc = cli.main(["doctor", "--config", str(tmp_path / "hingemarch.toml"), "--state-dir", str(blocker / "state")])
+    rc = hingemarch.main(["doctor", "--config", str(tmp_path / "hingemarch.toml"),
+                          "--state-dir", str(blocker / "state")])
     lines = capsys.readouterr().out.splitlines()
     assert rc == 1
     assert line(lines, "i2c bus").startswith("FAIL  i2c bus: /dev/i2c-31 does not exist")
@@ -195,7 +196,7 @@ def test_clock():
 def test_a_bad_config_stops_before_the_other_checks(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('[sensor]\nbakend = "emulated"\n[mqtt]\nport = 0\n')
-    rc = cli.main(["doctor", "--config", str(bad)])
+    rc = hingemarch.main(["doctor", "--config", str(bad)])
     assert rc == 1
     assert capsys.readouterr().out.splitlines() == [
         f"FAIL  config: {bad}: sensor.bakend: unknown key (did you mean 'backend'?) (and 1 more)",

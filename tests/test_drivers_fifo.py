@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from firmware_bridge.wiring import emulated_source
+from conftest import Const, rig
+from firmware_bridge.service.wiring import emulated_source
 from imu.clock import FakeClock
 from imu.detect import DRIVERS
 from imu.driver import SensorSettings
@@ -18,12 +19,7 @@ from imu.samples import STANDARD_GRAVITY_MPS2 as G
 CHIPS = list(DRIVERS)
 ACCEL = np.array([1.0, 2.0, 9.0])          # distinct per axis: a shifted frame cannot pass
 GYRO = np.array([10.0, 20.0, 30.0])
-
-
-class Const:
-    def at(self, t_s):
-        n = len(np.atleast_1d(t_s))
-        return np.tile(ACCEL, (n, 1)), np.tile(GYRO, (n, 1))
+STEADY = Const(ACCEL, GYRO)               # the motion of most tests here
 
 
 class Ramp:
@@ -36,14 +32,6 @@ class Ramp:
         return np.tile([0, 0, G], (len(t), 1)), g
 
 
-def rig(chip, motion=None):
-    clock = FakeClock()
-    bus = EmulatedBus(clock)
-    emu = make_chip(chip, motion or Const(), clock)
-    bus.attach(emu.default_address, emu)
-    return clock, bus, emu, DRIVERS[chip](bus, emu.default_address, sleep=clock.sleep)
-
-
 def assert_frames_clean(read):
     np.testing.assert_allclose(read.accel_mps2, np.tile(ACCEL, (len(read), 1)), atol=0.01)
     np.testing.assert_allclose(read.gyro_dps, np.tile(GYRO, (len(read), 1)), atol=0.1)
@@ -51,7 +39,7 @@ def assert_frames_clean(read):
 
 @pytest.mark.parametrize("chip", CHIPS)
 def test_transfer_limit_not_a_multiple_of_the_frame_keeps_alignment(chip):
-    clock, bus, _, driver = rig(chip)
+    clock, bus, _, driver = rig(chip, STEADY)
     driver.configure(SensorSettings(200, 16, 2000, 42))
     clock.advance(0.2)
     before = bus.stats.transactions
@@ -63,7 +51,7 @@ def test_transfer_limit_not_a_multiple_of_the_frame_keeps_alignment(chip):
 
 @pytest.mark.parametrize("chip", CHIPS)
 def test_one_burst_reads_everything_beyond_32_bytes(chip):
-    clock, bus, _, driver = rig(chip)
+    clock, bus, _, driver = rig(chip, STEADY)
     driver.configure(SensorSettings(200, 16, 2000, 42))
     clock.advance(0.1)
     before = bus.stats.transactions
@@ -74,7 +62,7 @@ def test_one_burst_reads_everything_beyond_32_bytes(chip):
 
 
 def test_lsm6ds3_realigns_by_fifo_pattern_without_a_reset():
-    clock, _, emu, driver = rig("lsm6ds3")
+    clock, _, emu, driver = rig("lsm6ds3", STEADY)
     driver.configure(SensorSettings(104, 16, 2000, 0))
     clock.advance(0.2)
     emu.advance()
@@ -86,7 +74,7 @@ def test_lsm6ds3_realigns_by_fifo_pattern_without_a_reset():
 
 
 def test_lsm6dsox_odd_word_waits_for_its_partner():
-    clock, _, emu, driver = rig("lsm6dsox")
+    clock, _, emu, driver = rig("lsm6dsox", STEADY)
     driver.configure(SensorSettings(104, 16, 2000, 0))
     clock.advance(0.2)
     emu.advance()
@@ -100,7 +88,7 @@ def test_lsm6dsox_odd_word_waits_for_its_partner():
 
 
 def test_mpu6050_misaligned_count_is_reported():
-    clock, _, emu, driver = rig("mpu6050")
+    clock, _, emu, driver = rig("mpu6050", STEADY)
     driver.configure(SensorSettings(100, 16, 2000, 42))
     clock.advance(0.1)
     emu.advance()
@@ -110,7 +98,7 @@ def test_mpu6050_misaligned_count_is_reported():
 
 @pytest.mark.parametrize("chip", CHIPS)
 def test_overflow_is_detected_on_every_chip(chip):
-    clock, _, emu, driver = rig(chip)
+    clock, _, emu, driver = rig(chip, STEADY)
     applied = driver.configure(SensorSettings(200, 16, 2000, 42))
     clock.advance(2 * applied.fifo_capacity_samples / applied.rate_hz)
     read = driver.read_fifo()
@@ -149,7 +137,7 @@ def test_overflow_in_the_stream_resets_and_marks_the_gap(chip):
 @pytest.mark.parametrize("chip", ["mpu6050", "lsm6ds3", "lsm6dsox"])
 def test_burst_failing_midway_realigns_with_a_gap(chip):
     clock = FakeClock()
-    src = emulated_source(chip, Const(), 200, clock=clock)
+    src = emulated_source(chip, STEADY, 200, clock=clock)
     it = src.blocks()
     first = list(itertools.islice(it, 3))
     src.bus.fail_burst_after(src.address, 17)                 # EIO after 17 bytes clocked out

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import Const, rig
 from imu.chips import CHIPS as CHIP_NAMES
 from imu.chips import INVENSENSE_CHIPS, ST_CHIPS
 from imu.clock import FakeClock
@@ -20,26 +21,6 @@ from imu.samples import STANDARD_GRAVITY_MPS2 as G
 CHIPS = list(DRIVERS)
 MPU = ["mpu6050", "mpu6500", "mpu9250"]
 ST = ["lsm6ds3", "lsm6ds3trc", "lsm6dsox"]
-
-
-class Const:
-    """Constant specific force and rotation."""
-
-    def __init__(self, accel_mps2, gyro_dps):
-        self.a, self.g = np.asarray(accel_mps2, float), np.asarray(gyro_dps, float)
-
-    def at(self, t_s):
-        n = len(np.atleast_1d(t_s))
-        return np.tile(self.a, (n, 1)), np.tile(self.g, (n, 1))
-
-
-def rig(chip, motion=None, **options):
-    clock = FakeClock()
-    bus = EmulatedBus(clock)
-    emu = make_chip(chip, motion, clock, **options)
-    bus.attach(emu.default_address, emu)
-    driver = DRIVERS[chip](bus, emu.default_address, sleep=clock.sleep)
-    return clock, bus, emu, driver
 
 
 # -- declarative helpers -------------------------------------------------------------------------

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from analysis.errors import DataError, HingemarchError
-from firmware_bridge import calibrate as calibrate_cmd
-from firmware_bridge import probe as probe_cmd
-from firmware_bridge.paths import state_dir
-from firmware_bridge.wiring import emulated_source, open_bus, source_from_config
+from firmware_bridge.cli import calibrate as calibrate_cmd
+from firmware_bridge.cli import probe as probe_cmd
+from firmware_bridge.service.paths import state_dir
+from firmware_bridge.service.wiring import emulated_source, open_bus, source_from_config
 from imu import calibration as cal_mod
 from imu.clock import FakeClock
 from imu.emulated.motions import SixFaces
@@ -131,7 +131,7 @@ def test_bus_seam_errors_are_clear_and_never_fall_back():
 
 
 def test_source_from_config_builds_the_source_with_the_stored_calibration(tmp_path):
-    from firmware_bridge import config
+    from firmware_bridge.service import config
     from imu.calibration import Calibration, save
 
     cfg = config.validate({"sensor": {"backend": "emulated", "chip": "lsm6dsox", "rate_hz": 100,
@@ -148,12 +148,12 @@ def test_source_from_config_builds_the_source_with_the_stored_calibration(tmp_pa
 
 
 def test_commands_are_registered_and_errors_are_one_line_each(monkeypatch, capsys):
-    from firmware_bridge import cli
+    from firmware_bridge.cli import hingemarch
 
-    assert cli.COMMANDS["probe"][0] == "firmware_bridge.probe"
-    assert cli.COMMANDS["calibrate"][0] == "firmware_bridge.calibrate"
-    monkeypatch.setattr(cli, "COMMANDS", {k: cli.COMMANDS[k] for k in ("probe", "calibrate")})
-    assert cli.main(["probe", "--backend", "emulated", "--emulate", "lsm6dsox", "--address", "0x6B",
+    assert hingemarch.COMMANDS["probe"][0] == "firmware_bridge.cli.probe"
+    assert hingemarch.COMMANDS["calibrate"][0] == "firmware_bridge.cli.calibrate"
+    monkeypatch.setattr(hingemarch, "COMMANDS", {k: hingemarch.COMMANDS[k] for k in ("probe", "calibrate")})
+    assert hingemarch.main(["probe", "--backend", "emulated", "--emulate", "lsm6dsox", "--address", "0x6B",
                      "--seconds", "0.1"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "hingemarch probe: error: no supported IMU found on emulated-i2c:"

@@ -8,8 +8,8 @@ import subprocess
 import tomllib
 from pathlib import Path
 
-from firmware_bridge import cli
-from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port
+from firmware_bridge.cli import hingemarch
+from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "systemd" / "install.sh"
@@ -99,7 +99,7 @@ def test_the_installed_broker_accepts_the_generated_account_and_nothing_else(tmp
                                 f"FAIL  broker: {LOOPBACK}:{broker.port} refused the connection without a user "
                                 "name: Not authorized")):
             conf.write_text(body)
-            cli.main(["doctor", "--config", str(conf), "--state-dir", str(tmp_path / "state")])
+            hingemarch.main(["doctor", "--config", str(conf), "--state-dir", str(tmp_path / "state")])
             lines = capsys.readouterr().out.splitlines()
             assert [x for x in lines if x.split()[1:2] == ["broker:"]] == [expected]
             if expected.startswith("FAIL"):                  # what to check, and where

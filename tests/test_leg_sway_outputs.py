@@ -1,4 +1,4 @@
-"""Sway in the outputs: the per-athlete baseline (analysis.sway.baseline, firmware_bridge.baseline),
+"""Sway in the outputs: the per-athlete baseline (analysis.sway.baseline, firmware_bridge.service.baseline),
 the session files, the set event, the dashboard tile and ``analyze --json``."""
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pytest
 
 from analysis.errors import DataError
 from analysis.sway.baseline import CHANGE_Z, compare, sway_baseline
-from firmware_bridge import config
-from firmware_bridge.baseline import sway_history
-from firmware_bridge.cli import main
-from firmware_bridge.recorder import SET_COLUMNS
-from firmware_bridge.service import Service
-from firmware_bridge.topics import tile_values
+from firmware_bridge.cli.hingemarch import main
+from firmware_bridge.mqtt.topics import tile_values
+from firmware_bridge.service import config
+from firmware_bridge.service.baseline import sway_history
+from firmware_bridge.service.live import Service
+from firmware_bridge.store.recorder import SET_COLUMNS
 from imu.sim import SimSource, simulate_session
 
 

@@ -16,11 +16,11 @@ from analysis.events import SetEvent
 from analysis.pipeline import Pipeline, analyze
 from analysis.sway.measures import sway_measures
 from analysis.sway.trunk import trunk_sway
-from firmware_bridge import config
-from firmware_bridge.service import Service
-from firmware_bridge.wiring import emulated_source
+from firmware_bridge.service import config
+from firmware_bridge.service.live import Service
+from firmware_bridge.service.wiring import emulated_source
+from firmware_bridge.store.samples import read_samples
 from imu.clock import FakeClock
-from imu.recording import read_samples
 from imu.sim import simulate_session
 from imu.sim.leg import StanceShank, ideal_imu
 from imu.samples import SampleBlock
@@ -133,7 +133,7 @@ def test_a_second_chip_on_the_bus_is_recorded_and_measured_in_each_set(two_sets,
         assert float(row["second_rms_ap_deg"]) == pytest.approx(truth["rms_ap"], rel=0.1, abs=0.2)
     # analyze of the folder reads second.csv back and gives the same, but for the file's rounding
     # of the values (4-6 decimals), which the fusion carries through a whole set
-    r = subprocess.run([sys.executable, "-m", "firmware_bridge.cli", "analyze", str(folder), "--json"],
+    r = subprocess.run([sys.executable, "-m", "firmware_bridge.cli.hingemarch", "analyze", str(folder), "--json"],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)

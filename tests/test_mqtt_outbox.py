@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from firmware_bridge.outbox import Outbox, OutboxError
+from firmware_bridge.mqtt.outbox import Outbox, OutboxError
 
 
 def test_oldest_first_and_ack_removes(tmp_path):

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from analysis.events import RepEvent
-from firmware_bridge import config, topics as tp
-from firmware_bridge.mqtt import PASSWORD_ENV, MqttSettings
+from firmware_bridge.mqtt import topics as tp
+from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings
+from firmware_bridge.service import config
 
 T = tp.Topics("gym/north", "pi-7")
 

@@ -5,8 +5,8 @@ import itertools
 import json
 import uuid
 
-from firmware_bridge import config
-from firmware_bridge.service import Service
+from firmware_bridge.service import config
+from firmware_bridge.service.live import Service
 from imu.sim import SimSource, simulate_session
 from mqtt_helpers import publisher, settings
 

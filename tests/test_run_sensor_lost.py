@@ -3,9 +3,9 @@
 import json
 import time
 
-from firmware_bridge import config
-from firmware_bridge.service import Service
-from firmware_bridge.wiring import emulated_source
+from firmware_bridge.service import config
+from firmware_bridge.service.live import Service
+from firmware_bridge.service.wiring import emulated_source
 from imu.emulated.motions import Still
 from mqtt_helpers import publisher, settings
 

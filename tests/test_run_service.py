@@ -11,7 +11,7 @@ import numpy as np
 
 from analysis.pipeline import analyze
 from conftest import Recorder
-from imu.recording import SessionMeta, read_samples, write_samples
+from firmware_bridge.store.samples import SessionMeta, read_samples, write_samples
 from imu.samples import SampleBlock
 from imu.sim import simulate_session
 from run_helpers import CLI

@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from firmware_bridge import config
-from firmware_bridge.service import Service
-from firmware_bridge.sources import ReplaySource, SourceError, WaitingSource, open_source
-from firmware_bridge.wiring import emulated_source
+from firmware_bridge.service import config
+from firmware_bridge.service.live import Service
+from firmware_bridge.service.sources import ReplaySource, SourceError, WaitingSource, open_source
+from firmware_bridge.service.wiring import emulated_source
+from firmware_bridge.store.samples import SessionMeta, write_samples
 from imu.emulated.motions import Still
 from imu.errors import SensorNotFound
-from imu.recording import SessionMeta, write_samples
 from imu.samples import SampleBlock
 
 

@@ -265,8 +265,8 @@ def test_simulate_command_writes_samples_and_truth(tmp_path, capsys):
     import argparse
     import json
 
-    from firmware_bridge import simulate
-    from imu.recording import read_samples
+    from firmware_bridge.cli import simulate
+    from firmware_bridge.store.samples import read_samples
 
     parser = argparse.ArgumentParser()
     simulate.configure(parser)

@@ -4,8 +4,8 @@ import io
 import logging
 import os
 
-from firmware_bridge import logsetup
-from firmware_bridge.logsetup import JournalFormatter, RepeatFilter
+from firmware_bridge.service import logsetup
+from firmware_bridge.service.logsetup import JournalFormatter, RepeatFilter
 
 
 class Clock:

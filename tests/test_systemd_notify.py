@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge import config
-from firmware_bridge.sdnotify import LoopWatch, Notifier
-from firmware_bridge.service import Service
-from firmware_bridge.wiring import emulated_source
+from firmware_bridge.service import config
+from firmware_bridge.service.live import Service
+from firmware_bridge.service.sdnotify import LoopWatch, Notifier
+from firmware_bridge.service.wiring import emulated_source
 from imu.clock import FakeClock
 from imu.emulated.motions import Still
 
@@ -51,7 +51,7 @@ def start_run(tmp_path: Path, path: str, *args: str, stderr=subprocess.DEVNULL, 
     cfg.write_text("[web]\nenabled = false\n" if "web" in config.SCHEMA else "")
     env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "1000000", "PYTHONUNBUFFERED": "1", **env}
     env.pop("HINGEMARCH_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "firmware_bridge.cli", "run", "--source", "sim",
+    return subprocess.Popen([sys.executable, "-m", "firmware_bridge.cli.hingemarch", "run", "--source", "sim",
                              "--no-mqtt", "--config", str(cfg), "--state-dir", str(tmp_path / "state"), *args],
                             stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=ROOT)
 
@@ -149,7 +149,7 @@ def test_a_full_queue_never_stalls_the_loop(notify_socket):
 
 
 def test_status_line_shows_the_first_analysis_problem():
-    from firmware_bridge.sdnotify import status_line
+    from firmware_bridge.service.sdnotify import status_line
     state = {"running": True, "session_id": "s1", "in_set": False, "sets_done": 0, "sensor_status": "ok",
              "problems": ["no still moment found: ...", "the gyro turned 0.02 x ..."]}
     assert status_line(state) == "sensor ok; session s1: 0 set(s) done, between sets; no still moment found: ..."

@@ -144,7 +144,7 @@ def test_a_port_already_taken_keeps_counting_and_says_why(broker, service):
 
 
 def test_help_says_how_to_reach_the_page():
-    out = subprocess.run([sys.executable, "-m", "firmware_bridge.cli", "run", "--help"],
+    out = subprocess.run([sys.executable, "-m", "firmware_bridge.cli.hingemarch", "run", "--help"],
                          capture_output=True, text=True, check=True).stdout
     assert "http://<this Pi>:8080/" in out and "--no-web" in out and "--web-port PORT" in out
 
@@ -156,7 +156,7 @@ def test_a_bad_web_port_is_one_line(tmp_path):
 
 
 def test_a_failing_page_never_stops_counting(tmp_path, monkeypatch, caplog):
-    from firmware_bridge.web_live import LiveHub
+    from firmware_bridge.web.live import LiveHub
 
     def broken(self, *args):
         raise RuntimeError("page bug")

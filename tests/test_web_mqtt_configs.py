@@ -17,7 +17,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from conftest import LOOPBACK, free_port, mosquitto_path
-from firmware_bridge.topics import COMMANDS, SIDES, VALUES, Topics, parse_command
+from firmware_bridge.mqtt.topics import COMMANDS, SIDES, VALUES, Topics, parse_command
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "config" / "mosquitto" / "hingemarch.conf"

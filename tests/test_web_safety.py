@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from firmware_bridge import web_sessions
+from firmware_bridge.web import sessions as web_sessions
 from web_helpers import http, post_json, record_session
 
 SECRET = "TOP-SECRET-NOT-A-SESSION"
@@ -48,8 +48,8 @@ ODD_PATHS = [
     "/sessions/{sid}/files/summary.json.tmp", "/sessions/{sid}/files/..%2F..%2Fsecret.csv",
     "/sessions/{sid}/files/%2e%2e%2f%2e%2e%2fsecret.csv", "/sessions/{sid}/files/samples.csv%00.json",
     "/sessions/{sid}/files/a%5Cb.csv", "/sessions/{sid}/files/" + "a" * 300 + ".csv",
-    "/sessions/{sid}/files/", "/sessions/{sid}/files/%2Fetc%2Fpasswd", "/static/..%2Fweb.py",
-    "/static/live.html", "/static/%2e%2e%2fweb.py", "/sessions/{sid}%00/zip",
+    "/sessions/{sid}/files/", "/sessions/{sid}/files/%2Fetc%2Fpasswd", "/static/..%2Fapp.py",
+    "/static/live.html", "/static/%2e%2e%2fapp.py", "/sessions/{sid}%00/zip",
 ]
 
 

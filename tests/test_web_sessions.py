@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 
-from firmware_bridge.recorder import read_reps
+from firmware_bridge.store.folder import read_reps
 from web_helpers import http, read_streamed, record_session
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge import config
-from firmware_bridge.run import serve
-from firmware_bridge.web import WebServer
+from firmware_bridge.service import config
+from firmware_bridge.service.loop import serve
+from firmware_bridge.web.app import WebServer
 from imu.samples import SampleBlock
 from imu.sim import SimSource, simulate_session
 

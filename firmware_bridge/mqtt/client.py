@@ -17,9 +17,10 @@ from typing import Callable
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from firmware_bridge import __version__, topics as tp
-from firmware_bridge.config import ConfigError
-from firmware_bridge.outbox import Outbox, OutboxError
+from firmware_bridge import __version__
+from firmware_bridge.mqtt import topics as tp
+from firmware_bridge.mqtt.outbox import Outbox, OutboxError
+from firmware_bridge.service.config import ConfigError
 
 log = logging.getLogger("hingemarch.mqtt")
 PASSWORD_ENV = "HINGEMARCH_MQTT_PASSWORD"

@@ -1,8 +1,8 @@
 """The web server of ``hingemarch run``: live page, session downloads and reports, JSON API.
 
 aiohttp in one thread with its own event loop, beside the counting loop: the counting thread only
-hands it snapshots (:mod:`firmware_bridge.web_live`), so a slow phone or a dropped Wi-Fi link never
-slows counting. The routes are in :mod:`firmware_bridge.web_routes`; docs/dashboard.md describes them.
+hands it snapshots (:mod:`firmware_bridge.web.live`), so a slow phone or a dropped Wi-Fi link never
+slows counting. The routes are in :mod:`firmware_bridge.web.routes`; docs/dashboard.md describes them.
 If the port cannot be bound, the page is off and the service goes on counting: the reason is logged
 and shown in the state (``"web": {"error": ...}``).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hashlib
 import hmac
 import logging
 import os
@@ -21,17 +20,14 @@ from pathlib import Path
 from aiohttp import web
 
 from analysis.errors import HingemarchError
-from firmware_bridge.web_live import LiveHub
-from firmware_bridge.web_report import ReportWorker
-from firmware_bridge.web_sessions import NotFound, Sessions
+from firmware_bridge.web import assets, routes
+from firmware_bridge.web.live import LiveHub
+from firmware_bridge.web.report import ReportWorker
+from firmware_bridge.web.sessions import NotFound, Sessions
 
 log = logging.getLogger("hingemarch.web")
 TOKEN_ENV = "HINGEMARCH_WEB_TOKEN"
 COOKIE = "hingemarch_token"
-STATIC = Path(__file__).with_name("web_static")
-SERVER_KEY: web.AppKey = web.AppKey("server")
-STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-                ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml"}
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -54,19 +50,16 @@ class WebServer:
 
     def __init__(self, host: str, port: int, token: str = "", sessions_dir: Path | None = None,
                  hub: LiveHub | None = None, service=None):
-        from firmware_bridge import web_routes
         self.host, self.port, self.token = host, port, token
         self.hub = hub or LiveHub()
         self.service = service
         self.sessions = Sessions(sessions_dir)
         self.reports = ReportWorker()
-        self.static = {p.name: p.read_bytes() for p in STATIC.iterdir() if p.suffix in STATIC_TYPES}
-        self.asset_version = hashlib.sha1(b"".join(self.static[k] for k in sorted(self.static))).hexdigest()[:10]
+        self.static, self.asset_version = assets.load()
         self.app = web.Application(middlewares=[self._guard], client_max_size=64 * 1024)
-        self.app[SERVER_KEY] = self
         self.app.on_response_prepare.append(self._headers)
         self.app.on_shutdown.append(self._on_shutdown)
-        web_routes.add_routes(self.app)
+        routes.add_routes(self.app, self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None

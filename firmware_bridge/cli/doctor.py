@@ -22,10 +22,10 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from analysis.errors import HingemarchError, one_line
-from firmware_bridge import config
-from firmware_bridge.configcmd import load_checked
-from firmware_bridge.mqtt import PASSWORD_ENV, MqttSettings, make_client
-from firmware_bridge.paths import CONFIG_HELP, config_file, state_dir
+from firmware_bridge.cli.config import load_checked
+from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings, make_client
+from firmware_bridge.service import config
+from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
 
 BROKER_PASSWD = "/etc/mosquitto/hingemarch.passwd"    # made by systemd/install.sh (config/mosquitto/)
 
@@ -77,7 +77,7 @@ def check_i2c_bus(sensor: dict, dev: Path = Path("/dev")) -> Check:
 
 def check_sensor(sensor: dict) -> Check:
     """Open the bus and read WHO_AM_I at the configured (or the usual) addresses."""
-    from firmware_bridge.wiring import open_sensor_bus
+    from firmware_bridge.service.wiring import open_sensor_bus
     from imu.detect import detect
 
     try:

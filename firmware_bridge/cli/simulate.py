@@ -15,7 +15,8 @@ from pathlib import Path
 
 from analysis.errors import HingemarchError
 from firmware_bridge import __version__
-from imu.recording import SessionMeta, write_samples
+from firmware_bridge.store.folder import SAMPLES
+from firmware_bridge.store.samples import SessionMeta, write_samples
 from imu.sim import simulate_session
 
 
@@ -63,7 +64,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     out = args.out or Path(f"sim-seed{args.seed}")
-    samples_path, truth_path = out / "samples.csv", out / "truth.json"
+    samples_path, truth_path = out / SAMPLES, out / "truth.json"
     if samples_path.exists():
         raise HingemarchError(f"{samples_path} already exists; pick another --out")
     session = simulate_session(

@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from firmware_bridge import config
-from firmware_bridge.mqtt import PASSWORD_ENV, MqttSettings
-from firmware_bridge.paths import config_file
+from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings
+from firmware_bridge.service import config
+from firmware_bridge.service.paths import config_file
 
 
 def configure(p: argparse.ArgumentParser) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 from urllib.parse import quote
 
-from firmware_bridge.web_svg import bar_chart, trace_chart
+from firmware_bridge.web.svg import bar_chart, trace_chart
 
 
 def page(title: str, body: str, asset_version: str) -> str:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 
-from firmware_bridge.topics import to_json
+from firmware_bridge.mqtt.topics import to_json
 
 log = logging.getLogger("hingemarch.web")
 

@@ -13,15 +13,15 @@ import argparse
 import json
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
 from analysis.reps import RepParams
 from analysis.sway.trunk import trunk_sway
-from firmware_bridge.config import AXES, axis_vector
-from imu.recording import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
+from firmware_bridge.service.config import AXES, axis_vector
+from firmware_bridge.store.folder import samples_file, second_file
+from firmware_bridge.store.samples import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
 
 JSON_SCHEMA = "hingemarch.analysis/1"
 
@@ -46,9 +46,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def load(args) -> tuple:
-    path = Path(args.file)
-    if path.is_dir():
-        path = path / "samples.csv"
+    path = samples_file(args.file)
     if args.columns:
         cols = [c.strip() for c in args.columns.split(",")]
         if len(cols) != 7:
@@ -60,8 +58,7 @@ def load(args) -> tuple:
 
 def with_second_sensor(events, args, problems: list[str]) -> list:
     """The sets' sway of the optional second sensor, when second.csv lies beside the samples."""
-    path = Path(args.file)
-    second = (path if path.is_dir() else path.parent) / "second.csv"
+    second = second_file(args.file)
     if args.columns or not second.is_file():
         return events
     _, block, skipped = read_samples(second, args.skip_bad_rows)

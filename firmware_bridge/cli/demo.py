@@ -22,11 +22,11 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from analysis.errors import HingemarchError
-from firmware_bridge import config
-from firmware_bridge.localbroker import LOOPBACK, LocalBroker, free_port
-from firmware_bridge.paths import state_dir
-from firmware_bridge.run import serve
-from firmware_bridge.topics import Topics
+from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
+from firmware_bridge.mqtt.topics import Topics
+from firmware_bridge.service import config
+from firmware_bridge.service.loop import serve
+from firmware_bridge.service.paths import state_dir
 
 DEVICE_ID = "demo"
 
@@ -96,7 +96,7 @@ def run(args) -> int:
     if args.sensor == "sim":
         source = SimSource(sim, args.speed)
     else:
-        from firmware_bridge.wiring import emulated_source
+        from firmware_bridge.service.wiring import emulated_source
         source = emulated_source(args.sensor, sim.motion, 200.0, args.speed)
     tty = sys.stdout.isatty()
     work = Path(tempfile.mkdtemp(prefix="hingemarch-demo-"))

@@ -1,4 +1,4 @@
-"""The ``hingemarch`` command. Each subcommand lives in its own module exposing
+"""The ``hingemarch`` command. Each subcommand lives in its own module beside this one, exposing
 ``configure(parser)`` and ``run(args) -> int``; this file only wires them and turns expected errors
 into one line on stderr."""
 from __future__ import annotations
@@ -12,14 +12,14 @@ from firmware_bridge import __version__
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("firmware_bridge.demo", "stream a simulated workout through the live pipeline with a live view"),
-    "analyze": ("firmware_bridge.analyze", "count and measure the reps in a recorded session file"),
-    "simulate": ("firmware_bridge.simulate", "write a simulated workout session with its ground truth"),
-    "probe": ("firmware_bridge.probe", "scan the I2C bus, identify the IMU, show its settings and live samples"),
-    "calibrate": ("firmware_bridge.calibrate", "six-position accelerometer and gyro-bias calibration, stored in the state directory"),
-    "run": ("firmware_bridge.run", "count reps live from a sensor, simulation or recording; record and publish over MQTT"),
-    "config": ("firmware_bridge.configcmd", "check the config file (one line per problem) or show the effective values"),
-    "doctor": ("firmware_bridge.doctor", "check I2C bus, sensor, broker, state folder and clock, and say what to fix"),
+    "demo": ("firmware_bridge.cli.demo", "stream a simulated workout through the live pipeline with a live view"),
+    "analyze": ("firmware_bridge.cli.analyze", "count and measure the reps in a recorded session file"),
+    "simulate": ("firmware_bridge.cli.simulate", "write a simulated workout session with its ground truth"),
+    "probe": ("firmware_bridge.cli.probe", "scan the I2C bus, identify the IMU, show its settings and live samples"),
+    "calibrate": ("firmware_bridge.cli.calibrate", "six-position accelerometer and gyro-bias calibration, stored in the state directory"),
+    "run": ("firmware_bridge.cli.run", "count reps live from a sensor, simulation or recording; record and publish over MQTT"),
+    "config": ("firmware_bridge.cli.config", "check the config file (one line per problem) or show the effective values"),
+    "doctor": ("firmware_bridge.cli.doctor", "check I2C bus, sensor, broker, state folder and clock, and say what to fix"),
 }
 
 

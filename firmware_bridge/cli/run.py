@@ -10,19 +10,15 @@ On a phone: open http://<this Pi>:8080/ for the live page, the sessions and thei
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import threading
-from pathlib import Path
 
-from firmware_bridge import config, logsetup, sdnotify
-from firmware_bridge.mqtt import MqttSettings, Publisher
-from firmware_bridge.outbox import Outbox
-from firmware_bridge.paths import CONFIG_HELP, config_file, state_dir
-from firmware_bridge.recorder import recover_unfinished
-from firmware_bridge.service import Service
-from firmware_bridge.sources import open_source
+from firmware_bridge.mqtt.client import MqttSettings
+from firmware_bridge.service import config, logsetup, sdnotify
+from firmware_bridge.service.loop import serve
+from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
+from firmware_bridge.service.sources import open_source
 
 log = logging.getLogger("hingemarch.run")
 
@@ -50,57 +46,6 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--web-host", metavar="HOST", help="overrides web.host (default 0.0.0.0: every network)")
     p.add_argument("--web-port", type=int, metavar="PORT", help="overrides web.port (default 8080)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
-
-
-def _recover(sessions: Path, publisher) -> None:
-    """Close sessions a killed service left open, and say so (log, and a "recovered" event)."""
-    for folder in recover_unfinished(sessions):
-        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        log.warning("closed unfinished session %s from its files: %d rep(s)", folder.name,
-                    summary["totals"]["reps"])
-        if publisher:   # seq 0 is reserved for this one message per session
-            publisher.event("session", {"phase": "recovered", "summary": summary}, summary["session_id"], 0)
-
-
-def serve(cfg: dict, source, state: Path, on_block=None, *, device_id: str | None = None,
-          source_name: str = "", speed: float | None = None, record: bool = True,
-          stop: threading.Event | None = None) -> Service:
-    """The live service until the source ends or ``stop`` is set: source -> pipeline -> session
-    folder under ``state``/sessions + MQTT (if ``cfg["mqtt"]["enabled"]``). ``on_block(service)``
-    runs after each block (a live view). Returns the Service (``last_summary``, ``last_folder``)."""
-    settings = MqttSettings.from_config(cfg["mqtt"], device_id) if cfg["mqtt"]["enabled"] else None
-    sessions = state / "sessions" if record else None
-    speed = getattr(source, "speed", 1.0) if speed is None else speed
-    service = Service(cfg, source, None, sessions, source_name or source.info.sensor, speed)
-    stop = stop or threading.Event()
-    web = None
-    try:
-        if cfg["web"]["enabled"]:    # a port that cannot be had is logged; counting goes on
-            from firmware_bridge.web import start_for
-            web = start_for(service, cfg["web"], sessions)
-        if settings is not None:
-            outbox = Outbox(state / "mqtt" / f"outbox-{settings.topics.device_id}.sqlite3")
-            service.publisher = Publisher(settings, outbox, service.on_command).start()
-        if sessions is not None:
-            _recover(sessions, service.publisher)
-        for block in source.blocks():
-            service.feed(block)
-            if web is not None:
-                web.hub.feed(service)
-            if on_block is not None:
-                on_block(service)
-            if stop.is_set():
-                break
-        log.info("source %s", "stopped" if stop.is_set() else "ended")
-    finally:
-        source.close()
-        service.finish()          # also when the source failed: the session is closed and summarised
-        if web is not None:
-            web.hub.feed(service)
-            web.stop()
-        if service.publisher:
-            service.publisher.close(drain_s=cfg["run"]["drain_s"])
-    return service
 
 
 def run(args) -> int:

@@ -7,8 +7,8 @@ import argparse
 import time
 
 from analysis.errors import HingemarchError
-from firmware_bridge import config as config_mod
-from firmware_bridge.paths import CONFIG_HELP, config_file, state_dir
+from firmware_bridge.service import config as config_mod
+from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
 
 
 class CalibrationTimeout(HingemarchError, TimeoutError):
@@ -53,7 +53,7 @@ def collect(source, timeout_s: float = 180.0, still_s: float = 1.0, say=print):
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.wiring import open_sensor_bus, sensor_settings
+    from firmware_bridge.service.wiring import open_sensor_bus, sensor_settings
     from imu.calibration import save
     from imu.emulated.motions import SixFaces
     from imu.i2c_source import I2cSource

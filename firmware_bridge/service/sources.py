@@ -16,6 +16,8 @@ from typing import Iterator
 import numpy as np
 
 from analysis.errors import HingemarchError, one_line
+from firmware_bridge.store.folder import samples_file
+from firmware_bridge.store.samples import read_samples
 from imu.errors import SensorNotFound
 from imu.samples import SampleBlock, SensorInfo
 
@@ -32,9 +34,7 @@ class ReplaySource:
     recorded speed (0 or inf: as fast as the loop takes them)."""
 
     def __init__(self, path: str | Path, speed: float = 1.0, block_s: float = 0.1):
-        from imu.recording import read_samples
-        p = Path(path)
-        p = p / "samples.csv" if p.is_dir() else p
+        p = samples_file(path)
         if not p.is_file():
             raise SourceError(f"replay: {p} does not exist")
         meta, self._block, _ = read_samples(p)
@@ -123,7 +123,7 @@ def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: 
                                side=session["side"])
         return SimSource(sim, speed)
     if spec.startswith("emulated:"):     # the real driver stack on an emulated chip moved by the sim
-        from firmware_bridge.wiring import emulated_source
+        from firmware_bridge.service.wiring import emulated_source
         from imu.sim import simulate_session
         from imu.sim.leg import StanceShank
         sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session["placement"],
@@ -134,7 +134,7 @@ def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: 
     if spec.startswith("replay:"):
         return ReplaySource(spec[len("replay:"):], speed)
     if spec == "i2c" or spec in CHIPS:
-        from firmware_bridge.wiring import source_from_config
+        from firmware_bridge.service.wiring import source_from_config
         sensor = {**cfg["sensor"], **({} if spec == "i2c" else {"chip": spec}),
                   **({"rate_hz": rate_hz} if rate_hz else {})}
         def opener():

@@ -1,4 +1,4 @@
-"""The session folder: raw samples, reps, sets and a summary, written so a crash loses at most a second.
+"""The session folder written: raw samples, reps, sets and a summary, so a crash loses at most a second.
 
 One folder per session under the sessions directory, named by its UTC start (``20261125T093000Z``):
 ``samples.csv`` (format v1, appended, flushed every ``flush_s`` and fsynced every ``fsync_s``),
@@ -9,7 +9,6 @@ closes it from its files on the next start. See docs/session-format.md.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import time
@@ -18,7 +17,8 @@ from pathlib import Path
 
 from analysis.errors import HingemarchError
 from analysis.events import Event, RepEvent, SetEvent
-from imu.recording import SamplesWriter, SessionMeta, read_samples
+from firmware_bridge.store.folder import REPS, SAMPLES, SECOND, SETS, SUMMARY, summarize
+from firmware_bridge.store.samples import SamplesWriter, SessionMeta
 from imu.samples import SampleBlock
 
 REP_COLUMNS = ("set_index", "rep_in_set", "completed_s", "event_s", "start_s", "duration_s",
@@ -110,13 +110,13 @@ class SessionRecorder:
                 n += 1
                 self.folder = root / f"{self.session_id}-{n}"
             self.folder.mkdir()
-            self._samples = SamplesWriter(self.folder / "samples.csv", meta)
+            self._samples = SamplesWriter(self.folder / SAMPLES, meta)
             self._second = None          # the optional second sensor's samples
             if second_meta is not None:
                 second_meta.start_utc, second_meta.session_id = self.meta.start_utc, self.session_id
-                self._second = SamplesWriter(self.folder / "second.csv", second_meta)
-            self._reps = _CsvAppender(self.folder / "reps.csv", REP_COLUMNS)
-            self._sets = _CsvAppender(self.folder / "sets.csv", SET_COLUMNS)
+                self._second = SamplesWriter(self.folder / SECOND, second_meta)
+            self._reps = _CsvAppender(self.folder / REPS, REP_COLUMNS)
+            self._sets = _CsvAppender(self.folder / SETS, SET_COLUMNS)
         except OSError as e:
             raise _disk_error(root, e) from None
         self._clock = clock
@@ -172,62 +172,18 @@ class SessionRecorder:
             raise _disk_error(self.folder, e) from None
 
 
-def read_reps(folder: Path) -> list[dict]:
-    """Counted reps of a session (undone ones removed), tolerant of a last line cut by a crash."""
-    rows = _read_csv(folder / "reps.csv")
-    undone = {(r["set_index"], r["rep_in_set"]) for r in rows if r.get("status") == "undone"}
-    return [r for r in rows if r.get("status") == "counted" and (r["set_index"], r["rep_in_set"]) not in undone]
-
-
-def _read_csv(path: Path) -> list[dict]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    if not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]     # drop a row cut short
-    return list(csv.DictReader(io.StringIO(text)))
-
-
-def summarize(folder: Path) -> dict:
-    """The session summary, computed from its files (sets grouped from the reps)."""
-    reps = read_reps(folder)
-    sets: dict[int, list[dict]] = {}
-    for r in reps:
-        sets.setdefault(int(r["set_index"]), []).append(r)
-    meta, block, _ = read_samples(folder / "samples.csv", skip_bad_rows=True)
-    sway = {r["set_index"]: r for r in _read_csv(folder / "sets.csv")}   # older files: no sway columns
-    set_list = []
-    for i, rs in sorted(sets.items()):
-        depth = [float(r["hinge_depth_deg"]) for r in rs]
-        height = [float(r["march_height_deg"]) for r in rs]
-        set_list.append({"set_index": i, "start_s": float(rs[0]["start_s"]),
-                         "end_s": float(rs[-1]["completed_s"]), "reps": len(rs),
-                         "rep_times_s": [float(r["completed_s"]) for r in rs],
-                         "mean_hinge_depth_deg": round(sum(depth) / len(depth), 1),
-                         "mean_march_height_deg": round(sum(height) / len(height), 1)})
-        row = sway.get(str(i), {})
-        if row.get("sway_deg"):
-            set_list[-1].update(sway_deg=float(row["sway_deg"]), foot_taps=int(row.get("foot_taps") or 0))
-    return {"session_id": meta.session_id or folder.name, "start_utc": meta.start_utc,
-            "athlete": meta.athlete, "side": meta.side, "placement": meta.placement, "sensor": meta.sensor,
-            "duration_s": round(float(block.t_s[-1]), 3) if len(block) else 0.0,
-            "samples": len(block), "sets": set_list,
-            "totals": {"sets": len(set_list), "reps": len(reps)}}
-
-
 def write_summary(folder: Path, recovered: bool) -> dict:
     """Write summary.json atomically (temp file, fsync, rename)."""
     summary = summarize(folder)
     summary["closed_utc"] = _iso(_utc_now())
     summary["recovered_after_crash"] = recovered
-    tmp = folder / "summary.json.tmp"
+    tmp = folder / f"{SUMMARY}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, folder / "summary.json")
+    os.replace(tmp, folder / SUMMARY)
     return summary
 
 
@@ -238,7 +194,7 @@ def recover_unfinished(sessions_dir: str | os.PathLike) -> list[Path]:
     if not root.is_dir():
         return closed
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if (folder / "samples.csv").exists() and not (folder / "summary.json").exists():
+        if (folder / SAMPLES).exists() and not (folder / SUMMARY).exists():
             try:
                 write_summary(folder, recovered=True)
             except (OSError, HingemarchError):

@@ -20,11 +20,11 @@ from analysis.reps import RepParams
 from analysis.sway.baseline import compare
 from analysis.sway.trunk import TrunkTilt
 from firmware_bridge import __version__
-from firmware_bridge.baseline import athlete_baseline
-from firmware_bridge.config import axis_vector
-from firmware_bridge.recorder import SessionRecorder
-from firmware_bridge.topics import Command
-from imu.recording import SessionMeta
+from firmware_bridge.mqtt.topics import Command
+from firmware_bridge.service.baseline import athlete_baseline
+from firmware_bridge.service.config import axis_vector
+from firmware_bridge.store.recorder import SessionRecorder
+from firmware_bridge.store.samples import SessionMeta
 from imu.samples import SampleBlock
 
 log = logging.getLogger("hingemarch.run")

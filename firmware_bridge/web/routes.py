@@ -16,18 +16,23 @@ import zipfile
 from aiohttp import web
 
 from analysis.errors import HingemarchError
-from firmware_bridge import web_pages
-from firmware_bridge.topics import CommandError, Topics, parse_command, to_json
-from firmware_bridge.web_report import reps_and_sets
-from firmware_bridge.web_sessions import NotFound
+from firmware_bridge.mqtt.topics import CommandError, Topics, parse_command, to_json
+from firmware_bridge.store.folder import SAMPLES
+from firmware_bridge.web import assets, pages
+from firmware_bridge.web.report import reps_and_sets
+from firmware_bridge.web.sessions import NotFound
 
 KEEPALIVE_S = 10.0           # an SSE "ping" this often, so the page can tell a silent link
 COMMAND_TIMEOUT_S = 5.0      # commands are applied between blocks, every ~0.1 s
 ZIP_CHUNK = 256 * 1024
 _WEB_TOPICS = Topics("web", "page")     # only to reuse parse_command: nothing is published here
+SERVER_KEY: web.AppKey = web.AppKey("server")
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, server) -> None:
+    """Every route on ``app``; the handlers find ``server`` (the WebServer: hub, sessions, reports,
+    static files) through the application."""
+    app[SERVER_KEY] = server
     r = app.router
     r.add_get("/", live_page)
     r.add_get("/static/{name}", static)
@@ -43,7 +48,6 @@ def add_routes(app: web.Application) -> None:
 
 
 def _server(request: web.Request):
-    from firmware_bridge.web import SERVER_KEY
     return request.app[SERVER_KEY]
 
 
@@ -62,14 +66,13 @@ async def live_page(request: web.Request) -> web.Response:
 
 
 async def static(request: web.Request) -> web.Response:
-    from firmware_bridge.web import STATIC_TYPES
     s, name = _server(request), request.match_info["name"]
     if name not in s.static or name.endswith(".html"):
         raise web.HTTPNotFound(text=f"no such file: {name[:60]!r}")
     etag = f'"{s.asset_version}-{name}"'
     if request.headers.get("If-None-Match") == etag:
         return web.Response(status=304, headers={"ETag": etag})
-    return web.Response(body=s.static[name], headers={"ETag": etag, "Content-Type": STATIC_TYPES[name[name.rfind("."):]]})
+    return web.Response(body=s.static[name], headers={"ETag": etag, "Content-Type": assets.TYPES[name[name.rfind("."):]]})
 
 
 async def api_state(request: web.Request) -> web.Response:
@@ -149,7 +152,7 @@ def _urls(row: dict) -> dict:
 async def sessions_page(request: web.Request) -> web.Response:
     s = _server(request)
     live = s.hub.session_id if s.hub.snapshot()[0]["state"].get("running") else None
-    return _html(web_pages.sessions_page(await _rows(s), live, s.asset_version))
+    return _html(pages.sessions_page(await _rows(s), live, s.asset_version))
 
 
 async def api_sessions(request: web.Request) -> web.Response:
@@ -164,7 +167,7 @@ async def _report(request: web.Request) -> tuple[dict, dict]:
     reps, sets = await loop.run_in_executor(None, reps_and_sets, folder)
     report = {"reps": reps, "sets": sets, "trace": None, "trace_error": None}
     try:
-        report["trace"] = await s.reports.trace(s.sessions.file(sid, "samples.csv"))
+        report["trace"] = await s.reports.trace(s.sessions.file(sid, SAMPLES))
     except NotFound:
         report["trace_error"] = "the session has no samples file"
     except (HingemarchError, OSError) as e:
@@ -174,7 +177,7 @@ async def _report(request: web.Request) -> tuple[dict, dict]:
 
 async def report_page(request: web.Request) -> web.Response:
     row, report = await _report(request)
-    return _html(web_pages.report_page(row, report, _server(request).asset_version))
+    return _html(pages.report_page(row, report, _server(request).asset_version))
 
 
 async def api_session(request: web.Request) -> web.Response:

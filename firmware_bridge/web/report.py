@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import csv
-import io
 import json
 import math
 import os
-import stat
 import sys
 from pathlib import Path
 
@@ -23,12 +20,10 @@ import numpy as np
 
 from analysis.errors import HingemarchError
 from analysis.pipeline import Pipeline
-from firmware_bridge.recorder import read_reps
-from firmware_bridge.web_sessions import head_meta, read_summary
-from imu.recording import COLUMNS, FORMAT_MAGIC
+from firmware_bridge.store.folder import group_sets, read_reps, read_sets, read_summary
+from firmware_bridge.store.samples import head_meta, sample_chunks
 
 STEP_S = 0.1          # the leg angle is read after each 0.1 s of samples, like the live page
-CHUNK_ROWS = 5000
 MAX_POINTS = 1500
 REP_KEYS = ("set_index", "rep_in_set", "completed_s", "start_s", "duration_s", "hinge_depth_deg",
             "march_height_deg", "sway_deg")
@@ -39,9 +34,9 @@ def leg_angle_trace(samples: str, max_points: int = MAX_POINTS) -> dict:
     meta = head_meta(Path(samples))
     pipe = Pipeline(placement=meta.get("placement") if meta.get("placement") in ("thigh", "shank") else None)
     t_out, a_out, skipped = [], [], 0
-    for block in _sample_chunks(Path(samples)):
-        skipped += block["skipped"]
-        t, acc, gyr = block["t"], block["acc"], block["gyr"]
+    for block, bad in sample_chunks(Path(samples)):
+        skipped += bad
+        t, acc, gyr = block.t_s, block.accel_mps2, block.gyro_dps
         step = np.floor(t / STEP_S).astype(np.int64)
         cuts = [0, *(np.flatnonzero(np.diff(step)) + 1).tolist(), len(t)]
         for a, b in zip(cuts[:-1], cuts[1:]):     # any split gives the pipeline's same results
@@ -50,44 +45,6 @@ def leg_angle_trace(samples: str, max_points: int = MAX_POINTS) -> dict:
             a_out.append(pipe.state["leg_angle_deg"])
     t_thin, a_thin = thin(t_out, a_out, max_points)
     return {"t_s": t_thin, "leg_angle_deg": a_thin, "skipped_rows": skipped}
-
-
-def _sample_chunks(path: Path):
-    """Time-ordered samples of a v1 file in chunks; bad rows, a row cut short and time going
-    backwards are skipped and counted (a report shows what it can)."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        if f.readline().strip() != FORMAT_MAGIC:
-            raise HingemarchError(f"{path.name}: not a hingemarch v1 samples file")
-        line = f.readline()
-        while line.startswith("#"):
-            line = f.readline()
-        if tuple(c.strip() for c in line.split(",")) != COLUMNS:
-            raise HingemarchError(f"{path.name}: expected the header {','.join(COLUMNS)}")
-        last_t, rows, skipped = -math.inf, [], 0
-        for line in f:
-            if not line.endswith("\n"):      # the last row of a file still being written, or cut short
-                skipped += 1
-                break
-            parts = line.split(",")
-            try:
-                row = [float(x) for x in parts]
-            except ValueError:
-                row = []
-            if len(row) != len(COLUMNS) or not all(map(math.isfinite, row)) or row[0] <= last_t:
-                skipped += bool(line.strip())
-                continue
-            last_t = row[0]
-            rows.append(row)
-            if len(rows) >= CHUNK_ROWS:
-                yield _as_block(rows, skipped)
-                rows, skipped = [], 0
-        if rows:
-            yield _as_block(rows, skipped)
-
-
-def _as_block(rows: list, skipped: int) -> dict:
-    a = np.asarray(rows)
-    return {"t": a[:, 0], "acc": a[:, 1:4], "gyr": a[:, 4:7], "skipped": skipped}
 
 
 def thin(t: list, y: list, max_points: int) -> tuple[list, list]:
@@ -114,36 +71,20 @@ def reps_and_sets(folder: Path) -> tuple[list[dict], list[dict]]:
     """Counted reps (undone ones removed) and per-set figures, sway included when recorded: from
     summary.json when the session is finished, else grouped from reps.csv; sway (and the optional
     second sensor's, ``second_*``) from sets.csv."""
-    reps = [{k: _num(r.get(k)) for k in REP_KEYS} for r in read_reps(folder)]
+    rows, set_rows = read_reps(folder), read_sets(folder)
+    reps = [{k: _num(r.get(k)) for k in REP_KEYS} for r in rows]
     summary = read_summary(folder)
     if summary is not None and isinstance(summary.get("sets"), list):
         sets = [dict(s) for s in summary["sets"] if isinstance(s, dict)]
     else:
-        grouped = collections.defaultdict(list)
-        for r in reps:
-            grouped[r["set_index"]].append(r)
-        sets = [{"set_index": i, "reps": len(rs), "start_s": rs[0]["start_s"], "end_s": rs[-1]["completed_s"],
-                 "mean_hinge_depth_deg": _mean(r["hinge_depth_deg"] for r in rs),
-                 "mean_march_height_deg": _mean(r["march_height_deg"] for r in rs)}
-                for i, rs in sorted(grouped.items())]
+        sets = group_sets(rows, set_rows)
     by_index = {s.get("set_index"): s for s in sets}
-    for row in _set_rows(folder):
+    for row in set_rows:
         s = by_index.get(_num(row.get("set_index")))
         if s is not None:
             s.update({k: _num(v) for k, v in row.items()
                       if k and k.startswith(("sway", "second_")) and k not in s})
     return reps, sets
-
-
-def _set_rows(folder: Path) -> list[dict]:
-    path = folder / "sets.csv"
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return []
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    return list(csv.DictReader(io.StringIO(text[: text.rfind("\n") + 1])))
 
 
 def _num(x):
@@ -156,13 +97,8 @@ def _num(x):
     return int(v) if v.is_integer() and "." not in str(x) else v
 
 
-def _mean(values) -> float | None:
-    v = [x for x in values if isinstance(x, (int, float))]
-    return round(sum(v) / len(v), 1) if v else None
-
-
 class ReportWorker:
-    """Leg-angle traces computed by ``python -m firmware_bridge.web_report FILE`` (a niced child
+    """Leg-angle traces computed by ``python -m firmware_bridge.web.report FILE`` (a niced child
     process, one at a time) and cached by (file, size, mtime): a finished session is computed once."""
 
     def __init__(self, cache_size: int = 8):
@@ -188,7 +124,7 @@ class ReportWorker:
         self._one = self._one or asyncio.Semaphore(1)
         async with self._one:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "firmware_bridge.web_report", str(samples),
+                sys.executable, "-m", "firmware_bridge.web.report", str(samples),
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             self._procs.add(proc)
             try:

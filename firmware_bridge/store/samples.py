@@ -1,10 +1,12 @@
-"""Session samples CSV, format v1: read, write, and import generic CSVs.
+"""Session samples CSV, format v1 (samples.csv, second.csv): write, read, and import generic CSVs.
 
 A v1 file is plain CSV preceded by ``#`` metadata lines (``# key: <JSON value>``), so
 ``pandas.read_csv(f, comment="#")``, ``numpy.loadtxt(f, delimiter=",", skiprows=...)`` or a
 spreadsheet all load it. The header names every column with its unit. A last line without its
-newline is a write cut short by a crash and is ignored; any other bad row is reported by line.
-See docs/session-format.md.
+newline is a write cut short by a crash and is ignored; any other bad row is reported by line
+(``read_samples``), or skipped and counted by the readers for the web page, which take only the
+head (``head_meta``), the tail (``last_time_s``) or a chunk at a time (``sample_chunks``) of a
+file that may still be growing. See docs/session-format.md.
 """
 from __future__ import annotations
 
@@ -12,17 +14,20 @@ import csv
 import json
 import math
 import os
+import stat
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from analysis.errors import DataError
+from analysis.errors import DataError, HingemarchError
 from imu.samples import STANDARD_GRAVITY_MPS2, SampleBlock
 
 FORMAT_MAGIC = "# hingemarch session v1"
 COLUMNS = ("t_s", "ax_mps2", "ay_mps2", "az_mps2", "gx_dps", "gy_dps", "gz_dps")
 _ROW_FORMAT = "%.6f,%.5f,%.5f,%.5f,%.4f,%.4f,%.4f\n"
+CHUNK_ROWS = 5000       # rows per block of sample_chunks
+TAIL_BYTES = 4096       # last_time_s reads this much of the file's end
 
 
 @dataclass
@@ -87,14 +92,20 @@ def write_samples(path: str | os.PathLike, meta: SessionMeta, block: SampleBlock
         w.close()
 
 
+def _meta_line(line: str) -> tuple[str, str] | None:
+    """A ``# key: <JSON value>`` line as (key, raw value); None for a ``#`` line without a key."""
+    key, sep, raw = line[1:].strip().partition(":")
+    return (key.strip(), raw) if sep else None
+
+
 def _parse_meta(path: Path, lines: list[tuple[int, str]]) -> SessionMeta:
     known = {f.name for f in fields(SessionMeta)}
     values = {}
     for lineno, line in lines:
-        key, sep, raw = line[1:].strip().partition(":")
-        if not sep:
+        item = _meta_line(line)
+        if item is None:
             continue
-        key = key.strip()
+        key, raw = item
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
@@ -168,6 +179,98 @@ def read_samples(path: str | os.PathLike, skip_bad_rows: bool = False
     data = _parse_rows(p, rows, len(COLUMNS), skip_bad_rows, problems)
     _check_time(p, data[:, 0])
     return meta, SampleBlock(data[:, 0].copy(), data[:, 1:4].copy(), data[:, 4:7].copy()), problems
+
+
+def is_regular_file(path: Path) -> bool:
+    """True for a regular file (``lstat``: a symlink, FIFO or device is as good as absent)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def head_meta(samples: Path, max_lines: int = 50) -> dict:
+    """The ``# key: value`` metadata on top of a v1 samples file, without reading the rest; {} for
+    anything else, values that are not JSON left out."""
+    meta: dict = {}
+    if not is_regular_file(samples):
+        return meta
+    try:
+        with open(samples, encoding="utf-8", errors="replace") as f:
+            if f.readline().strip() != FORMAT_MAGIC:
+                return meta
+            for _ in range(max_lines):
+                line = f.readline()
+                if not line.startswith("#"):
+                    break
+                item = _meta_line(line)
+                if item is None:
+                    continue
+                try:
+                    meta[item[0]] = json.loads(item[1])
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    return meta
+
+
+def last_time_s(samples: Path) -> float | None:
+    """``t_s`` of the last complete row of a samples file (read from its end)."""
+    if not is_regular_file(samples):
+        return None
+    try:
+        with open(samples, "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(max(0, size - TAIL_BYTES))
+            lines = f.read().split(b"\n")[:-1]     # the last piece has no newline: cut short, or empty
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            return round(float(line.split(b",", 1)[0]), 3)
+        except ValueError:
+            continue
+    return None
+
+
+def sample_chunks(path: Path, chunk_rows: int = CHUNK_ROWS):
+    """Time-ordered samples of a v1 file as (SampleBlock, rows skipped) of at most ``chunk_rows``;
+    bad rows, a row cut short and time going backwards are skipped and counted (a report shows
+    what it can). HingemarchError if it is not a v1 samples file."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        if f.readline().strip() != FORMAT_MAGIC:
+            raise HingemarchError(f"{path.name}: not a hingemarch v1 samples file")
+        line = f.readline()
+        while line.startswith("#"):
+            line = f.readline()
+        if tuple(c.strip() for c in line.split(",")) != COLUMNS:
+            raise HingemarchError(f"{path.name}: expected the header {','.join(COLUMNS)}")
+        last_t, rows, skipped = -math.inf, [], 0
+        for line in f:
+            if not line.endswith("\n"):      # the last row of a file still being written, or cut short
+                skipped += 1
+                break
+            parts = line.split(",")
+            try:
+                row = [float(x) for x in parts]
+            except ValueError:
+                row = []
+            if len(row) != len(COLUMNS) or not all(map(math.isfinite, row)) or row[0] <= last_t:
+                skipped += bool(line.strip())
+                continue
+            last_t = row[0]
+            rows.append(row)
+            if len(rows) >= chunk_rows:
+                yield _as_block(rows), skipped
+                rows, skipped = [], 0
+        if rows:
+            yield _as_block(rows), skipped
+
+
+def _as_block(rows: list) -> SampleBlock:
+    a = np.asarray(rows)
+    return SampleBlock(a[:, 0], a[:, 1:4], a[:, 4:7])
 
 
 TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}

@@ -1,17 +1,17 @@
 """The athlete's sway history from past session folders, for analysis.sway.baseline (docs/sway.md).
 
-Reads each closed session's summary.json (whose athlete it was) and sets.csv (each set's sway_deg).
+Reads each closed session's summary.json (whose athlete it was) and sets.csv (each set's sway_deg)
+through :mod:`firmware_bridge.store`.
 Sessions recorded before sway was measured have no such column and are skipped, as are folders a
 crash left unreadable: the history is a best effort, never a reason to stop a session.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from analysis.sway.baseline import MAX_SESSIONS, Baseline, sway_baseline
-from firmware_bridge.recorder import _read_csv
+from firmware_bridge.store.folder import read_sets, read_summary
 
 
 def sway_history(sessions_dir: Path | None, athlete: str, exclude: str | None = None,
@@ -25,14 +25,14 @@ def sway_history(sessions_dir: Path | None, athlete: str, exclude: str | None = 
             break
         if folder.name == exclude:
             continue
-        try:
-            summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-            if summary.get("athlete") != athlete:
-                continue
-            values = [float(r["sway_deg"]) for r in _read_csv(folder / "sets.csv") if r.get("sway_deg")]
-            values = [x for x in values if math.isfinite(x) and x >= 0]
-        except (OSError, ValueError, AttributeError):
+        summary = read_summary(folder)
+        if summary is None or summary.get("athlete") != athlete:
             continue
+        try:
+            values = [float(r["sway_deg"]) for r in read_sets(folder) if r.get("sway_deg")]
+        except ValueError:
+            continue
+        values = [x for x in values if math.isfinite(x) and x >= 0]
         if values:
             out.append(values)
     return out[::-1]

@@ -8,19 +8,17 @@ long session being recorded never makes the list slow.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
 from pathlib import Path
 
 from analysis.errors import HingemarchError
-from firmware_bridge.recorder import read_reps
-from imu.recording import FORMAT_MAGIC
+from firmware_bridge.store.folder import SAMPLES, group_sets, read_reps, read_summary
+from firmware_bridge.store.samples import head_meta, last_time_s
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 FILE_SUFFIXES = (".csv", ".json")
-TAIL_BYTES = 4096
 
 
 class NotFound(HingemarchError, LookupError):
@@ -78,10 +76,10 @@ class Sessions:
                     "sets": totals.get("sets"), "reps": totals.get("reps"), "athlete": summary.get("athlete"),
                     "side": summary.get("side"), "placement": summary.get("placement"),
                     "recovered_after_crash": summary.get("recovered_after_crash", False)}
-        meta = head_meta(folder / "samples.csv")
+        meta = head_meta(folder / SAMPLES)
         reps = read_reps(folder)
-        return {**row, "start_utc": meta.get("start_utc"), "duration_s": last_time_s(folder / "samples.csv"),
-                "sets": len({r["set_index"] for r in reps}), "reps": len(reps), "athlete": meta.get("athlete"),
+        return {**row, "start_utc": meta.get("start_utc"), "duration_s": last_time_s(folder / SAMPLES),
+                "sets": len(group_sets(reps, [])), "reps": len(reps), "athlete": meta.get("athlete"),
                 "side": meta.get("side"), "placement": meta.get("placement"), "recovered_after_crash": False}
 
 
@@ -100,57 +98,3 @@ def _is(path: Path, kind) -> bool:
 
 def _downloadable(path: Path) -> bool:
     return path.suffix in FILE_SUFFIXES and _is(path, stat.S_ISREG)
-
-
-def read_summary(folder: Path) -> dict | None:
-    """summary.json of a finished session; None when it is absent or unreadable."""
-    path = folder / "summary.json"
-    if not _is(path, stat.S_ISREG):
-        return None
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return summary if isinstance(summary, dict) else None
-
-
-def head_meta(samples: Path, max_lines: int = 50) -> dict:
-    """The ``# key: value`` metadata on top of a v1 samples file, without reading the rest."""
-    meta: dict = {}
-    if not _is(samples, stat.S_ISREG):
-        return meta
-    try:
-        with open(samples, encoding="utf-8", errors="replace") as f:
-            if f.readline().strip() != FORMAT_MAGIC:
-                return meta
-            for _ in range(max_lines):
-                line = f.readline()
-                if not line.startswith("#"):
-                    break
-                key, sep, raw = line[1:].partition(":")
-                try:
-                    meta[key.strip()] = json.loads(raw) if sep else None
-                except ValueError:
-                    continue
-    except OSError:
-        pass
-    return meta
-
-
-def last_time_s(samples: Path) -> float | None:
-    """``t_s`` of the last complete row of a samples file (read from its end)."""
-    if not _is(samples, stat.S_ISREG):
-        return None
-    try:
-        with open(samples, "rb") as f:
-            size = f.seek(0, os.SEEK_END)
-            f.seek(max(0, size - TAIL_BYTES))
-            lines = f.read().split(b"\n")[:-1]     # the last piece has no newline: cut short, or empty
-    except OSError:
-        return None
-    for line in reversed(lines):
-        try:
-            return round(float(line.split(b",", 1)[0]), 3)
-        except ValueError:
-            continue
-    return None

@@ -6,8 +6,8 @@ import argparse
 import time
 
 
-from firmware_bridge import config as config_mod
-from firmware_bridge.paths import CONFIG_HELP, config_file
+from firmware_bridge.service import config as config_mod
+from firmware_bridge.service.paths import CONFIG_HELP, config_file
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from firmware_bridge.wiring import open_sensor_bus, sensor_settings
+    from firmware_bridge.service.wiring import open_sensor_bus, sensor_settings
     from imu.detect import detect, scan
     from imu.i2c_source import I2cSource
 

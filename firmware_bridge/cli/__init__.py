@@ -1,0 +1,1 @@
+"""The ``hingemarch`` command: its dispatcher (hingemarch.py) and one module per subcommand."""

@@ -1,0 +1,1 @@
+"""The web page of ``hingemarch run``: server, routes, live view, sessions, reports and their static files."""
