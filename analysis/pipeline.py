@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from analysis.errors import DataError
 from analysis.events import Event, RepEvent, SetEvent
 from analysis.health import Health
 from analysis.legangle import LegAngle, LegAngleParams
@@ -21,7 +22,6 @@ from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
 from analysis.reps import RepDetector, RepFound, RepParams
 from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
 from analysis.sets import SetTracker
-from analysis.errors import DataError
 from analysis.sway.per_set import SetSway
 from analysis.sway.trunk import TrunkTilt
 

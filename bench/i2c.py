@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from firmware_bridge.service.wiring import emulated_source   # noqa: E402
-from imu.clock import FakeClock            # noqa: E402
-from imu.emulated.motions import Still     # noqa: E402
+from firmware_bridge.service.wiring import emulated_source  # noqa: E402
+from imu.clock import FakeClock  # noqa: E402
+from imu.emulated.motions import Still  # noqa: E402
 
 BUS_HZ = 400_000
 # naive polling: one burst of the output registers per sample (no data-ready check counted)

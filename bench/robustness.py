@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy import CORPORA, machine, run_block, simulate  # noqa: E402
+
 from imu.samples import SampleBlock  # noqa: E402
 
 

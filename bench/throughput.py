@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analysis.orientation import Tilt  # noqa: E402
 from analysis.pipeline import Pipeline  # noqa: E402
 from analysis.resample import ANALYSIS_RATE_HZ  # noqa: E402
-from imu.samples import STANDARD_GRAVITY_MPS2  # noqa: E402
+from analysis.units import STANDARD_GRAVITY_MPS2  # noqa: E402
 from imu.sim import simulate_session  # noqa: E402
 
 

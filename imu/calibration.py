@@ -8,13 +8,14 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from analysis.errors import DataError
-from imu.samples import STANDARD_GRAVITY_MPS2, SampleBlock
+from analysis.units import STANDARD_GRAVITY_MPS2
+from imu.samples import SampleBlock
 
 log = logging.getLogger(__name__)
 FILE_NAME = "imu_calibration.json"
@@ -41,7 +42,7 @@ class Calibration:
                 "gyro_bias_dps": [float(v) for v in self.gyro_bias_dps]}
 
     @classmethod
-    def from_dict(cls, d: dict, where: str = "calibration") -> "Calibration":
+    def from_dict(cls, d: dict, where: str = "calibration") -> Calibration:
         try:
             vecs = {k: np.asarray(d[k], float) for k in ("accel_offset_mps2", "accel_scale", "gyro_bias_dps")}
         except (KeyError, TypeError, ValueError) as e:
@@ -142,5 +143,5 @@ class SixPosition:
             scale[i] = 2 * STANDARD_GRAVITY_MPS2 / (up - down)
         gyro_bias = np.mean(self.gyro_means, axis=0) if self.gyro_means else np.zeros(3)
         return Calibration(offset, scale, gyro_bias, chip,
-                           datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                           datetime.now(UTC).isoformat(timespec="seconds"))
 

@@ -3,15 +3,15 @@ read, and the generic read-whole-frames loop. Chip modules only fill in tables a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
+from analysis.units import STANDARD_GRAVITY_MPS2
 from imu.bus import MAX_TRANSFER_BYTES
 from imu.errors import SensorConfigError, SensorError
 from imu.registers import RegisterIO
-from imu.samples import STANDARD_GRAVITY_MPS2
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from imu.clock import SystemClock
 from imu.detect import detect
 from imu.driver import SensorSettings
 from imu.errors import BusError, SensorError, SensorNotFound
-from imu.samples import SampleBlock, SensorInfo
+from imu.samples import OneSensor, SampleBlock, SensorInfo
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class SourceStats:
     errors: list[str] = field(default_factory=list)
 
 
-class I2cSource:
+class I2cSource(OneSensor):
     """Source protocol (imu.samples) over a bus: detects the chip, configures it from
     ``settings``, streams its FIFO. ``status`` is "ok", "sensor_lost" or "ended". While the sensor
     is lost, ``blocks()`` yields an empty block at each reconnection attempt (every

@@ -7,7 +7,7 @@ answering is retried in the background of the reads and never stops the first.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from imu.i2c_source import I2cSource
 from imu.samples import SampleBlock

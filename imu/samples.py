@@ -7,12 +7,14 @@ degrees per second (``gyro_dps``, right-handed), all in the sensor's own axes. A
 """
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Protocol
+from typing import Protocol
 
 import numpy as np
-
-from analysis.units import STANDARD_GRAVITY_MPS2  # noqa: F401  (the one definition; imu users import it here)
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,11 @@ class SampleBlock:
         return len(self.t_s)
 
     @staticmethod
-    def empty() -> "SampleBlock":
+    def empty() -> SampleBlock:
         return SampleBlock(np.empty(0), np.empty((0, 3)), np.empty((0, 3)))
 
     @staticmethod
-    def concat(blocks: list["SampleBlock"]) -> "SampleBlock":
+    def concat(blocks: list[SampleBlock]) -> SampleBlock:
         if not blocks:
             return SampleBlock.empty()
         return SampleBlock(np.concatenate([b.t_s for b in blocks]),
@@ -62,11 +64,43 @@ class Source(Protocol):
     ``blocks()`` yields SampleBlocks in time order until the source ends or ``close()`` is called
     (from any thread; waits use an event so closing never sits out a sleep). ``status`` is "ok",
     or "sensor_lost" while a real sensor is not answering (it recovers by itself), or "ended".
+    ``second_info`` describes an optional second sensor (on the standing leg or the pelvis, for
+    sway), None without one; ``take_second()`` hands over its samples read since the last call.
     """
 
     info: SensorInfo
     status: str
+    second_info: SensorInfo | None
 
     def blocks(self) -> Iterator[SampleBlock]: ...
 
+    def take_second(self) -> SampleBlock: ...
+
     def close(self) -> None: ...
+
+
+class OneSensor:
+    """What a source with no second sensor says about it (see :class:`Source`)."""
+
+    second_info: SensorInfo | None = None
+
+    def take_second(self) -> SampleBlock:
+        return SampleBlock.empty()
+
+
+def paced_blocks(block: SampleBlock, block_s: float, speed: float, closed: threading.Event
+                 ) -> Iterator[SampleBlock]:
+    """A recorded or simulated run of samples cut into ``block_s`` pieces of its own time, each
+    released when the wall clock reaches it at ``speed`` x recorded speed (0 or inf: at once);
+    stops early once ``closed`` is set, never sitting out a wait."""
+    if len(block) == 0:
+        return
+    t = block.t_s
+    edges = np.unique(np.append(np.searchsorted(t, np.arange(t[0], t[-1] + block_s, block_s)), len(t)))
+    paced = speed not in (0, math.inf) and speed > 0
+    wall0 = time.monotonic()
+    for i0, i1 in zip(edges[:-1], edges[1:]):
+        wait = wall0 + (t[i1 - 1] - t[0]) / speed - time.monotonic() if paced else 0.0
+        if closed.is_set() or (wait > 0 and closed.wait(wait)):
+            return
+        yield SampleBlock(t[i0:i1], block.accel_mps2[i0:i1], block.gyro_dps[i0:i1])

@@ -33,7 +33,7 @@ class Service:
         self.proc: subprocess.Popen | None = None
         self.log = tmp_path / f"{self.device_id}.log"
 
-    def start(self, max_file_bytes: int | None = None) -> "Service":
+    def start(self, max_file_bytes: int | None = None) -> Service:
         """``max_file_bytes``: no file may grow past this (RLIMIT_FSIZE), so writes fail the way
         they do on a full disk, mid-session."""
         def limit() -> None:

@@ -7,10 +7,10 @@ from scipy.spatial.transform import Rotation
 
 from analysis.health import Health
 from analysis.legangle import LegAngle
-from analysis.sway.leg import BURST, TiltRing
 from analysis.orientation import StillBias, Tilt, TiltParams
 from analysis.reps import RepDetector, RepParams
 from analysis.sets import SetTracker
+from analysis.sway.leg import BURST, TiltRing
 
 G = 9.80665
 

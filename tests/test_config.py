@@ -2,7 +2,9 @@
 import os
 import subprocess
 import sys
+import threading
 import tomllib
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -41,7 +43,7 @@ def test_unreadable_and_malformed_files(tmp_path):
 
 
 def test_ints_are_accepted_for_floats_but_bools_are_not():
-    assert config.validate({"analysis": {"set_gap_s": 30}})["analysis"]["set_gap_s"] == 30.0
+    assert config.validate({"analysis": {"set_gap_s": 30}}).analysis.set_gap_s == 30.0
     with pytest.raises(config.ConfigError, match="expected float, got bool"):
         config.validate({"analysis": {"set_gap_s": True}})
 
@@ -96,7 +98,7 @@ def test_mqtt_checks_skipped_when_mqtt_is_off(tmp_path):
     from firmware_bridge.cli.config import load_checked
     f = tmp_path / "off.toml"
     f.write_text('[mqtt]\nenabled = false\ntopic_prefix = "gym/#"\n')
-    assert load_checked(f)["mqtt"]["enabled"] is False
+    assert load_checked(f).mqtt.enabled is False
 
 
 # --- which file: one rule (paths.config_file) --------------------------------------------------------
@@ -156,7 +158,7 @@ def test_config_show_prints_effective_values_with_secrets_masked(tmp_path):
     assert 'password = "********"' in r.stdout and "port = 8883" in r.stdout
     assert r.stdout.startswith(f"# hingemarch effective configuration, from {f}.")
     shown = tomllib.loads(r.stdout)          # the output is a valid config file itself
-    assert shown["mqtt"]["username"] == "coach" and shown["session"] == config.defaults()["session"]
+    assert shown["mqtt"]["username"] == "coach" and shown["session"] == asdict(config.defaults().session)
     # a password only in the environment is effective, so it is shown (masked) too
     r = hingemarch("config", "show", str(tmp_path / "c.toml"), env_extra={"HINGEMARCH_MQTT_PASSWORD": "pw2"})
     assert "pw2" not in r.stdout and "mqtt.password comes from $HINGEMARCH_MQTT_PASSWORD" in r.stdout
@@ -181,20 +183,38 @@ def test_a_second_sensor_needs_the_first_one_s_address():
     with pytest.raises(config.ConfigError, match="the same as sensor.address"):
         config.validate({"sensor": {"address": 0x69, "second_address": 0x69}})
     cfg = config.validate({"sensor": {"address": 0x68, "second_address": 0x69, "second_forward_axis": "-y"}})
-    assert config.axis_vector(cfg["sensor"]["second_forward_axis"]) == (0.0, -1.0, 0.0)
+    assert config.axis_vector(cfg.sensor.second_forward_axis) == (0.0, -1.0, 0.0)
 
 
-def test_every_schema_key_is_read_somewhere():
-    """A key that validates but is never read is a setting that silently does nothing."""
-    import re
-    from pathlib import Path
-    root = Path(__file__).resolve().parents[1]
-    schema = root / "firmware_bridge" / "service" / "config.py"
-    code = "\n".join(p.read_text(encoding="utf-8") for pkg in ("firmware_bridge", "imu", "analysis")
-                     for p in (root / pkg).rglob("*.py") if p != schema)
-    code += schema.read_text(encoding="utf-8").split("def defaults()")[1]
-    unread = [f"{sec}.{name}" for sec, keys in config.SCHEMA.items() for name in keys
-              if not re.search(rf"""\[\s*["']{name}["']\s*\]""", code)]
+def test_every_schema_key_is_read_somewhere(broker, tmp_path, monkeypatch):
+    """A key that validates but is never read is a setting that silently does nothing. The service
+    runs for real (an emulated chip and a second one on the bus, MQTT to the test broker, the web
+    page) with every section spied on: each key must have been read."""
+    from dataclasses import fields
+
+    from analysis.errors import HingemarchError
+    from firmware_bridge.mqtt.localbroker import free_port
+    from firmware_bridge.service.loop import serve
+    from firmware_bridge.service.sources import open_source
+    from firmware_bridge.service.wiring import open_sensor_bus
+    read = set()
+    for section in fields(config.Config):
+        cls = section.default_factory
+
+        def spy(self, name, _sec=section.name, _get=cls.__getattribute__):
+            read.add(f"{_sec}.{name}")
+            return _get(self, name)
+        monkeypatch.setattr(cls, "__getattribute__", spy)
+    cfg = (config.defaults().updated("sensor", backend="emulated", address=0x68, second_address=0x69)
+           .updated("mqtt", host=broker.host, port=broker.port).updated("web", host="127.0.0.1", port=free_port()))
+    read.clear()
+    stop, blocks = threading.Event(), []
+    source = open_source("i2c", cfg, tmp_path)
+    serve(cfg, source, tmp_path, on_block=lambda svc: blocks.append(1) or len(blocks) < 20 or stop.set(),
+          stop=stop)
+    with pytest.raises(HingemarchError):       # the real bus, by its number (none here)
+        open_sensor_bus(cfg.updated("sensor", backend="smbus2", i2c_bus=31).sensor)
+    unread = [f"{sec}.{name}" for sec, keys in config.SCHEMA.items() for name in keys if f"{sec}.{name}" not in read]
     assert unread == []
 
 

@@ -5,13 +5,14 @@ import re
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-
 from conftest import PASSWORD, USER, free_port
+
 from firmware_bridge.cli import hingemarch
 from firmware_bridge.cli.doctor import check_clock, check_i2c_bus
+from firmware_bridge.service import config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -162,7 +163,7 @@ def test_an_i2c_bus_this_user_may_not_open():
         dev.chmod(0o755)
         node.write_text("")
         node.chmod(0o600)
-        sensor = {"backend": "smbus2", "i2c_bus": 7}
+        sensor = config.SensorConfig(backend="smbus2", i2c_bus=7)
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
             who, out = "nobody", as_user(nobody.pw_uid, nobody.pw_gid,
@@ -183,13 +184,13 @@ def test_an_i2c_bus_this_user_may_not_open():
 
 
 def test_clock():
-    now = datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
     assert check_clock(now, True).lines() == ["OK    clock: 2026-11-25 09:30 UTC, NTP-synchronised"]
     assert check_clock(now, None).lines() == [
         "OK    clock: 2026-11-25 09:30 UTC (NTP state unknown: timedatectl cannot tell)"]
     unsynced = check_clock(now, False)
     assert not unsynced.ok and "sudo timedatectl set-ntp true" in unsynced.fix
-    stale = check_clock(datetime(1970, 1, 1, tzinfo=timezone.utc), None)     # a Pi with no RTC, no network
+    stale = check_clock(datetime(1970, 1, 1, tzinfo=UTC), None)     # a Pi with no RTC, no network
     assert stale.lines()[0] == "FAIL  clock: says 1970-01-01 00:00 UTC: it has not been set"
 
 

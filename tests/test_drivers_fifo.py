@@ -6,15 +6,13 @@ import itertools
 
 import numpy as np
 import pytest
-
 from conftest import Const, rig
+
+from analysis.units import STANDARD_GRAVITY_MPS2 as G
 from firmware_bridge.service.wiring import emulated_source
 from imu.clock import FakeClock
 from imu.detect import DRIVERS
 from imu.driver import SensorSettings
-from imu.emulated import make_chip
-from imu.emulated.bus import EmulatedBus
-from imu.samples import STANDARD_GRAVITY_MPS2 as G
 
 CHIPS = list(DRIVERS)
 ACCEL = np.array([1.0, 2.0, 9.0])          # distinct per axis: a shifted frame cannot pass

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import Const, rig
+
+from analysis.units import STANDARD_GRAVITY_MPS2 as G
 from imu.chips import CHIPS as CHIP_NAMES
 from imu.chips import INVENSENSE_CHIPS, ST_CHIPS
 from imu.clock import FakeClock
@@ -16,7 +17,6 @@ from imu.emulated import MODELS, make_chip
 from imu.emulated.bus import EmulatedBus
 from imu.errors import SensorConfigError, SensorNotFound
 from imu.registers import Field, Scale, ScaleTable
-from imu.samples import STANDARD_GRAVITY_MPS2 as G
 
 CHIPS = list(DRIVERS)
 MPU = ["mpu6050", "mpu6500", "mpu9250"]

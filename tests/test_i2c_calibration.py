@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from analysis.errors import DataError, HingemarchError
+from analysis.units import STANDARD_GRAVITY_MPS2 as G
 from firmware_bridge.cli import calibrate as calibrate_cmd
 from firmware_bridge.cli import probe as probe_cmd
 from firmware_bridge.service.paths import state_dir
@@ -17,7 +18,6 @@ from imu import calibration as cal_mod
 from imu.clock import FakeClock
 from imu.emulated.motions import SixFaces
 from imu.errors import BusOpenError
-from imu.samples import STANDARD_GRAVITY_MPS2 as G
 
 OFFSET = np.array([0.25, -0.4, 0.6])
 GAIN = np.array([1.03, 0.97, 1.015])
@@ -137,7 +137,7 @@ def test_source_from_config_builds_the_source_with_the_stored_calibration(tmp_pa
     cfg = config.validate({"sensor": {"backend": "emulated", "chip": "lsm6dsox", "rate_hz": 100,
                                       "accel_range_g": 8}})
     save(Calibration(gyro_bias_dps=np.array([0.5, 0, 0]), chip="lsm6dsox"), tmp_path)
-    src = source_from_config(cfg, tmp_path)
+    src = source_from_config(cfg.sensor, tmp_path)
     try:
         assert (src.chip, src.applied.rate_hz, src.applied.accel_range_g) == ("lsm6dsox", 104, 8)
         assert src.info.calibration["gyro_bias_dps"] == [0.5, 0, 0]

@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 
+from analysis.units import STANDARD_GRAVITY_MPS2 as G
 from firmware_bridge.service.wiring import emulated_source
 from imu.calibration import Calibration
 from imu.clock import FakeClock
-from imu.samples import STANDARD_GRAVITY_MPS2 as G
 
 
 class Sinusoid:

@@ -9,10 +9,10 @@ import pytest
 
 from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
+from analysis.pipeline import Pipeline, analyze
 from analysis.sway.foottaps import foot_taps
 from analysis.sway.leg import BURST, STILL, TiltRing, leg_sway
-from analysis.pipeline import Pipeline, analyze
-from imu.samples import STANDARD_GRAVITY_MPS2 as G
+from analysis.units import STANDARD_GRAVITY_MPS2 as G
 from imu.sim import simulate_session
 
 FS = 50.0

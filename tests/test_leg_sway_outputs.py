@@ -79,8 +79,7 @@ def test_recorded_session_has_sway_and_is_compared_with_the_athletes_past(tmp_pa
         past_session(sessions, f"20261101T0{i}0000Z-aaaa", "anna", sway)
     past_session(sessions, "20261102T000000Z-bbbb", "ben", [9.0, 9.5, 9.0])
     assert sway_history(sessions, "anna") == [[2.0, 2.2], [1.8, 2.1, 2.0], [2.1, 1.9]]   # old format skipped
-    cfg = config.defaults()
-    cfg["session"]["athlete"] = "anna"
+    cfg = config.defaults().updated("session", athlete="anna")
     sim = simulate_session(4, rate_hz=100, n_sets=2, reps_per_set=[6, 6], include_distractions=False,
                            rest_range_s=(25.0, 30.0), sway_range_deg=(0.5, 0.6), wobble_range_deg=(0.5, 0.5))
     out = Events()

@@ -21,9 +21,9 @@ from firmware_bridge.service.live import Service
 from firmware_bridge.service.wiring import emulated_source
 from firmware_bridge.store.samples import read_samples
 from imu.clock import FakeClock
+from imu.samples import SampleBlock
 from imu.sim import simulate_session
 from imu.sim.leg import StanceShank, ideal_imu
-from imu.samples import SampleBlock
 from imu.sim.sensor import SensorErrors, SensorStage
 
 

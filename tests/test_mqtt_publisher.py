@@ -9,7 +9,6 @@ import textwrap
 
 import paho.mqtt.client as paho
 import pytest
-
 from conftest import PASSWORD, USER, Recorder
 from mqtt_helpers import publisher, settings
 

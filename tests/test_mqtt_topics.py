@@ -6,7 +6,7 @@ import pytest
 
 from analysis.events import RepEvent
 from firmware_bridge.mqtt import topics as tp
-from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings
+from firmware_bridge.mqtt.settings import PASSWORD_ENV
 from firmware_bridge.service import config
 
 T = tp.Topics("gym/north", "pi-7")
@@ -29,18 +29,18 @@ def test_wildcards_and_empty_levels_are_refused(prefix, device):
 
 
 def test_device_id_defaults_to_a_topic_safe_hostname():
-    s = MqttSettings.from_config(config.defaults()["mqtt"], hostname="Rasp Pi#4.local")
+    s = config.mqtt_settings(config.defaults().mqtt, hostname="Rasp Pi#4.local")
     assert s.topics.device_id == "rasp-pi-4"
     with pytest.raises(config.ConfigError):
-        MqttSettings.from_config({**config.defaults()["mqtt"], "device_id": "bad/id"})
+        config.mqtt_settings(config.defaults().updated("mqtt", device_id="bad/id").mqtt)
 
 
 def test_password_comes_from_the_environment_first(monkeypatch):
-    section = {**config.defaults()["mqtt"], "password": "from-file"}
-    assert MqttSettings.from_config(section, "d").password == "from-file"
+    section = config.defaults().updated("mqtt", password="from-file").mqtt
+    assert config.mqtt_settings(section, "d").password == "from-file"
     monkeypatch.setenv(PASSWORD_ENV, "from-env")
-    assert MqttSettings.from_config(section, "d").password == "from-env"
-    assert "from-env" not in repr(MqttSettings.from_config(section, "d"))   # never in a log line
+    assert config.mqtt_settings(section, "d").password == "from-env"
+    assert "from-env" not in repr(config.mqtt_settings(section, "d"))   # never in a log line
 
 
 def test_config_section_validates_types_and_choices():

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 
 from analysis.errors import DataError
-from firmware_bridge.store.samples import (COLUMNS, SamplesWriter, SessionMeta, read_generic_csv, read_samples,
-                                           write_samples)
+from firmware_bridge.store.samples import (
+    COLUMNS,
+    SamplesWriter,
+    SessionMeta,
+    read_generic_csv,
+    read_samples,
+    write_samples,
+)
 from imu.samples import SampleBlock
 
 

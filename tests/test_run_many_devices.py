@@ -5,10 +5,11 @@ import itertools
 import json
 import uuid
 
+from mqtt_helpers import publisher, settings
+
 from firmware_bridge.service import config
 from firmware_bridge.service.live import Service
 from imu.sim import SimSource, simulate_session
-from mqtt_helpers import publisher, settings
 
 N_DEVICES = 20
 

@@ -3,11 +3,12 @@
 import json
 import time
 
+from mqtt_helpers import publisher, settings
+
 from firmware_bridge.service import config
 from firmware_bridge.service.live import Service
 from firmware_bridge.service.wiring import emulated_source
 from imu.emulated.motions import Still
-from mqtt_helpers import publisher, settings
 
 
 def test_lost_sensor_is_reported_and_cleared(broker, subscribe, tmp_path):

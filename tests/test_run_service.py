@@ -8,13 +8,13 @@ import subprocess
 import time
 
 import numpy as np
+from conftest import Recorder
+from run_helpers import CLI
 
 from analysis.pipeline import analyze
-from conftest import Recorder
 from firmware_bridge.store.samples import SessionMeta, read_samples, write_samples
 from imu.samples import SampleBlock
 from imu.sim import simulate_session
-from run_helpers import CLI
 
 
 def test_whole_simulated_session_is_published_and_recorded(broker, service):

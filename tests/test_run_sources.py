@@ -54,8 +54,7 @@ def test_unknown_or_missing_sources(spec, says):
 def test_a_sensor_plugged_in_after_the_start_is_waited_for(tmp_path):
     """No sensor at the start: the source comes up anyway, says "sensor_lost" with a heartbeat
     after each attempt (the service shows the error), and streams once the sensor answers."""
-    cfg = config.defaults()
-    cfg["sensor"].update(backend="emulated", address=0x69)          # the emulated chip sits at 0x68
+    cfg = config.defaults().updated("sensor", backend="emulated", address=0x69)   # the emulated chip sits at 0x68
     src = open_source("i2c", cfg, tmp_path)
     assert isinstance(src, WaitingSource) and src.status == "sensor_lost" and src.info.sensor == "none"
     attempts = []
@@ -83,8 +82,7 @@ def test_a_sensor_plugged_in_after_the_start_is_waited_for(tmp_path):
 
 
 def test_closing_a_source_still_waiting_for_its_sensor_ends_it_at_once(tmp_path):
-    cfg = config.defaults()
-    cfg["sensor"].update(backend="emulated", address=0x69)
+    cfg = config.defaults().updated("sensor", backend="emulated", address=0x69)
     src = open_source("i2c", cfg, tmp_path)
     threading.Timer(0.2, src.close).start()
     start = time.monotonic()

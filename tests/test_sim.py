@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from imu.samples import STANDARD_GRAVITY_MPS2 as G
+from analysis.units import STANDARD_GRAVITY_MPS2 as G
 from imu.sim import SimSource, simulate_session
 from imu.sim.keyframes import Channel, Script, SineNoise, minjerk
 from imu.sim.leg import LegMotion

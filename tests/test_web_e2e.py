@@ -12,8 +12,8 @@ import subprocess
 import threading
 
 import pytest
-
 from conftest import LOOPBACK, free_port
+
 from imu.sim import simulate_session
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import LOOPBACK, Recorder, free_port
 from run_helpers import CLI
 from web_helpers import LiveService, http, post_json

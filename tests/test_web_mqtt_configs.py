@@ -14,9 +14,9 @@ import uuid
 from pathlib import Path
 
 import paho.mqtt.client as paho
+from conftest import LOOPBACK, free_port, mosquitto_path
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from conftest import LOOPBACK, free_port, mosquitto_path
 from firmware_bridge.mqtt.topics import COMMANDS, SIDES, VALUES, Topics, parse_command
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,9 +9,9 @@ import shutil
 import zipfile
 
 import pytest
+from web_helpers import http, post_json, record_session
 
 from firmware_bridge.web import sessions as web_sessions
-from web_helpers import http, post_json, record_session
 
 SECRET = "TOP-SECRET-NOT-A-SESSION"
 

@@ -11,9 +11,9 @@ import tracemalloc
 import zipfile
 
 import pytest
+from web_helpers import http, read_streamed, record_session
 
 from firmware_bridge.store.folder import read_reps
-from web_helpers import http, read_streamed, record_session
 
 
 @pytest.fixture(scope="module")

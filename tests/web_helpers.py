@@ -12,7 +12,7 @@ import pytest
 from firmware_bridge.service import config
 from firmware_bridge.service.loop import serve
 from firmware_bridge.web.app import WebServer
-from imu.samples import SampleBlock
+from imu.samples import OneSensor, SampleBlock
 from imu.sim import SimSource, simulate_session
 
 HOST = "127.0.0.1"
@@ -68,11 +68,8 @@ def short_sim(seed: int = 5):
                             rest_range_s=(25.0, 30.0))
 
 
-def quiet_config(**web) -> dict:
-    cfg = config.defaults()
-    cfg["mqtt"]["enabled"] = False
-    cfg["web"].update(enabled=bool(web), host=HOST, **web)
-    return cfg
+def quiet_config(**web) -> config.Config:
+    return config.defaults().updated("mqtt", enabled=False).updated("web", enabled=bool(web), host=HOST, **web)
 
 
 def record_session(state: Path, seed: int = 5) -> Path:
@@ -81,7 +78,7 @@ def record_session(state: Path, seed: int = 5) -> Path:
     return service.last_folder
 
 
-class GatedSource:
+class GatedSource(OneSensor):
     """A simulated workout the test paces: samples up to ``advance_to(t_s)`` go out at once, then
     empty blocks (heartbeats, as from a lost sensor) keep the loop turning so commands are applied."""
 
@@ -129,7 +126,7 @@ class LiveService:
         self.thread = threading.Thread(target=serve, args=(cfg, self.source, self.state),
                                        kwargs={"stop": self.stop}, daemon=True)
 
-    def start(self) -> "LiveService":
+    def start(self) -> LiveService:
         self.thread.start()
         return self
 

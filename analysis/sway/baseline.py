@@ -9,9 +9,9 @@ from past sessions' sets.csv (docs/sway.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import median
-from typing import Sequence
 
 from analysis.errors import DataError
 

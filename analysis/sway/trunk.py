@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from itertools import islice
-from typing import Sequence
 
 import numpy as np
 
 from analysis.errors import DataError
-from analysis.sway.leg import UNIT_NAMES
 from analysis.orientation import StillBias, StillParams, Tilt
 from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
+from analysis.sway.leg import UNIT_NAMES
 from analysis.sway.measures import sway_measures
 
 

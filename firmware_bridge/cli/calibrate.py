@@ -59,12 +59,10 @@ def run(args: argparse.Namespace) -> int:
     from imu.i2c_source import I2cSource
 
     cfg = config_mod.load(config_file(args.config))
-    s = dict(cfg["sensor"])
-    if args.backend:
-        s["backend"] = args.backend
+    s = cfg.updated("sensor", backend=args.backend).sensor if args.backend else cfg.sensor
     bus, clock = open_sensor_bus(s, args.emulate, motion=SixFaces(), speed=args.speed)
     try:
-        src = I2cSource(bus, s["chip"], s["address"], sensor_settings(s), clock=clock)
+        src = I2cSource(bus, s.chip, s.address, sensor_settings(s), clock=clock)
         print(f"calibrating {src.chip} at 0x{src.address:02X}, {src.applied.rate_hz:g} Hz")
         started = time.monotonic()
         cal = collect(src, args.timeout_s, args.still_s)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings
+from firmware_bridge.mqtt.settings import PASSWORD_ENV
 from firmware_bridge.service import config
 from firmware_bridge.service.paths import config_file
 
@@ -26,13 +26,13 @@ def describe(path) -> str:
     return str(path) if path else "built-in defaults (no FILE, $HINGEMARCH_CONFIG or /etc/hingemarch/hingemarch.toml)"
 
 
-def load_checked(path) -> dict:
+def load_checked(path) -> config.Config:
     """config.load plus the checks MQTT does at start (topic levels, CA file); ConfigError lists
     every problem."""
     cfg = config.load(path)
-    if cfg["mqtt"]["enabled"]:
+    if cfg.mqtt.enabled:
         try:
-            MqttSettings.from_config(cfg["mqtt"])
+            config.mqtt_settings(cfg.mqtt)
         except config.ConfigError as e:
             raise config.ConfigError([f"{path or 'config'}: {p}" for p in e.problems]) from None
     return cfg
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{describe(path)}: ok")
         return 0
     if os.environ.get(PASSWORD_ENV):     # the environment wins over the file (shown masked)
-        cfg["mqtt"]["password"] = os.environ[PASSWORD_ENV]
+        cfg = cfg.updated("mqtt", password=os.environ[PASSWORD_ENV])
     lines = config.to_toml(cfg, mask_secrets=True).splitlines()
     lines[0] = f"# hingemarch effective configuration, from {describe(path)}."
     if os.environ.get(PASSWORD_ENV):

@@ -90,8 +90,7 @@ def status_line(state: dict, t_s: float, duration_s: float, width: int = 24) -> 
 def run(args) -> int:
     from imu.sim import SimSource, simulate_session
 
-    cfg = config.defaults()
-    cfg["session"]["placement"] = args.placement
+    cfg = config.defaults().updated("session", placement=args.placement)
     sim = simulate_session(args.seed, rate_hz=200.0, placement=args.placement, n_sets=args.sets)
     if args.sensor == "sim":
         source = SimSource(sim, args.speed)
@@ -108,15 +107,15 @@ def run(args) -> int:
             except HingemarchError as e:
                 print(f"note: {e}; running without MQTT", file=sys.stderr)
         if broker:
-            cfg["mqtt"].update(host=broker.host, port=broker.port, device_id=DEVICE_ID)
-            view = PhoneView(broker.host, broker.port, Topics(cfg["mqtt"]["topic_prefix"], DEVICE_ID))
+            cfg = cfg.updated("mqtt", host=broker.host, port=broker.port, device_id=DEVICE_ID)
+            view = PhoneView(broker.host, broker.port, Topics(cfg.mqtt.topic_prefix, DEVICE_ID))
         else:
-            cfg["mqtt"]["enabled"] = False
-        cfg["web"].update(host=LOOPBACK, port=_web_port())
+            cfg = cfg.updated("mqtt", enabled=False)
+        cfg = cfg.updated("web", host=LOOPBACK, port=_web_port())
         print(f"hingemarch demo: seed {args.seed}, {sim.truth.duration_s / 60:.1f} min workout at "
               f"{args.speed:g}x, sensor {args.sensor}, {args.placement}"
               + (f", MQTT on {broker.host}:{broker.port}" if broker else "")
-              + f"\nlive page and sessions: http://{LOOPBACK}:{cfg['web']['port']}/")
+              + f"\nlive page and sessions: http://{LOOPBACK}:{cfg.web.port}/")
         duration = sim.truth.duration_s * sim.stage.clock_factor
         last_draw = 0.0
 

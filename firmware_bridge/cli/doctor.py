@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 
@@ -23,7 +23,8 @@ import paho.mqtt.client as paho
 
 from analysis.errors import HingemarchError, one_line
 from firmware_bridge.cli.config import load_checked
-from firmware_bridge.mqtt.client import PASSWORD_ENV, MqttSettings, make_client
+from firmware_bridge.mqtt.client import make_client
+from firmware_bridge.mqtt.settings import PASSWORD_ENV
 from firmware_bridge.service import config
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
 
@@ -56,11 +57,11 @@ def _user() -> str:
     return pwd.getpwuid(os.geteuid()).pw_name
 
 
-def check_i2c_bus(sensor: dict, dev: Path = Path("/dev")) -> Check:
+def check_i2c_bus(sensor: config.SensorConfig, dev: Path = Path("/dev")) -> Check:
     """The device node exists and this user may read and write it (no bus traffic)."""
-    if sensor["backend"] == "emulated":
+    if sensor.backend == "emulated":
         return Check("i2c bus", True, 'emulated (sensor.backend = "emulated"): no device needed')
-    node = dev / f"i2c-{sensor['i2c_bus']}"
+    node = dev / f"i2c-{sensor.i2c_bus}"
     if not node.exists():
         others = sorted(p.name for p in dev.glob("i2c-*"))
         return Check("i2c bus", False, f"{node} does not exist"
@@ -75,7 +76,7 @@ def check_i2c_bus(sensor: dict, dev: Path = Path("/dev")) -> Check:
     return Check("i2c bus", True, f"{node} is there and readable and writable by {_user()!r}")
 
 
-def check_sensor(sensor: dict) -> Check:
+def check_sensor(sensor: config.SensorConfig) -> Check:
     """Open the bus and read WHO_AM_I at the configured (or the usual) addresses."""
     from firmware_bridge.service.wiring import open_sensor_bus
     from imu.detect import detect
@@ -85,8 +86,8 @@ def check_sensor(sensor: dict) -> Check:
     except HingemarchError as e:
         return Check("sensor", False, f"cannot open the bus: {e}", "fix the I2C bus first (see above)")
     try:
-        found = detect(bus, sensor["chip"], sensor["address"])
-        second = detect(bus, "auto", sensor["second_address"]) if sensor["second_address"] else None
+        found = detect(bus, sensor.chip, sensor.address)
+        second = detect(bus, "auto", sensor.second_address) if sensor.second_address else None
     except HingemarchError as e:
         return Check("sensor", False, one_line(e),
                      "check the wiring (3V3, GND, SDA to GPIO2/pin 3, SCL to GPIO3/pin 5), the "
@@ -99,13 +100,12 @@ def check_sensor(sensor: dict) -> Check:
                  f"(WHO_AM_I 0x{found.who_am_i:02X}){also}")
 
 
-def check_broker(cfg: dict, timeout_s: float = 5.0, config_path: Path | None = None) -> Check:
+def check_broker(cfg: config.Config, timeout_s: float = 5.0, config_path: Path | None = None) -> Check:
     """Connect with the configured host, port, TLS and credentials; wait for the broker's answer.
     ``config_path`` is the file those came from, named in the fix line."""
-    m = cfg["mqtt"]
-    if not m["enabled"]:
+    if not cfg.mqtt.enabled:
         return Check("broker", True, "MQTT is off (mqtt.enabled = false): nothing to check")
-    settings = MqttSettings.from_config(m)
+    settings = config.mqtt_settings(cfg.mqtt)
     where = f"{settings.host}:{settings.port}" + (" (TLS)" if settings.tls else "")
     client = make_client(settings, f"hingemarch-doctor-{os.getpid()}")
     client.will_clear()                  # never publish "offline" for the running service
@@ -176,7 +176,7 @@ def ntp_synchronised() -> bool | None:
 
 def check_clock(now: datetime | None = None, synced: bool | None = None) -> Check:
     """Sessions are named and stamped by the clock: a Pi without network boots with a stale one."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     shown = now.strftime("%Y-%m-%d %H:%M UTC")
     if now.year < 2024:
         return Check("clock", False, f"says {shown}: it has not been set",
@@ -190,11 +190,11 @@ def check_clock(now: datetime | None = None, synced: bool | None = None) -> Chec
                                          " (NTP state unknown: timedatectl cannot tell)"))
 
 
-def run_checks(cfg: dict, state: Path, timeout_s: float = 5.0, config_path: Path | None = None):
+def run_checks(cfg: config.Config, state: Path, timeout_s: float = 5.0, config_path: Path | None = None):
     """Each Check as soon as it is done (the broker may take ``timeout_s``)."""
-    bus = check_i2c_bus(cfg["sensor"])
+    bus = check_i2c_bus(cfg.sensor)
     yield bus
-    yield check_sensor(cfg["sensor"]) if bus.ok else Check(
+    yield check_sensor(cfg.sensor) if bus.ok else Check(
         "sensor", False, "not checked: the I2C bus is not usable", "fix the I2C bus first (see above)")
     yield check_broker(cfg, timeout_s, config_path)
     yield check_state(state)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 
-
 from firmware_bridge.service import config as config_mod
 from firmware_bridge.service.paths import CONFIG_HELP, config_file
 
@@ -28,23 +27,20 @@ def run(args: argparse.Namespace) -> int:
     from imu.detect import detect, scan
     from imu.i2c_source import I2cSource
 
+    given = {"i2c_bus": args.bus, "address": args.address, "chip": args.chip, "backend": args.backend}
     cfg = config_mod.load(config_file(args.config))
-    s = dict(cfg["sensor"])
-    for key, value in (("i2c_bus", args.bus), ("address", args.address), ("chip", args.chip),
-                       ("backend", args.backend)):
-        if value is not None:
-            s[key] = value
+    s = cfg.updated("sensor", **{k: v for k, v in given.items() if v is not None}).sensor
     bus, clock = open_sensor_bus(s, args.emulate)
     try:
         found = scan(bus)
         print(f"bus {bus.name}: {len(found)} device(s) answer: "
               + (" ".join(f"0x{a:02X}" for a in found) or "none"))
-        chip = detect(bus, s["chip"], s["address"])
+        chip = detect(bus, s.chip, s.address)
         print(f"found {chip.chip} at 0x{chip.address:02X} (WHO_AM_I 0x{chip.who_am_i:02X})")
         src = I2cSource(bus, chip.chip, chip.address, sensor_settings(s), clock=clock)
         a = src.applied
         dlpf = f"{a.dlpf_hz:g} Hz" if a.dlpf_hz else "chip default"
-        print(f"configured: rate {a.rate_hz:g} Hz (asked {s['rate_hz']:g}), accel ±{a.accel_range_g:g} g, "
+        print(f"configured: rate {a.rate_hz:g} Hz (asked {s.rate_hz:g}), accel ±{a.accel_range_g:g} g, "
               f"gyro ±{a.gyro_range_dps:g} deg/s, low-pass {dlpf}")
         print("  registers: " + ", ".join(f"{k}=0x{v:02X}" for k, v in a.registers.items()))
         print(f"  FIFO: {a.fifo_capacity_samples} samples ({a.fifo_capacity_samples / a.rate_hz:.2f} s), "

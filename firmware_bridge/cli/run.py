@@ -14,7 +14,6 @@ import logging
 import signal
 import threading
 
-from firmware_bridge.mqtt.client import MqttSettings
 from firmware_bridge.service import config, logsetup, sdnotify
 from firmware_bridge.service.loop import serve
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
@@ -52,13 +51,13 @@ def run(args) -> int:
     logsetup.setup(args.log_level)
     cfg = config.load(config_file(args.config))
     if args.no_mqtt:
-        cfg["mqtt"]["enabled"] = False
-    web = {"enabled": args.web, "host": args.web_host, "port": args.web_port}
-    cfg["web"].update({k: v for k, v in web.items() if v is not None})
-    if not 1 <= cfg["web"]["port"] <= 65535:
-        raise config.ConfigError([f"--web-port: {cfg['web']['port']} is out of range 1..65535"])
-    if cfg["mqtt"]["enabled"]:
-        MqttSettings.from_config(cfg["mqtt"], args.device_id)     # config errors before any hardware
+        cfg = cfg.updated("mqtt", enabled=False)
+    for flag, key, value in (("--web", "enabled", args.web), ("--web-host", "host", args.web_host),
+                             ("--web-port", "port", args.web_port)):
+        if value is not None:
+            cfg = cfg.updated("web", flag, **{key: value})
+    if cfg.mqtt.enabled:
+        config.mqtt_settings(cfg.mqtt, args.device_id)     # config errors before any hardware
     state = state_dir(args.state_dir)
     source = open_source(args.source, cfg, state, args.speed, args.seed, args.rate_hz)
     stopping = threading.Event()

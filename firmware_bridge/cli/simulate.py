@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from analysis.errors import HingemarchError
@@ -76,7 +76,7 @@ def run(args) -> int:
     meta = SessionMeta(sensor=info.sensor, placement=args.placement, side=args.side,
                        nominal_rate_hz=info.nominal_rate_hz, accel_range_g=info.accel_range_g,
                        gyro_range_dps=info.gyro_range_dps, calibration=dict(info.calibration),
-                       start_utc=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       start_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                        software_version=__version__, session_id=f"sim-seed{args.seed}", athlete="simulated")
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,10 @@ retried by paho with backoff; nothing here raises on it.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import replace
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -20,48 +19,10 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from firmware_bridge import __version__
 from firmware_bridge.mqtt import topics as tp
 from firmware_bridge.mqtt.outbox import Outbox, OutboxError
-from firmware_bridge.service.config import ConfigError
+from firmware_bridge.mqtt.settings import MqttSettings
 
 log = logging.getLogger("hingemarch.mqtt")
-PASSWORD_ENV = "HINGEMARCH_MQTT_PASSWORD"
 STATE_HEARTBEAT_S = 1.0      # the JSON state is re-sent at least this often while it changes
-
-
-@dataclass(frozen=True)
-class MqttSettings:
-    """The ``[mqtt]`` config section, resolved: device id, password from the environment, topics."""
-
-    host: str
-    port: int
-    protocol: str
-    username: str
-    password: str = field(repr=False)      # never in a log line
-    tls: bool
-    ca_file: str
-    topics: tp.Topics
-    keepalive_s: int
-    qos: int
-    reconnect_max_s: float
-    ha_discovery: bool
-    ha_prefix: str
-
-    @staticmethod
-    def from_config(section: dict, device_id: str | None = None, hostname: str | None = None) -> "MqttSettings":
-        """``section`` is ``config.load(...)["mqtt"]``; ``device_id`` (e.g. a CLI flag) wins over it."""
-        dev = device_id or section["device_id"] or tp.device_id_from_hostname(hostname or os.uname().nodename)
-        try:
-            topics = tp.Topics(section["topic_prefix"], dev)
-            tp.check_level(section["ha_prefix"], "ha_prefix")
-        except tp.TopicError as e:
-            raise ConfigError([str(e)]) from None
-        if section["tls"] and section["ca_file"] and not os.path.isfile(section["ca_file"]):
-            raise ConfigError([f"mqtt.ca_file: {section['ca_file']} does not exist"])
-        return MqttSettings(
-            host=section["host"], port=section["port"], protocol=section["protocol"],
-            username=section["username"], password=os.environ.get(PASSWORD_ENV) or section["password"],
-            tls=section["tls"], ca_file=section["ca_file"], topics=topics, keepalive_s=section["keepalive_s"],
-            qos=section["qos"], reconnect_max_s=section["reconnect_max_s"],
-            ha_discovery=section["ha_discovery"], ha_prefix=section["ha_prefix"])
 
 
 def make_client(s: MqttSettings, client_id: str) -> paho.Client:
@@ -122,7 +83,7 @@ class Publisher:
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-outbox", daemon=True)
 
     # --- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "Publisher":
+    def start(self) -> Publisher:
         s = self.settings
         self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
         self.client.loop_start()

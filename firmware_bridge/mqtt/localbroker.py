@@ -55,7 +55,7 @@ class LocalBroker:
             lines += ["persistence true", f"persistence_location {self.workdir}/", "autosave_interval 1"]
         self.conf.write_text("\n".join(lines) + "\n")
 
-    def start(self, timeout_s: float = 10.0) -> "LocalBroker":
+    def start(self, timeout_s: float = 10.0) -> LocalBroker:
         exe = mosquitto_path()
         if exe is None:
             raise BrokerError("mosquitto is not installed (Debian: apt-get install mosquitto)")

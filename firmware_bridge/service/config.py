@@ -1,20 +1,28 @@
-"""The one TOML configuration file: schema, defaults and validation.
+"""The one TOML configuration file: schema, defaults and validation, into frozen typed settings.
 
-Every key has a type, default, unit, limits and a one-line description here; ``config/hingemarch.toml``
-is the same table written out for people (a test keeps the two equal). Validation reports every
-problem at once, one line each, before anything touches hardware.
+Every key is a field of one section's dataclass below, with its type, default, unit, limits and a
+one-line description; ``config/hingemarch.toml`` is the same table written out for people (a test
+keeps the two equal). Validation reports every problem at once, one line each, before anything
+touches hardware, and gives a :class:`Config` that is passed on instead of the file's dict;
+:func:`mqtt_settings` resolves its ``[mqtt]`` section for the client.
 """
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from analysis.errors import HingemarchError
+from firmware_bridge.mqtt import topics as tp
+from firmware_bridge.mqtt.settings import PASSWORD_ENV, MqttSettings
 from imu.chips import CHIPS
+
+PLACEMENTS = ("thigh", "shank")
+AXES = ("x", "-x", "y", "-y", "z", "-z")    # a sensor axis, signed: see axis_vector
 
 
 class ConfigError(HingemarchError, ValueError):
@@ -27,6 +35,8 @@ class ConfigError(HingemarchError, ValueError):
 
 @dataclass(frozen=True)
 class Key:
+    """What a config key accepts and means (from its field)."""
+
     type: type
     default: Any
     help: str
@@ -37,82 +47,142 @@ class Key:
     secret: bool = False
 
 
-AXES = ("x", "-x", "y", "-y", "z", "-z")    # a sensor axis, signed: see axis_vector
+def key(default: Any, help: str, unit: str = "", min: float | None = None, max: float | None = None,
+        choices: tuple | None = None, secret: bool = False):
+    """A section field: its default, and what the schema, the checks and the TOML file say of it."""
+    return field(default=default, repr=not secret,
+                 metadata={"key": dict(help=help, unit=unit, min=min, max=max, choices=choices, secret=secret)})
 
-SCHEMA: dict[str, dict[str, Key]] = {
-    "session": {
-        "placement": Key(str, "thigh", "where the sensor is strapped on the lifted leg",
-                         choices=("thigh", "shank")),
-        "side": Key(str, "left", "which leg is lifted", choices=("left", "right")),
-        "athlete": Key(str, "athlete", "name used in topics and session folders"),
-    },
-    "sensor": {
-        "backend": Key(str, "smbus2", "I2C backend: the real bus, or an emulated chip for trying things "
-                       "without hardware", choices=("smbus2", "emulated")),
-        "chip": Key(str, "auto", "IMU chip; auto reads WHO_AM_I at the usual addresses",
-                    choices=("auto", *CHIPS)),
-        "i2c_bus": Key(int, 1, "I2C bus number, /dev/i2c-N (1 on a Raspberry Pi header)", min=0, max=31),
-        "address": Key(int, 0, "7-bit I2C address; 0 probes 0x68, 0x69, 0x6A, 0x6B", min=0, max=127),
-        "rate_hz": Key(float, 200.0, "output data rate; the chip's nearest rate is used (MPU: 1 kHz/n, "
-                       "LSM6DS: 104, 208, 416 Hz...)", "Hz", 12.5, 1000.0),
-        "accel_range_g": Key(int, 16, "accelerometer full scale; 16 g keeps foot-strike transients at "
-                             "the shank unclipped", "g", choices=(2, 4, 8, 16)),
-        "gyro_range_dps": Key(int, 2000, "gyroscope full scale; fast knee drives reach 700-1000 deg/s at "
+
+@dataclass(frozen=True)
+class SessionConfig:
+    """[session]: who trains, which leg, where the sensor sits."""
+
+    placement: str = key("thigh", "where the sensor is strapped on the lifted leg", choices=PLACEMENTS)
+    side: str = key("left", "which leg is lifted", choices=("left", "right"))
+    athlete: str = key("athlete", "name used in topics and session folders")
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """[sensor]: the I2C bus and the chip on it (and the optional second one)."""
+
+    backend: str = key("smbus2", "I2C backend: the real bus, or an emulated chip for trying things "
+                       "without hardware", choices=("smbus2", "emulated"))
+    chip: str = key("auto", "IMU chip; auto reads WHO_AM_I at the usual addresses", choices=("auto", *CHIPS))
+    i2c_bus: int = key(1, "I2C bus number, /dev/i2c-N (1 on a Raspberry Pi header)", min=0, max=31)
+    address: int = key(0, "7-bit I2C address; 0 probes 0x68, 0x69, 0x6A, 0x6B", min=0, max=127)
+    rate_hz: float = key(200.0, "output data rate; the chip's nearest rate is used (MPU: 1 kHz/n, "
+                         "LSM6DS: 104, 208, 416 Hz...)", "Hz", 12.5, 1000.0)
+    accel_range_g: int = key(16, "accelerometer full scale; 16 g keeps foot-strike transients at "
+                             "the shank unclipped", "g", choices=(2, 4, 8, 16))
+    gyro_range_dps: int = key(2000, "gyroscope full scale; fast knee drives reach 700-1000 deg/s at "
                               "the thigh and more at the shank, so 2000 never clips", "deg/s",
-                              choices=(250, 500, 1000, 2000)),
-        "dlpf_hz": Key(float, 42.0, "digital low-pass corner; the chip's nearest is used, 0 leaves the "
-                       "chip default. Voluntary motion is below 15 Hz", "Hz", 0.0, 500.0),
-        "second_address": Key(int, 0, "optional second sensor on the standing leg's shank or the "
+                              choices=(250, 500, 1000, 2000))
+    dlpf_hz: float = key(42.0, "digital low-pass corner; the chip's nearest is used, 0 leaves the "
+                         "chip default. Voluntary motion is below 15 Hz", "Hz", 0.0, 500.0)
+    second_address: int = key(0, "optional second sensor on the standing leg's shank or the "
                               "pelvis, at the bus's other address (0x69 or 0x6B); 0 for none. With it, "
-                              "give the lifted-leg sensor's address too", min=0, max=127),
-        "second_forward_axis": Key(str, "x", "the second sensor's axis that points forward, for its "
-                                   "AP and ML sway", choices=AXES),
-    },
-    "analysis": {
-        "set_gap_s": Key(float, 20.0, "a pause this long after a rep ends the set", "s", 5.0, 600.0),
-        "min_hinge_deg": Key(float, 25.0, "a hinge shallower than this is never a rep", "deg", 10.0, 80.0),
-    },
-    "mqtt": {
-        "enabled": Key(bool, True, "publish live results over MQTT"),
-        "host": Key(str, "localhost", "broker host name or address"),
-        "port": Key(int, 1883, "broker TCP port (8883 is usual with TLS)", min=1, max=65535),
-        "protocol": Key(str, "5", "MQTT protocol version", choices=("5", "3.1.1")),
-        "username": Key(str, "", "broker user name; empty for none"),
-        "password": Key(str, "", "broker password; the environment variable HINGEMARCH_MQTT_PASSWORD "
-                        "overrides it", secret=True),
-        "tls": Key(bool, False, "connect with TLS"),
-        "ca_file": Key(str, "", "CA certificate file for TLS; empty uses the system's CAs"),
-        "topic_prefix": Key(str, "hingemarch", "first level of every topic; one per team or site"),
-        "device_id": Key(str, "", "second level of every topic; empty uses the host name"),
-        "keepalive_s": Key(int, 30, "MQTT keepalive; the last will fires after 1.5 times this "
-                           "if the network goes silent", "s", 5, 3600),
-        "qos": Key(int, 1, "QoS of rep, set and session events (1: at least once, de-duplicate by "
-                   "session_id and seq)", choices=(1, 2)),
-        "reconnect_max_s": Key(float, 30.0, "longest wait between reconnection attempts", "s", 1.0, 600.0),
-        "ha_discovery": Key(bool, False, "publish Home Assistant MQTT discovery so tiles appear by themselves"),
-        "ha_prefix": Key(str, "homeassistant", "Home Assistant discovery prefix"),
-    },
-    "run": {
-        "autostart": Key(bool, True, "start a session as soon as samples flow; otherwise wait for "
-                         "a start command"),
-        "drain_s": Key(float, 5.0, "at shutdown, how long to wait for the broker to take queued "
-                       "events (the rest is sent on the next start)", "s", 0.0, 60.0),
-    },
-    "web": {
-        "enabled": Key(bool, True, "serve the live page, session downloads and the JSON API "
-                       "(--no-web also turns it off; see docs/dashboard.md)"),
-        "host": Key(str, "0.0.0.0", "address to listen on: 0.0.0.0 for every network of the Pi, "
-                    "127.0.0.1 for this machine only"),
-        "port": Key(int, 8080, "TCP port of the web page", min=1, max=65535),
-        "token": Key(str, "", "access token; empty lets anyone on the network in. The environment "
-                     "variable HINGEMARCH_WEB_TOKEN overrides it", secret=True),
-    },
-}
+                              "give the lifted-leg sensor's address too", min=0, max=127)
+    second_forward_axis: str = key("x", "the second sensor's axis that points forward, for its "
+                                   "AP and ML sway", choices=AXES)
 
 
-def defaults() -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """[analysis]: the counting's settings a person may change."""
+
+    set_gap_s: float = key(20.0, "a pause this long after a rep ends the set", "s", 5.0, 600.0)
+    min_hinge_deg: float = key(25.0, "a hinge shallower than this is never a rep", "deg", 10.0, 80.0)
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """[mqtt]: the broker, credentials and topics."""
+
+    enabled: bool = key(True, "publish live results over MQTT")
+    host: str = key("localhost", "broker host name or address")
+    port: int = key(1883, "broker TCP port (8883 is usual with TLS)", min=1, max=65535)
+    protocol: str = key("5", "MQTT protocol version", choices=("5", "3.1.1"))
+    username: str = key("", "broker user name; empty for none")
+    password: str = key("", "broker password; the environment variable HINGEMARCH_MQTT_PASSWORD "
+                        "overrides it", secret=True)
+    tls: bool = key(False, "connect with TLS")
+    ca_file: str = key("", "CA certificate file for TLS; empty uses the system's CAs")
+    topic_prefix: str = key("hingemarch", "first level of every topic; one per team or site")
+    device_id: str = key("", "second level of every topic; empty uses the host name")
+    keepalive_s: int = key(30, "MQTT keepalive; the last will fires after 1.5 times this "
+                           "if the network goes silent", "s", 5, 3600)
+    qos: int = key(1, "QoS of rep, set and session events (1: at least once, de-duplicate by "
+                   "session_id and seq)", choices=(1, 2))
+    reconnect_max_s: float = key(30.0, "longest wait between reconnection attempts", "s", 1.0, 600.0)
+    ha_discovery: bool = key(False, "publish Home Assistant MQTT discovery so tiles appear by themselves")
+    ha_prefix: str = key("homeassistant", "Home Assistant discovery prefix")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """[run]: how the service starts and stops."""
+
+    autostart: bool = key(True, "start a session as soon as samples flow; otherwise wait for "
+                          "a start command")
+    drain_s: float = key(5.0, "at shutdown, how long to wait for the broker to take queued "
+                         "events (the rest is sent on the next start)", "s", 0.0, 60.0)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """[web]: the live page, downloads and JSON API."""
+
+    enabled: bool = key(True, "serve the live page, session downloads and the JSON API "
+                        "(--no-web also turns it off; see docs/dashboard.md)")
+    host: str = key("0.0.0.0", "address to listen on: 0.0.0.0 for every network of the Pi, "
+                    "127.0.0.1 for this machine only")
+    port: int = key(8080, "TCP port of the web page", min=1, max=65535)
+    token: str = key("", "access token; empty lets anyone on the network in. The environment "
+                     "variable HINGEMARCH_WEB_TOKEN overrides it", secret=True)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file, validated: one frozen section per table."""
+
+    session: SessionConfig = field(default_factory=SessionConfig)
+    sensor: SensorConfig = field(default_factory=SensorConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+
+    def updated(self, section: str, source: str = "command line", **changes: Any) -> Config:
+        """A copy with ``changes`` in ``section``, checked by the same rules as the file; a problem
+        names ``source`` (a flag such as "--web-port" stands for the key itself)."""
+        values, problems = {}, []
+        for name, value in changes.items():
+            where = source if source.startswith("--") else f"{source}: {section}.{name}"
+            value, problem = _check_value(where, SCHEMA[section][name], value)
+            problems += [problem] if problem else []
+            values[name] = value
+        if problems:
+            raise ConfigError(problems)
+        return replace(self, **{section: replace(getattr(self, section), **values)})
+
+
+def _schema() -> dict[str, dict[str, Key]]:
+    out = {}
+    for sec in fields(Config):
+        cls = sec.default_factory
+        hints = get_type_hints(cls)
+        out[sec.name] = {f.name: Key(hints[f.name], f.default, **f.metadata["key"]) for f in fields(cls)}
+    return out
+
+
+SCHEMA: dict[str, dict[str, Key]] = _schema()   # section -> key name -> Key, in file order
+
+
+def defaults() -> Config:
     """The configuration with every key at its default."""
-    return {sec: {k: key.default for k, key in keys.items()} for sec, keys in SCHEMA.items()}
+    return Config()
 
 
 def _check_value(where: str, key: Key, value: Any) -> tuple[Any, str | None]:
@@ -120,6 +190,8 @@ def _check_value(where: str, key: Key, value: Any) -> tuple[Any, str | None]:
         value = float(value)
     if not isinstance(value, key.type) or (key.type is not bool and isinstance(value, bool)):
         return value, f"{where}: expected {key.type.__name__}, got {type(value).__name__} {value!r}"
+    if key.type is float and not math.isfinite(value):
+        return value, f"{where}: {value!r} is not a finite number"
     if key.choices is not None and value not in key.choices:
         return value, f"{where}: {value!r} is not one of {', '.join(map(repr, key.choices))}"
     if key.min is not None and value < key.min or key.max is not None and value > key.max:
@@ -133,9 +205,10 @@ def _suggest(name: str, options) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def validate(raw: dict[str, Any], source: str = "config") -> dict[str, dict[str, Any]]:
-    """Merge ``raw`` over the defaults; raise :class:`ConfigError` listing every problem."""
-    cfg, problems = defaults(), []
+def validate(raw: dict[str, Any], source: str = "config") -> Config:
+    """``raw`` (a parsed TOML file) over the defaults; raise :class:`ConfigError` listing every problem."""
+    values: dict[str, dict[str, Any]] = {sec: {} for sec in SCHEMA}
+    problems = []
     for sec, table in raw.items():
         if sec not in SCHEMA:
             problems.append(f"{source}: unknown section [{sec}]{_suggest(sec, SCHEMA)}")
@@ -152,13 +225,14 @@ def validate(raw: dict[str, Any], source: str = "config") -> dict[str, dict[str,
             if problem:
                 problems.append(problem)
             else:
-                cfg[sec][name] = value
-    sensor = cfg["sensor"]
-    if sensor["second_address"] and not problems:
-        if not sensor["address"]:
+                values[sec][name] = value
+    cfg = Config(**{f.name: f.default_factory(**values[f.name]) for f in fields(Config)})
+    sensor = cfg.sensor
+    if sensor.second_address and not problems:
+        if not sensor.address:
             problems.append(f"{source}: sensor.address: give the lifted-leg sensor's address "
                             "when sensor.second_address is set (probing could find either chip)")
-        elif sensor["address"] == sensor["second_address"]:
+        elif sensor.address == sensor.second_address:
             problems.append(f"{source}: sensor.second_address: the same as sensor.address")
     if problems:
         raise ConfigError(problems)
@@ -172,7 +246,7 @@ def axis_vector(name: str) -> tuple[float, float, float]:
     return tuple(v)
 
 
-def load(path: str | os.PathLike | None) -> dict[str, dict[str, Any]]:
+def load(path: str | os.PathLike | None) -> Config:
     """Read and validate a TOML file; ``None`` gives the defaults."""
     if path is None:
         return defaults()
@@ -194,7 +268,7 @@ def _toml_value(value: Any) -> str:
     return repr(value)
 
 
-def to_toml(cfg: dict[str, dict[str, Any]], mask_secrets: bool = False) -> str:
+def to_toml(cfg: Config, mask_secrets: bool = False) -> str:
     """Write ``cfg`` as commented TOML: each key with its help, unit and limits above it."""
     lines = ["# hingemarch configuration. Every key is optional; these are the defaults.",
              "# Check a file with `hingemarch config check FILE`."]
@@ -209,8 +283,26 @@ def to_toml(cfg: dict[str, dict[str, Any]], mask_secrets: bool = False) -> str:
             elif key.min is not None:
                 extra.append(f"{key.min:g}..{key.max:g}")
             lines.append(f"# {key.help}" + (f" [{'; '.join(extra)}]" if extra else ""))
-            value = cfg[sec][name]
+            value = getattr(getattr(cfg, sec), name)
             if mask_secrets and key.secret and value:
                 value = "********"
             lines.append(f"{name} = {_toml_value(value)}")
     return "\n".join(lines) + "\n"
+
+
+def mqtt_settings(section: MqttConfig, device_id: str | None = None, hostname: str | None = None) -> MqttSettings:
+    """The ``[mqtt]`` section resolved for the client: device id (``device_id``, e.g. a CLI flag, wins
+    over the section's, which wins over the host name), topics checked, password from the environment."""
+    dev = device_id or section.device_id or tp.device_id_from_hostname(hostname or os.uname().nodename)
+    try:
+        topics = tp.Topics(section.topic_prefix, dev)
+        tp.check_level(section.ha_prefix, "ha_prefix")
+    except tp.TopicError as e:
+        raise ConfigError([str(e)]) from None
+    if section.tls and section.ca_file and not os.path.isfile(section.ca_file):
+        raise ConfigError([f"mqtt.ca_file: {section.ca_file} does not exist"])
+    return MqttSettings(
+        host=section.host, port=section.port, protocol=section.protocol, username=section.username,
+        password=os.environ.get(PASSWORD_ENV) or section.password, tls=section.tls, ca_file=section.ca_file,
+        topics=topics, keepalive_s=section.keepalive_s, qos=section.qos, reconnect_max_s=section.reconnect_max_s,
+        ha_discovery=section.ha_discovery, ha_prefix=section.ha_prefix)

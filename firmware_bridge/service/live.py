@@ -18,11 +18,10 @@ from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
 from analysis.reps import RepParams
 from analysis.sway.baseline import compare
-from analysis.sway.trunk import TrunkTilt
 from firmware_bridge import __version__
 from firmware_bridge.mqtt.topics import Command
 from firmware_bridge.service.baseline import athlete_baseline
-from firmware_bridge.service.config import axis_vector
+from firmware_bridge.service.config import Config, axis_vector
 from firmware_bridge.store.recorder import SessionRecorder
 from firmware_bridge.store.samples import SessionMeta
 from imu.samples import SampleBlock
@@ -30,12 +29,11 @@ from imu.samples import SampleBlock
 log = logging.getLogger("hingemarch.run")
 
 
-def pipeline_params(cfg: dict) -> Params:
+def pipeline_params(cfg: Config) -> Params:
     """The [analysis] section (and the placement) as the pipeline's parameters: every key of it
     reaches the analysis here."""
-    a = cfg["analysis"]
-    return Params(set_gap_s=a["set_gap_s"], reps=RepParams(placement=cfg["session"]["placement"],
-                                                           min_hinge_deg=a["min_hinge_deg"]))
+    a = cfg.analysis
+    return Params(set_gap_s=a.set_gap_s, reps=RepParams(placement=cfg.session.placement, min_hinge_deg=a.min_hinge_deg))
 
 
 def new_session_id() -> str:
@@ -46,22 +44,22 @@ def new_session_id() -> str:
 class LiveSession:
     """One session: its id, pipeline, recorder (None once recording failed), event counter."""
 
-    def __init__(self, cfg: dict, side: str, info, sessions_dir: Path | None, t0_s: float,
+    def __init__(self, cfg: Config, side: str, info, sessions_dir: Path | None, t0_s: float,
                  second_info=None):
         self.id, self.t0_s, self.seq, self.side = new_session_id(), t0_s, 0, side
-        self.pipeline = Pipeline(pipeline_params(cfg))
+        axis = axis_vector(cfg.sensor.second_forward_axis) if second_info is not None else None
+        self.pipeline = Pipeline(pipeline_params(cfg), second_forward_axis=axis)   # the second's sway per set
         self.sets: list[dict] = []
         self.reps = 0
         self.recorder: SessionRecorder | None = None
-        self.meta = SessionMeta(sensor=info.sensor, placement=cfg["session"]["placement"], side=side,
+        self.meta = SessionMeta(sensor=info.sensor, placement=cfg.session.placement, side=side,
                                 nominal_rate_hz=info.nominal_rate_hz, accel_range_g=info.accel_range_g,
                                 gyro_range_dps=info.gyro_range_dps, calibration=dict(info.calibration),
                                 software_version=__version__, session_id=self.id,
-                                athlete=cfg["session"]["athlete"])
-        self.second: TrunkTilt | None = None    # the second sensor's tilt (docs/sway.md)
+                                athlete=cfg.session.athlete)
+        self.second = second_info is not None   # a second sensor on the standing leg or pelvis (docs/sway.md)
         second_meta = None
         if second_info is not None:
-            self.second = TrunkTilt()
             second_meta = replace(self.meta, sensor=second_info.sensor, placement="second",
                                   nominal_rate_hz=second_info.nominal_rate_hz,
                                   accel_range_g=second_info.accel_range_g,
@@ -87,14 +85,14 @@ class LiveSession:
 class Service:
     """Owns the current LiveSession (or none) and the outputs. Single-threaded except ``on_command``."""
 
-    def __init__(self, cfg: dict, source, publisher=None, sessions_dir: Path | None = None,
+    def __init__(self, cfg: Config, source, publisher=None, sessions_dir: Path | None = None,
                  source_name: str = "", speed: float = 1.0):
         self.cfg, self.source, self.publisher = cfg, source, publisher
         self.sessions_dir, self.source_name, self.speed = sessions_dir, source_name, speed
-        self.side = cfg["session"]["side"]
+        self.side = cfg.session.side
         self.commands: queue.Queue[Command] = queue.Queue()
         self.session: LiveSession | None = None
-        self.want_session = cfg["run"]["autostart"]
+        self.want_session = cfg.run.autostart
         self.t_s = 0.0               # latest sample time from the source
         self.clock_unix_at_t0: float | None = None
         self.error: str | None = None            # the service's own problem (sensor, recording, outbox)
@@ -119,11 +117,11 @@ class Service:
         if self.session is None and self.want_session and len(block):
             self._start(float(block.t_s[0]))
         s = self.session
+        self._take_second(s)          # first: a set that closes in this block has its sway
         if s is not None and len(block):
             rel = SampleBlock(block.t_s - s.t0_s, block.accel_mps2, block.gyro_dps)
             self._record(lambda r: r.samples(rel))
             self._emit(s.pipeline.feed(rel.t_s, rel.accel_mps2, rel.gyro_dps))
-        self._take_second(s)
         self.apply_commands()
         self._check_sensor()
         self._show_error()
@@ -199,7 +197,7 @@ class Service:
         return None
 
     def _start(self, t0_s: float) -> None:
-        info, second = self.source.info, getattr(self.source, "second_info", None)
+        info, second = self.source.info, self.source.second_info
         try:
             self.session = LiveSession(self.cfg, self.side, info, self.sessions_dir, t0_s, second)
         except HingemarchError as e:     # the recorder could not create its folder: count anyway
@@ -228,25 +226,13 @@ class Service:
         self.session = None
 
     def _take_second(self, s: LiveSession | None) -> None:
-        """The second sensor's new samples: recorded, and kept for the sway of the open set."""
-        take = getattr(self.source, "take_second", None)
-        block = take() if take else SampleBlock.empty()     # taken even with no session: nothing piles up
-        if s is None or s.second is None or not len(block):
+        """The second sensor's new samples: recorded, and into the pipeline for each set's sway."""
+        block = self.source.take_second()     # taken even with no session: nothing piles up
+        if s is None or not s.second or not len(block):
             return
         rel = SampleBlock(block.t_s - s.t0_s, block.accel_mps2, block.gyro_dps)
         self._record(lambda r: r.samples(rel, second=True))
-        s.second.feed(rel.t_s, rel.accel_mps2, rel.gyro_dps)
-
-    def _second_sway(self, s: LiveSession, ev: SetEvent) -> SetEvent:
-        """Attach the second sensor's sway during the set (docs/sway.md) to its event."""
-        if s.second is None:
-            return ev
-        try:
-            m = s.second.measures(ev.start_s, ev.end_s, axis_vector(self.cfg["sensor"]["second_forward_axis"]))
-        except HingemarchError as e:
-            log.warning("second sensor: %s", e)
-            return ev
-        return replace(ev, sway={**ev.sway, "second": m})
+        s.pipeline.feed_second(rel.t_s, rel.accel_mps2, rel.gyro_dps)
 
     def _emit(self, events) -> None:
         s = self.session
@@ -255,7 +241,6 @@ class Service:
                 s.reps += 1
                 body = {**ev.to_dict(), "side": s.side}
             elif isinstance(ev, SetEvent):
-                ev = self._second_sway(s, ev)
                 body = ev.to_dict()
                 if s.baseline is not None and ev.sway_deg is not None:
                     body["sway_baseline"] = compare(s.baseline, ev.sway_deg)
@@ -263,7 +248,7 @@ class Service:
                 log.info("session %s: set %d ended, %d rep(s)", s.id, ev.set_index, ev.reps)
             else:
                 continue
-            self._record(lambda r: r.event(ev))
+            self._record(lambda r, ev=ev: r.event(ev))
             self._publish(ev.kind, body)
 
     def _tell(self, kind: str, body: dict) -> None:

@@ -9,8 +9,9 @@ import logging
 import threading
 from pathlib import Path
 
-from firmware_bridge.mqtt.client import MqttSettings, Publisher
+from firmware_bridge.mqtt.client import Publisher
 from firmware_bridge.mqtt.outbox import Outbox
+from firmware_bridge.service.config import Config, mqtt_settings
 from firmware_bridge.service.live import Service
 from firmware_bridge.store.folder import read_summary
 from firmware_bridge.store.recorder import recover_unfinished
@@ -28,22 +29,22 @@ def _recover(sessions: Path, publisher) -> None:
             publisher.event("session", {"phase": "recovered", "summary": summary}, summary["session_id"], 0)
 
 
-def serve(cfg: dict, source, state: Path, on_block=None, *, device_id: str | None = None,
+def serve(cfg: Config, source, state: Path, on_block=None, *, device_id: str | None = None,
           source_name: str = "", speed: float | None = None, record: bool = True,
           stop: threading.Event | None = None) -> Service:
     """The live service until the source ends or ``stop`` is set: source -> pipeline -> session
-    folder under ``state``/sessions + MQTT (if ``cfg["mqtt"]["enabled"]``). ``on_block(service)``
+    folder under ``state``/sessions + MQTT (if ``cfg.mqtt.enabled``). ``on_block(service)``
     runs after each block (a live view). Returns the Service (``last_summary``, ``last_folder``)."""
-    settings = MqttSettings.from_config(cfg["mqtt"], device_id) if cfg["mqtt"]["enabled"] else None
+    settings = mqtt_settings(cfg.mqtt, device_id) if cfg.mqtt.enabled else None
     sessions = state / "sessions" if record else None
     speed = getattr(source, "speed", 1.0) if speed is None else speed
     service = Service(cfg, source, None, sessions, source_name or source.info.sensor, speed)
     stop = stop or threading.Event()
     web = None
     try:
-        if cfg["web"]["enabled"]:    # a port that cannot be had is logged; counting goes on
-            from firmware_bridge.web.app import start_for     # aiohttp only when the page is on
-            web = start_for(service, cfg["web"], sessions)
+        if cfg.web.enabled:    # a port that cannot be had is logged; counting goes on
+            from firmware_bridge.web.app import start_for  # aiohttp only when the page is on
+            web = start_for(service, cfg.web.host, cfg.web.port, cfg.web.token, sessions)
         if settings is not None:
             outbox = Outbox(state / "mqtt" / f"outbox-{settings.topics.device_id}.sqlite3")
             service.publisher = Publisher(settings, outbox, service.on_command).start()
@@ -65,5 +66,5 @@ def serve(cfg: dict, source, state: Path, on_block=None, *, device_id: str | Non
             web.hub.feed(service)
             web.stop()
         if service.publisher:
-            service.publisher.close(drain_s=cfg["run"]["drain_s"])
+            service.publisher.close(drain_s=cfg.run.drain_s)
     return service

@@ -7,19 +7,16 @@ moved by the simulator). Everything after this hands out plain SampleBlocks.
 from __future__ import annotations
 
 import logging
-import math
 import threading
-import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
-
-import numpy as np
 
 from analysis.errors import HingemarchError, one_line
+from firmware_bridge.service.config import Config
 from firmware_bridge.store.folder import samples_file
 from firmware_bridge.store.samples import read_samples
 from imu.errors import SensorNotFound
-from imu.samples import SampleBlock, SensorInfo
+from imu.samples import OneSensor, SampleBlock, SensorInfo, paced_blocks
 
 CHIPS = ("mpu6050", "lsm6dsox")
 log = logging.getLogger("hingemarch.run")
@@ -29,7 +26,7 @@ class SourceError(HingemarchError, ValueError):
     """A --source that cannot be opened: unknown name, missing file, no sensor."""
 
 
-class ReplaySource:
+class ReplaySource(OneSensor):
     """A recorded session streamed like a live sensor: blocks of ``block_s`` paced at ``speed`` x
     recorded speed (0 or inf: as fast as the loop takes them)."""
 
@@ -45,16 +42,7 @@ class ReplaySource:
         self._closed = threading.Event()
 
     def blocks(self) -> Iterator[SampleBlock]:
-        b, paced = self._block, self.speed not in (0, math.inf)
-        if len(b):
-            t = b.t_s
-            edges = np.unique(np.append(np.searchsorted(t, np.arange(t[0], t[-1], self.block_s)), len(t)))
-            wall0 = time.monotonic()
-            for i0, i1 in zip(edges[:-1], edges[1:]):
-                wait = wall0 + (t[i1 - 1] - t[0]) / self.speed - time.monotonic() if paced else 0.0
-                if self._closed.is_set() or (wait > 0 and self._closed.wait(wait)):
-                    break
-                yield SampleBlock(t[i0:i1], b.accel_mps2[i0:i1], b.gyro_dps[i0:i1])
+        yield from paced_blocks(self._block, self.block_s, self.speed, self._closed)
         self.status = "ended"
 
     def close(self) -> None:
@@ -78,12 +66,11 @@ class WaitingSource:
         return self.inner.status if self.inner is not None else "sensor_lost"
 
     @property
-    def second_info(self):
-        return getattr(self.inner, "second_info", None)
+    def second_info(self) -> SensorInfo | None:
+        return self.inner.second_info if self.inner is not None else None
 
     def take_second(self) -> SampleBlock:
-        take = getattr(self.inner, "take_second", None)
-        return take() if take else SampleBlock.empty()
+        return self.inner.take_second() if self.inner is not None else SampleBlock.empty()
 
     def blocks(self) -> Iterator[SampleBlock]:
         while self.inner is None:
@@ -110,35 +97,36 @@ class WaitingSource:
             self.inner.close()
 
 
-def open_source(spec: str, cfg: dict, state_dir=None, speed: float = 1.0, seed: int = 1,
+def open_source(spec: str, cfg: Config, state_dir=None, speed: float = 1.0, seed: int = 1,
                 rate_hz: float | None = None):
     """The Source for a ``--source`` value; SourceError (or a sensor error) says what is wrong.
-    ``rate_hz`` overrides sensor.rate_hz; the sim runs at it, 200 Hz by default."""
+    ``rate_hz`` (--rate-hz, checked as sensor.rate_hz is) overrides sensor.rate_hz; the sim runs at it,
+    200 Hz by default."""
     if speed < 0:
         raise SourceError(f"--speed must be >= 0 (0: as fast as possible), got {speed}")
-    session = cfg["session"]
+    if rate_hz is not None:
+        cfg = cfg.updated("sensor", "--rate-hz", rate_hz=rate_hz)
+    session = cfg.session
     if spec == "sim":
         from imu.sim import SimSource, simulate_session
-        sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session["placement"],
-                               side=session["side"])
+        sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session.placement, side=session.side)
         return SimSource(sim, speed)
     if spec.startswith("emulated:"):     # the real driver stack on an emulated chip moved by the sim
         from firmware_bridge.service.wiring import emulated_source
         from imu.sim import simulate_session
         from imu.sim.leg import StanceShank
-        sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session["placement"],
-                               side=session["side"])
-        second = cfg["sensor"]["second_address"]    # a second chip on the standing shank
+        sim = simulate_session(seed, rate_hz=rate_hz or 200.0, placement=session.placement, side=session.side)
+        second = cfg.sensor.second_address    # a second chip on the standing shank
         return emulated_source(spec[len("emulated:"):], sim.motion, rate_hz or 200.0, speed or 1.0,
                                second_address=second, second_motion=StanceShank(sim.motion) if second else None)
     if spec.startswith("replay:"):
         return ReplaySource(spec[len("replay:"):], speed)
     if spec == "i2c" or spec in CHIPS:
         from firmware_bridge.service.wiring import source_from_config
-        sensor = {**cfg["sensor"], **({} if spec == "i2c" else {"chip": spec}),
-                  **({"rate_hz": rate_hz} if rate_hz else {})}
+        sensor = cfg.sensor if spec == "i2c" else cfg.updated("sensor", "--source", chip=spec).sensor
+
         def opener():
-            return source_from_config({**cfg, "sensor": sensor}, state_dir)
+            return source_from_config(sensor, state_dir)
         try:
             return opener()
         except SensorNotFound as e:      # the bus is there, the sensor is not (yet): wait for it

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 
+from firmware_bridge.service.config import SensorConfig
 from imu.bus import Bus, SMBus2Bus
 from imu.calibration import Calibration, load
 from imu.clock import ScaledClock, SystemClock
@@ -29,42 +30,39 @@ def open_bus(backend: str = "smbus2", bus_number: int = 1, **emulated_options) -
     raise BusOpenError(errno.EINVAL, f"unknown I2C backend {backend!r} (choose 'smbus2' or 'emulated')")
 
 
-def _emulated_chip(sensor: dict) -> str:
-    return DEFAULT_EMULATED_CHIP if sensor["chip"] == "auto" else sensor["chip"]
+def _emulated_chip(sensor: SensorConfig) -> str:
+    return DEFAULT_EMULATED_CHIP if sensor.chip == "auto" else sensor.chip
 
 
-def open_sensor_bus(sensor: dict, emulate: str | None = None, motion=None, speed: float = 1.0):
+def open_sensor_bus(sensor: SensorConfig, emulate: str | None = None, motion=None, speed: float = 1.0):
     """(bus, clock) for a ``[sensor]`` section: the real bus on the host clock, or for the emulated
     backend one ``emulate`` chip (default: the configured chip, mpu6050 for "auto"), moved by
     ``motion`` (at rest when None), on its own clock at ``speed`` times real time."""
-    if sensor["backend"] == "emulated":
+    if sensor.backend == "emulated":
         bus = open_bus("emulated", chip=emulate or _emulated_chip(sensor), motion=motion,
                        clock=ScaledClock(speed))
         return bus, bus.clock
-    return open_bus(sensor["backend"], sensor["i2c_bus"]), SystemClock()
+    return open_bus(sensor.backend, sensor.i2c_bus), SystemClock()
 
 
-def sensor_settings(sensor: dict) -> SensorSettings:
+def sensor_settings(sensor: SensorConfig) -> SensorSettings:
     """The chip settings a ``[sensor]`` section asks for."""
-    return SensorSettings(sensor["rate_hz"], sensor["accel_range_g"], sensor["gyro_range_dps"],
-                          sensor["dlpf_hz"])
+    return SensorSettings(sensor.rate_hz, sensor.accel_range_g, sensor.gyro_range_dps, sensor.dlpf_hz)
 
 
-def source_from_config(cfg: dict, state_dir=None, clock=None):
+def source_from_config(s: SensorConfig, state_dir=None, clock=None):
     """The source described by the ``[sensor]`` config section, with the stored calibration: an
     I2cSource, or a PairedSource when ``second_address`` names a second chip on the same bus.
     The emulated backend holds chips at rest on their own real-time clock (``clock`` is ignored)."""
-    s = cfg["sensor"]
     bus, bus_clock = open_sensor_bus(s)
-    if s["backend"] == "emulated":
+    if s.backend == "emulated":
         clock = bus_clock
-        if s["second_address"]:
-            bus.attach(s["second_address"], make_chip(_emulated_chip(s), None, clock))
+        if s.second_address:
+            bus.attach(s.second_address, make_chip(_emulated_chip(s), None, clock))
     settings = sensor_settings(s)
     try:
-        src = I2cSource(bus, s["chip"], s["address"], settings, clock=clock, owns_bus=True)
-        second = (I2cSource(bus, "auto", s["second_address"], settings, clock=clock)
-                  if s["second_address"] else None)
+        src = I2cSource(bus, s.chip, s.address, settings, clock=clock, owns_bus=True)
+        second = I2cSource(bus, "auto", s.second_address, settings, clock=clock) if s.second_address else None
     except BaseException:
         bus.close()
         raise

@@ -12,7 +12,7 @@ import csv
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from analysis.errors import HingemarchError
@@ -39,7 +39,7 @@ class RecorderError(HingemarchError, OSError):
 
 
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def _iso(dt: datetime) -> str:

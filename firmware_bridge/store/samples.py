@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import DataError, HingemarchError
-from imu.samples import STANDARD_GRAVITY_MPS2, SampleBlock
+from analysis.units import STANDARD_GRAVITY_MPS2
+from imu.samples import SampleBlock
 
 FORMAT_MAGIC = "# hingemarch session v1"
 COLUMNS = ("t_s", "ax_mps2", "ay_mps2", "az_mps2", "gx_dps", "gy_dps", "gz_dps")

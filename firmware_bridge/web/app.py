@@ -72,7 +72,7 @@ class WebServer:
             host = name if "." in name else f"{name}.local"
         return f"http://{host}:{self.port}/"
 
-    def start(self) -> "WebServer":
+    def start(self) -> WebServer:
         """Bind and serve; raises WebError (and leaves nothing running) if the port cannot be had."""
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -178,12 +178,13 @@ def refusal(request: web.Request, status: int, message: str) -> web.Response:
     return web.Response(text=f"{status}: {message}\n", status=status, headers=headers)
 
 
-def start_for(service, section: dict, sessions_dir: Path | None) -> WebServer | None:
-    """Start the web server of a running Service (``section`` is the [web] config). A port that
-    cannot be bound turns the page off, is logged and shown in the state; counting goes on."""
+def start_for(service, host: str, port: int, token: str, sessions_dir: Path | None) -> WebServer | None:
+    """Start the web server of a running Service on ``host``:``port`` (the [web] config; the
+    environment's token wins over ``token``). A port that cannot be bound turns the page off, is
+    logged and shown in the state; counting goes on."""
     hub = LiveHub()
-    token = os.environ.get(TOKEN_ENV) or section["token"]
-    server = WebServer(section["host"], section["port"], token, sessions_dir, hub, service)
+    token = os.environ.get(TOKEN_ENV) or token
+    server = WebServer(host, port, token, sessions_dir, hub, service)
     try:
         server.start()
     except WebError as e:

@@ -97,7 +97,7 @@ async def api_live(request: web.Request) -> web.StreamResponse:
             while not changed.done() and not hub.closing:
                 try:
                     await asyncio.wait_for(asyncio.shield(changed), KEEPALIVE_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await resp.write(b"event: ping\ndata: {}\n\n")
     except (ConnectionResetError, ConnectionError):
         pass
@@ -122,7 +122,7 @@ async def api_command(request: web.Request) -> web.Response:
     s.service.on_command(cmd)
     try:
         body = await asyncio.wait_for(reply, COMMAND_TIMEOUT_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         s.hub.forget(cmd)
         raise web.HTTPServiceUnavailable(text=f"the service did not take the command within "
                                               f"{COMMAND_TIMEOUT_S:g} s") from None

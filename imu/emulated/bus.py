@@ -4,7 +4,7 @@ disconnection and return (a power cycle), any action at a clock time."""
 from __future__ import annotations
 
 import errno
-from typing import Callable
+from collections.abc import Callable
 
 from imu.bus import BusStats
 from imu.clock import FakeClock

@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 
+from analysis.units import STANDARD_GRAVITY_MPS2
 from imu.clock import FakeClock
 from imu.emulated.motions import Still
-from imu.samples import STANDARD_GRAVITY_MPS2
 
 
 def _int16(values: np.ndarray) -> np.ndarray:

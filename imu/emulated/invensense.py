@@ -7,12 +7,42 @@ from __future__ import annotations
 import numpy as np
 
 from imu.emulated.chip import EmulatedChip
-from imu.mpu6050 import (ACCEL_CONFIG, ACCEL_FIFO_EN, ACCEL_OUT, AFS_SEL, CONFIG, DATA_RDY_INT,
-                         DEVICE_RESET, DLPF_CFG, FIFO_COUNT_HIGH, FIFO_COUNTH, FIFO_COUNTL, FIFO_EN,
-                         FIFO_MODE, FIFO_OFLOW_INT, FIFO_R_W, FIFO_RESET, FS_SEL, GYRO_CONFIG, GYRO_OUT,
-                         INT_STATUS, MPU6050, MPU6500, MPU9250, PWR_MGMT_1, SIG_COND_RESET, SLEEP,
-                         SMPLRT_DIV, TEMP_FIFO_EN, USER_CTRL, USER_FIFO_EN, WHO_AM_I, XG_FIFO_EN,
-                         YG_FIFO_EN, ZG_FIFO_EN)
+from imu.mpu6050 import (
+    ACCEL_CONFIG,
+    ACCEL_FIFO_EN,
+    ACCEL_OUT,
+    AFS_SEL,
+    CONFIG,
+    DATA_RDY_INT,
+    DEVICE_RESET,
+    DLPF_CFG,
+    FIFO_COUNT_HIGH,
+    FIFO_COUNTH,
+    FIFO_COUNTL,
+    FIFO_EN,
+    FIFO_MODE,
+    FIFO_OFLOW_INT,
+    FIFO_R_W,
+    FIFO_RESET,
+    FS_SEL,
+    GYRO_CONFIG,
+    GYRO_OUT,
+    INT_STATUS,
+    MPU6050,
+    MPU6500,
+    MPU9250,
+    PWR_MGMT_1,
+    SIG_COND_RESET,
+    SLEEP,
+    SMPLRT_DIV,
+    TEMP_FIFO_EN,
+    USER_CTRL,
+    USER_FIFO_EN,
+    WHO_AM_I,
+    XG_FIFO_EN,
+    YG_FIFO_EN,
+    ZG_FIFO_EN,
+)
 
 
 class EmulatedMPU6050(EmulatedChip):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.samples import STANDARD_GRAVITY_MPS2
+from analysis.units import STANDARD_GRAVITY_MPS2
 
 
 class Still:

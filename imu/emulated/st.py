@@ -7,9 +7,27 @@ from __future__ import annotations
 import numpy as np
 
 from imu.emulated.chip import EmulatedChip
-from imu.lsm6ds import (ACCEL_OUT, CTRL1_XL, CTRL2_G, CTRL3_C, FIFO_BYPASS, FIFO_CONTINUOUS,
-                        FIFO_STATUS1, FIFO_STATUS2, FS_125, FS_G, FS_XL, IF_INC, LSM6DS3, LSM6DS3TRC,
-                        LSM6DSOX, ODR_XL, OUT_TEMP, SW_RESET, WHO_AM_I)
+from imu.lsm6ds import (
+    ACCEL_OUT,
+    CTRL1_XL,
+    CTRL2_G,
+    CTRL3_C,
+    FIFO_BYPASS,
+    FIFO_CONTINUOUS,
+    FIFO_STATUS1,
+    FIFO_STATUS2,
+    FS_125,
+    FS_G,
+    FS_XL,
+    IF_INC,
+    LSM6DS3,
+    LSM6DS3TRC,
+    LSM6DSOX,
+    ODR_XL,
+    OUT_TEMP,
+    SW_RESET,
+    WHO_AM_I,
+)
 
 ST_ODR_HZ = {1: 12.5, 2: 26, 3: 52, 4: 104, 5: 208, 6: 416, 7: 833, 8: 1660}
 ST_ACCEL_MG_PER_LSB = {0b00: 0.061, 0b01: 0.488, 0b10: 0.122, 0b11: 0.244}   # FS_XL codes

@@ -5,15 +5,13 @@ them like a live sensor. ``session.motion.at(t_s)`` is the ideal physics the emu
 """
 from __future__ import annotations
 
-import math
 import threading
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
-from imu.samples import SampleBlock, SensorInfo
+from imu.samples import OneSensor, SampleBlock, SensorInfo, paced_blocks
 from imu.sim.leg import LegMotion
 from imu.sim.sensor import SensorErrors, SensorStage
 from imu.sim.workout import Workout, WorkoutTruth, plan_workout
@@ -64,7 +62,7 @@ def simulate_session(seed: int, rate_hz: float = 100.0, placement: str = "thigh"
     return SimSession(info, SampleBlock.concat(blocks), workout.truth, motion, placement, workout, stage)
 
 
-class SimSource:
+class SimSource(OneSensor):
     """A :class:`imu.samples.Source` over a simulated session: blocks of about ``block_s`` seconds,
     paced at ``speed`` x real time (0 or inf: as fast as they are taken)."""
 
@@ -76,23 +74,7 @@ class SimSource:
         self._closed = threading.Event()
 
     def blocks(self) -> Iterator[SampleBlock]:
-        b = self.session.block
-        if len(b) == 0:
-            self.status = "ended"
-            return
-        t = b.t_s
-        edges = np.searchsorted(t, np.arange(t[0], t[-1] + self.block_s, self.block_s), side="left")
-        edges = np.unique(np.append(edges, len(t)))
-        paced = self.speed not in (0, math.inf) and self.speed > 0
-        wall0 = time.monotonic()
-        for i0, i1 in zip(edges[:-1], edges[1:]):
-            if self._closed.is_set():
-                break
-            if paced:
-                wait = wall0 + (t[i1 - 1] - t[0]) / self.speed - time.monotonic()
-                if wait > 0 and self._closed.wait(wait):
-                    break
-            yield SampleBlock(t[i0:i1], b.accel_mps2[i0:i1], b.gyro_dps[i0:i1])
+        yield from paced_blocks(self.session.block, self.block_s, self.speed, self._closed)
         self.status = "ended"
 
     def close(self) -> None:

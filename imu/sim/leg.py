@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from imu.samples import STANDARD_GRAVITY_MPS2
+from analysis.units import STANDARD_GRAVITY_MPS2
 from imu.sim.keyframes import Trajectory, minjerk
 
 PLACEMENTS = ("thigh", "shank")
@@ -152,8 +152,9 @@ class StanceShank:
     it tilts with the whole-body sway about the stance ankle and turns with the heading; the same
     ``at`` contract as :class:`LegMotion`. ``mount``: sensor axes in body axes (x forward, z up)."""
 
-    def __init__(self, leg: LegMotion, mount=np.eye(3), height_m: float = 0.25):
-        self.leg, self.mount, self.height_m = leg, np.asarray(mount, float), height_m
+    def __init__(self, leg: LegMotion, mount=None, height_m: float = 0.25):
+        self.leg, self.height_m = leg, height_m
+        self.mount = np.eye(3) if mount is None else np.asarray(mount, float)
 
     @property
     def duration_s(self) -> float:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from imu.samples import STANDARD_GRAVITY_MPS2
+from analysis.units import STANDARD_GRAVITY_MPS2
 
 INT16_STEPS = 32768
 MG_MPS2 = 1e-3 * STANDARD_GRAVITY_MPS2
@@ -68,23 +68,23 @@ class SensorErrors:
     cool_down_max_frac: float = 0.0             # then loses up to this fraction of it again, 3x slower
 
     @classmethod
-    def ideal(cls) -> "SensorErrors":
+    def ideal(cls) -> SensorErrors:
         """No errors at all: only quantisation and clipping remain (they are the data format)."""
         return cls(accel_noise_ug_per_rthz=0.0, gyro_noise_dps_per_rthz=0.0, accel_bias_max_mps2=0.0,
                    gyro_bias_max_dps=0.0, gyro_bias_walk_dps_per_rts=0.0, scale_error_max=0.0,
                    clock_error_max=0.0, drops_per_min=0.0)
 
     @classmethod
-    def mpu6050(cls) -> "SensorErrors":
+    def mpu6050(cls) -> SensorErrors:
         return cls()
 
     @classmethod
-    def lsm6dsox(cls) -> "SensorErrors":
+    def lsm6dsox(cls) -> SensorErrors:
         return replace(cls(), accel_noise_ug_per_rthz=75.0, gyro_noise_dps_per_rthz=0.0038,
                        accel_bias_max_mps2=0.1, gyro_bias_max_dps=1.0)
 
     @classmethod
-    def datasheet(cls, chip: str) -> "SensorErrors":
+    def datasheet(cls, chip: str) -> SensorErrors:
         """A chip at its datasheet limits (:data:`DATASHEETS`): offsets, gains, cross-axis and offset
         drift with temperature as bad as the part may be, warming 3-15 deg C and cooling a little."""
         if chip not in DATASHEETS:
