@@ -215,14 +215,20 @@ class Pipeline:
         return events
 
 
+def recording_pipeline(params: Params | None = None, placement: str | None = None, second=None,
+                       second_forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)) -> Pipeline:
+    """A pipeline for a whole recording, with the optional second sensor's samples (``t_s``,
+    ``accel_mps2``, ``gyro_dps``) already in and kept whole."""
+    if second is None:
+        return Pipeline(params, placement)
+    span_s = float(second.t_s[-1] - second.t_s[0]) if len(second.t_s) else 0.0
+    p = Pipeline(params, placement, second_forward_axis, second_keep_s=span_s + 1.0)
+    p.feed_second(second.t_s, second.accel_mps2, second.gyro_dps)
+    return p
+
+
 def analyze(t_s, accel_mps2, gyro_dps, params: Params | None = None, placement: str | None = None,
             second=None, second_forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)) -> list[Event]:
-    """Batch analysis of a whole recording: the streaming pipeline fed once. ``second``: the
-    optional second sensor's samples (``t_s``, ``accel_mps2``, ``gyro_dps``), kept whole."""
-    if second is None:
-        p = Pipeline(params, placement)
-    else:
-        span_s = float(second.t_s[-1] - second.t_s[0]) if len(second.t_s) else 0.0
-        p = Pipeline(params, placement, second_forward_axis, second_keep_s=span_s + 1.0)
-        p.feed_second(second.t_s, second.accel_mps2, second.gyro_dps)
+    """Batch analysis of a whole recording: the streaming pipeline fed once (see recording_pipeline)."""
+    p = recording_pipeline(params, placement, second, second_forward_axis)
     return p.feed(t_s, accel_mps2, gyro_dps) + p.finish()

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from statistics import median
 
+PLACEMENTS = ("thigh", "shank")   # where the sensor can sit on the lifted leg; the rules below differ by it
+
 
 @dataclass(frozen=True)
 class RepParams:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 
 from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
-from analysis.pipeline import Params, Pipeline
-from analysis.reps import RepParams
-from analysis.sway.trunk import trunk_sway
+from analysis.pipeline import Params, recording_pipeline
+from analysis.reps import PLACEMENTS, RepParams
 from firmware_bridge.service.config import AXES, axis_vector
 from firmware_bridge.store.folder import samples_file, second_file
 from firmware_bridge.store.samples import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
+from imu.samples import SampleBlock
 
 JSON_SCHEMA = "hingemarch.analysis/1"
 
@@ -29,7 +28,7 @@ JSON_SCHEMA = "hingemarch.analysis/1"
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", metavar="FILE", help="session folder, samples.csv, or a generic CSV with --columns")
     p.add_argument("--json", action="store_true", help="print JSON (schema hingemarch.analysis/1)")
-    p.add_argument("--placement", choices=("thigh", "shank"),
+    p.add_argument("--placement", choices=PLACEMENTS,
                    help="where the sensor was strapped (default: from the file's metadata, else thigh)")
     p.add_argument("--set-gap-s", type=float, default=Params().set_gap_s,
                    help="a pause this long ends a set (default %(default)s s)")
@@ -56,23 +55,14 @@ def load(args) -> tuple:
     return read_samples(path, args.skip_bad_rows)
 
 
-def with_second_sensor(events, args, problems: list[str]) -> list:
-    """The sets' sway of the optional second sensor, when second.csv lies beside the samples."""
+def second_sensor(args, problems: list[str]) -> SampleBlock | None:
+    """The optional second sensor's samples, when second.csv lies beside the samples."""
     second = second_file(args.file)
     if args.columns or not second.is_file():
-        return events
+        return None
     _, block, skipped = read_samples(second, args.skip_bad_rows)
     problems += [f"second.csv: {p}" for p in skipped]
-    sets = [e for e in events if isinstance(e, SetEvent)]
-    try:
-        measures = trunk_sway(block.t_s, block.accel_mps2, block.gyro_dps, [(e.start_s, e.end_s) for e in sets],
-                              axis_vector(args.second_forward_axis))
-    except DataError as e:
-        problems.append(f"second.csv: {e}")
-        return events
-    by_set = {e.set_index: m for e, m in zip(sets, measures)}
-    return [replace(e, sway={**e.sway, "second": by_set[e.set_index]}) if isinstance(e, SetEvent) else e
-            for e in events]
+    return block
 
 
 def result(events, meta, placement: str, duration_s: float, problems: list[str], source: str) -> dict:
@@ -119,11 +109,11 @@ def table(doc: dict) -> str:
 
 def run(args) -> int:
     meta, block, problems = load(args)
-    placement = args.placement or (meta.placement if meta.placement in ("thigh", "shank") else "thigh")
-    pipeline = Pipeline(Params(args.set_gap_s, RepParams(placement=placement)))
+    placement = args.placement or (meta.placement if meta.placement in PLACEMENTS else "thigh")
+    pipeline = recording_pipeline(Params(args.set_gap_s, RepParams(placement=placement)), second=second_sensor(args, problems),
+                                  second_forward_axis=axis_vector(args.second_forward_axis))
     events = pipeline.feed(block.t_s, block.accel_mps2, block.gyro_dps) + pipeline.finish()
     problems += pipeline.problems       # never a silent zero: what kept reps from being counted
-    events = with_second_sensor(events, args, problems)
     duration = float(block.t_s[-1]) if len(block) else 0.0
     doc = result(events, meta, placement, duration, problems, str(args.file))
     print(json.dumps(doc, indent=2) if args.json else table(doc), file=sys.stdout)

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from analysis.errors import HingemarchError
+from analysis.reps import PLACEMENTS
 from firmware_bridge import __version__
 from firmware_bridge.store.folder import SAMPLES
 from firmware_bridge.store.samples import SessionMeta, write_samples
@@ -44,7 +45,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1,
                    help="random seed; the same seed gives the same session (default %(default)s)")
     p.add_argument("--rate-hz", type=_rate, default=100.0, help="nominal sample rate (default %(default)s Hz)")
-    p.add_argument("--placement", choices=("thigh", "shank"), default="thigh", help="where the sensor is strapped")
+    p.add_argument("--placement", choices=PLACEMENTS, default="thigh", help="where the sensor is strapped")
     p.add_argument("--side", choices=("left", "right"), default="left", help="the lifted leg")
     p.add_argument("--sets", type=_positive_int, default=3, help="number of sets (default %(default)s)")
     p.add_argument("--reps", type=_positive_int, default=10,

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from analysis.errors import HingemarchError
+from analysis.reps import PLACEMENTS
 from firmware_bridge.mqtt import topics as tp
 from firmware_bridge.mqtt.settings import PASSWORD_ENV, MqttSettings
 from imu.chips import CHIPS
 
-PLACEMENTS = ("thigh", "shank")
 AXES = ("x", "-x", "y", "-y", "z", "-z")    # a sensor axis, signed: see axis_vector
 
 

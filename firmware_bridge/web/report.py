@@ -20,6 +20,7 @@ import numpy as np
 
 from analysis.errors import HingemarchError
 from analysis.pipeline import Pipeline
+from analysis.reps import PLACEMENTS
 from firmware_bridge.store.folder import group_sets, read_reps, read_sets, read_summary
 from firmware_bridge.store.samples import head_meta, sample_chunks
 
@@ -32,7 +33,7 @@ REP_KEYS = ("set_index", "rep_in_set", "completed_s", "start_s", "duration_s", "
 def leg_angle_trace(samples: str, max_points: int = MAX_POINTS) -> dict:
     """``{"t_s": [...], "leg_angle_deg": [...], "skipped_rows": n}``; None where the angle is unknown."""
     meta = head_meta(Path(samples))
-    pipe = Pipeline(placement=meta.get("placement") if meta.get("placement") in ("thigh", "shank") else None)
+    pipe = Pipeline(placement=meta.get("placement") if meta.get("placement") in PLACEMENTS else None)
     t_out, a_out, skipped = [], [], 0
     for block, bad in sample_chunks(Path(samples)):
         skipped += bad

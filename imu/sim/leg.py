@@ -13,10 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from analysis.reps import PLACEMENTS
 from analysis.units import STANDARD_GRAVITY_MPS2
 from imu.sim.keyframes import Trajectory, minjerk
-
-PLACEMENTS = ("thigh", "shank")
 
 
 @dataclass(frozen=True)

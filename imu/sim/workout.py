@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from analysis.reps import PLACEMENTS
 from imu.sim import moves
 from imu.sim.keyframes import Script, SineNoise, Trajectory
-from imu.sim.leg import PLACEMENTS, LegGeometry, LegMotion
+from imu.sim.leg import LegGeometry, LegMotion
 
 REST_SWAY_DEG = 0.3          # body sway while standing on two feet
 REST_WOBBLE_DEG = 0.5
