@@ -150,6 +150,16 @@ def _check_time(path: Path, t_s: np.ndarray) -> None:
                         f"(t_s {t_s[bad[0]]:.6f} then {t_s[bad[0] + 1]:.6f})")
 
 
+def _text(p: Path, encoding: str) -> str:
+    """The whole file as text, or a DataError saying why it cannot be read."""
+    try:
+        return p.read_text(encoding=encoding)
+    except OSError as e:
+        raise DataError(f"{p}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{p}: not a text file") from None
+
+
 def read_samples(path: str | os.PathLike, skip_bad_rows: bool = False
                  ) -> tuple[SessionMeta, SampleBlock, list[str]]:
     """Read a v1 samples file: (metadata, samples, problems skipped).
@@ -157,13 +167,7 @@ def read_samples(path: str | os.PathLike, skip_bad_rows: bool = False
     Raises DataError naming the line for malformed input (unless ``skip_bad_rows``).
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"{p}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{p}: not a text file") from None
-    lines = text.split("\n")
+    lines = _text(p, "utf-8").split("\n")
     truncated = lines.pop() != ""          # no final newline: a write cut short by a crash
     if not lines or lines[0].strip() != FORMAT_MAGIC:
         raise DataError(f"{p}:1: not a hingemarch v1 samples file (first line should be "
@@ -291,12 +295,7 @@ def read_generic_csv(path: str | os.PathLike, time_col: str, accel_cols: list[st
             raise DataError(f"{name} {value!r} is not one of {', '.join(table)}")
     if len(accel_cols) != 3 or len(gyro_cols) != 3:
         raise DataError("name three accelerometer and three gyroscope columns")
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except OSError as e:
-        raise DataError(f"{p}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{p}: not a text file") from None
+    text = _text(p, "utf-8-sig")
     body = [(n + 1, line) for n, line in enumerate(text.split("\n")) if line.strip() and not line.startswith("#")]
     if not text.endswith("\n") and body:
         body.pop()
