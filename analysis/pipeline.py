@@ -66,6 +66,7 @@ class Pipeline:
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps)
         self.t_s = 0.0
+        self.raw_angle_deg = math.nan   # the front end's leg angle at t_s, before the hinge side is known
         self.last_rep: RepEvent | None = None
 
     def feed(self, t_s, accel_mps2, gyro_dps) -> list[Event]:
@@ -211,7 +212,7 @@ class Pipeline:
         to_ring(len(t_end))
         if len(t_end):
             self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)
-            self.t_s = float(t_end[-1])
+            self.t_s, self.raw_angle_deg = float(t_end[-1]), raw
         return events
 
 

@@ -96,7 +96,8 @@ def simulate(spec: dict) -> SimSession:
 
 def stream(block, placement: str, trace: bool = False) -> tuple[list[RepEvent], np.ndarray | None]:
     """Feed a SampleBlock-like (t_s, accel_mps2, gyro_dps) in 0.1 s blocks of its own time, as live.
-    Returns the rep events and, with ``trace``, (t_s, leg angle deg or nan) after every block."""
+    Returns the rep events and, with ``trace``, (t_s, the front end's leg angle deg or nan) after
+    every block: its sign is the movement axis's, before the detector learns which side is the hinge."""
     t = np.asarray(block.t_s, float)
     p = Pipeline(placement=placement)
     reps: list[RepEvent] = []
@@ -107,8 +108,7 @@ def stream(block, placement: str, trace: bool = False) -> tuple[list[RepEvent], 
             reps += [e for e in p.feed(t[i0:i1], block.accel_mps2[i0:i1], block.gyro_dps[i0:i1])
                      if isinstance(e, RepEvent)]
             if trace:
-                a = p.state["leg_angle_deg"]
-                angles.append((p.t_s, np.nan if a is None else a))
+                angles.append((p.t_s, p.raw_angle_deg))
     reps += [e for e in p.finish() if isinstance(e, RepEvent)]
     return reps, (np.array(angles).reshape(-1, 2) if trace else None)
 
