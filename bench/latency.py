@@ -173,6 +173,9 @@ def main() -> int:
     for device, r in results.items():
         print(f"  {device}: {len(arrivals.of(device, 'rep'))} rep events, {len(r['total'])} reps matched of {r['truth_reps_so_far']} true; "
               f"CPU {100 * cpu[device]:.2f} % of one core; clock check {1000 * (r['clock_check_s'] or 0):+.1f} ms")
+    if not total:
+        print(f"no rep completed within {args.duration_s:.0f} s: run longer (--duration-s 60 or more)")
+        return 1
     print(f"rep latency, true completion -> subscriber (n={len(total)}): median {statistics.median(total):.3f} s, "
           f"p95 {pct(total, 95):.3f} s, max {max(total):.3f} s   (target p95 <= 0.5 s)")
     print(f"  of which pipeline decision: median {statistics.median(decision):.3f} s, p95 {pct(decision, 95):.3f} s")
