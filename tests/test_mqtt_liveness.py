@@ -110,3 +110,41 @@ def test_an_outbox_not_draining_while_connected_is_reported_and_the_client_resta
     wait_until(lambda: pub.problems == [] and len(pub.outbox) == 0, 10, "the link works again")
     sub.close()
     pub.close()
+
+
+class _Publisher:
+    """Just what Service calls, and a ``problems`` list like the real Publisher's."""
+
+    def __init__(self):
+        self.problems: list[str] = []
+        self.shown: list[str | None] = []
+
+    def set_error(self, message):
+        self.shown.append(message)
+
+    def update(self, state):
+        pass
+
+    def event(self, *args):
+        pass
+
+    def reply(self, *args, **kw):
+        pass
+
+
+def test_the_service_shows_the_publishers_problems_on_status_error(tmp_path):
+    from firmware_bridge.service import config
+    from firmware_bridge.service.live import Service
+    from imu.samples import SampleBlock
+    from imu.sim import SimSource, simulate_session
+
+    sim = simulate_session(1, rate_hz=100.0, n_sets=1, reps_per_set=[2], include_distractions=False)
+    pub = _Publisher()
+    svc = Service(config.defaults(), SimSource(sim, speed=0), pub, tmp_path / "sessions", "sim", 0)
+    svc.feed(SampleBlock.empty())
+    pub.problems = ["MQTT: the network thread has stopped; restarted the MQTT client"]
+    svc.feed(SampleBlock.empty())
+    assert pub.shown[-1] == pub.problems[0]
+    pub.problems = []
+    svc.feed(SampleBlock.empty())
+    assert pub.shown[-1] is None
