@@ -89,5 +89,7 @@ def test_a_failing_callback_is_caught_counted_and_logged_once(broker, subscribe,
     ctl.client.publish(s.topics.command("undo"), b"", qos=1)
     replies.wait_for(lambda m: len(calls) >= 4)
     assert [c.name for c in calls] == ["start"] * 3 + ["undo"]
-    assert pub.restarts == 0
+    assert pub.callback_errors == {"on_command": 3} and pub.restarts == 0
+    logged = [r for r in caplog.records if "on_command raised RecursionError" in r.getMessage()]
+    assert len(logged) == 1 and logged[0].exc_info is not None
     pub.close()

@@ -129,7 +129,8 @@ class Publisher:
         self._state: dict | None = None
         self._state_sent_at = 0.0
         self._error = ""
-        self._oncelog = _OnceLog()
+        self._oncelog = _OnceLog()           # the broker's reachability
+        self._faultlog = _OnceLog()          # repeated exceptions caught in callbacks
         self._closed = False
         self.callback_errors: dict[str, int] = {}    # kind -> how many times it raised (caught)
         self.restarts = 0                            # paho clients replaced by the watchdog
@@ -343,7 +344,7 @@ class Publisher:
         if n == 1:
             log.error("MQTT: %s raised %s; ignored, the link goes on", kind, type(e).__name__, exc_info=e)
         else:
-            self._oncelog.problem(f"MQTT: {kind} has raised {n} times (last: {type(e).__name__})")
+            self._faultlog.problem(f"MQTT: {kind} has raised {n} times (last: {type(e).__name__})")
 
     @_guarded("on_connect")
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -400,6 +401,6 @@ class Publisher:
                 cmd = replace(cmd, response_topic=props.ResponseTopic,
                               correlation=getattr(props, "CorrelationData", None))
             self.on_command(cmd)
-        except Exception:  # a bug in a handler must never take the network thread down
-            log.exception("MQTT: command %s failed", cmd.name)
+        except Exception as e:  # a bug in a handler must never take the network thread down
+            self._callback_failed("on_command", e)
             self.reply(cmd, False, "internal error")
