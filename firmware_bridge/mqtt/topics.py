@@ -224,7 +224,9 @@ def parse_command(topic: str, payload: bytes, topics: Topics) -> Command:
             raise CommandError("command JSON must be an object")
         unknown = set(body) - {"cmd", "id", "side"}
         if unknown:
-            raise CommandError(f"unknown field(s) in command: {_short(', '.join(sorted(unknown)))}")
+            names = ", ".join(sorted(unknown))
+            names = names if len(names) <= 40 and names.isprintable() else _short(names)
+            raise CommandError(f"unknown field(s) in command: {names}")
         if name is not None and body.get("cmd", name) != name:
             raise CommandError(f"topic says {_short(name)} but payload says {_short(body.get('cmd'))}")
         name = name or body.get("cmd")
