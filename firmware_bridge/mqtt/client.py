@@ -3,10 +3,18 @@
 It keeps the retained status (with a last will), tiles and state current and refreshes them on every
 (re)connect; sends events from the on-disk outbox one at a time, oldest first, each deleted only on
 its PUBACK; and hands validated commands to the run loop. A broker going away is logged once and
-retried by paho with backoff; nothing here raises on it.
+retried by paho with backoff (at most 2 s apart for a broker on this machine or the LAN); nothing
+here raises on it.
+
+Nothing may kill paho's network thread (it would stop events and command replies while counting
+goes on): every callback is guarded, and a watchdog thread notices a network thread that died or is
+stuck, or an outbox that stops draining while connected, reports it in ``problems`` and replaces the
+paho client with a fresh one.
 """
 from __future__ import annotations
 
+import functools
+import ipaddress
 import logging
 import threading
 import time
@@ -23,6 +31,31 @@ from firmware_bridge.mqtt.settings import MqttSettings
 
 log = logging.getLogger("hingemarch.mqtt")
 STATE_HEARTBEAT_S = 1.0      # the JSON state is re-sent at least this often while it changes
+LOCAL_RECONNECT_MAX_S = 2    # a broker on this machine or the LAN is retried at least this often
+STUCK_S = 10.0               # a callback running longer than this means the network thread is stuck
+STALL_S = 20.0               # connected, events queued, none acknowledged for this long: the link is dead
+WATCH_EVERY_S = 0.5
+_LAN_SUFFIXES = (".local", ".lan", ".home", ".internal", ".home.arpa")
+
+
+def is_local_host(host: str) -> bool:
+    """True for a broker on this machine or the local network: a loopback, private or link-local
+    address, ``localhost``, a name without a dot or under .local/.lan/.home/.internal. No DNS look-up
+    (it could block the start)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        name = host.lower().rstrip(".")
+        return name == "localhost" or "." not in name or name.endswith(_LAN_SUFFIXES)
+    return ip.is_loopback or ip.is_private or ip.is_link_local
+
+
+def reconnect_max_delay(s: MqttSettings) -> int:
+    """paho doubles its reconnect wait from 1 s up to this after each failed attempt (reset on a
+    successful CONNACK). ``reconnect_max_s`` for a remote broker; a local one is retried at least every
+    LOCAL_RECONNECT_MAX_S, so events flow again within a few seconds of it being back."""
+    cap = max(1, round(s.reconnect_max_s))
+    return min(cap, LOCAL_RECONNECT_MAX_S) if is_local_host(s.host) else cap
 
 
 def make_client(s: MqttSettings, client_id: str) -> paho.Client:
@@ -36,8 +69,30 @@ def make_client(s: MqttSettings, client_id: str) -> paho.Client:
     if s.tls:
         client.tls_set(ca_certs=s.ca_file or None)
     client.will_set(s.topics.status, tp.OFFLINE, qos=1, retain=True)
-    client.reconnect_delay_set(min_delay=1, max_delay=max(1, round(s.reconnect_max_s)))
+    client.reconnect_delay_set(min_delay=1, max_delay=reconnect_max_delay(s))
+    client.suppress_exceptions = True     # second line of defence behind _guarded: paho logs, goes on
     return client
+
+
+def _guarded(kind: str):
+    """Wrap a paho callback: ignore calls from a client already replaced, time the call (the watchdog
+    sees a stuck one), and catch everything, so nothing raised can end paho's network thread."""
+    def wrap(method):
+        @functools.wraps(method)
+        def guarded(self: Publisher, client, *args):
+            if client is not self.client:    # a replaced client's late callback
+                return None
+            self._busy = (kind, time.monotonic())
+            try:
+                return method(self, client, *args)
+            except Exception as e:
+                self._callback_failed(kind, e)
+                return None
+            finally:
+                if client is self.client:
+                    self._busy = None
+        return guarded
+    return wrap
 
 
 class _OnceLog:
@@ -62,9 +117,11 @@ class Publisher:
     sends "offline" and stops. ``on_command(Command)`` runs on paho's thread: queue, don't block."""
 
     def __init__(self, settings: MqttSettings, outbox: Outbox,
-                 on_command: Callable[[tp.Command], None] | None = None):
+                 on_command: Callable[[tp.Command], None] | None = None,
+                 stuck_s: float = STUCK_S, stall_s: float = STALL_S):
         self.settings, self.topics, self.outbox = settings, settings.topics, outbox
         self.on_command = on_command or (lambda cmd: None)
+        self.stuck_s, self.stall_s = stuck_s, stall_s
         self.connected = threading.Event()
         self._stop, self._wake = threading.Event(), threading.Event()
         self._lock = threading.Lock()        # guards the retained cache below
@@ -72,15 +129,32 @@ class Publisher:
         self._state: dict | None = None
         self._state_sent_at = 0.0
         self._error = ""
-        self._oncelog = _OnceLog()
+        self._oncelog = _OnceLog()           # the broker's reachability
+        self._faultlog = _OnceLog()          # repeated exceptions caught in callbacks
         self._closed = False
-        self.client = make_client(settings, f"hingemarch-{settings.topics.prefix.replace('/', '-')}-"
-                                            f"{settings.topics.device_id}")
-        self.client.on_connect = self._on_connect
-        self.client.on_connect_fail = self._on_connect_fail
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
+        self.callback_errors: dict[str, int] = {}    # kind -> how many times it raised (caught)
+        self.restarts = 0                            # paho clients replaced by the watchdog
+        self._problem = ""                           # what the watchdog found, until it is resolved
+        self._busy: tuple[str, float] | None = None  # the callback running now, since when
+        self._progress_at = self._acked_at = self._restarted_at = time.monotonic()
+        self.client = self._new_client()
         self._sender = threading.Thread(target=self._send_loop, name="mqtt-outbox", daemon=True)
+        self._watchdog = threading.Thread(target=self._watch, name="mqtt-watchdog", daemon=True)
+
+    def _new_client(self) -> paho.Client:
+        client = make_client(self.settings, f"hingemarch-{self.topics.prefix.replace('/', '-')}-"
+                                            f"{self.topics.device_id}")
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    @property
+    def problems(self) -> list[str]:
+        """What is wrong with the MQTT link itself, one line each, for status/error (empty = fine)."""
+        problem = self._problem
+        return [problem] if problem else []
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Publisher:
@@ -88,6 +162,7 @@ class Publisher:
         self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
         self.client.loop_start()
         self._sender.start()
+        self._watchdog.start()
         log.info("MQTT: publishing to %s:%d under %s/ (%d queued events)", s.host, s.port,
                  self.topics.base, len(self.outbox))
         return self
@@ -108,16 +183,19 @@ class Publisher:
             self.flush(drain_s)
         self._stop.set()
         self._wake.set()
-        if self._sender.is_alive():
-            self._sender.join(timeout=2.0)
+        for thread in (self._sender, self._watchdog):
+            if thread.is_alive():
+                thread.join(timeout=2.0)
         if self.connected.is_set():
             info = self.client.publish(self.topics.status, tp.OFFLINE, qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=1.0)
             except (RuntimeError, ValueError):
                 pass
-        self.client.disconnect()
-        self.client.loop_stop()
+        network = self._network_thread()
+        self.client.disconnect()      # ends paho's loop; joined with a timeout, as it may be stuck
+        if network is not None and network is not threading.current_thread():
+            network.join(timeout=2.0)
         left = len(self.outbox)
         if left:
             log.warning("MQTT: %d event(s) not yet delivered; they stay in %s for the next start",
@@ -180,23 +258,95 @@ class Publisher:
             self._state_sent_at = time.monotonic()
 
     def _send_loop(self) -> None:
-        """Stop-and-wait: one event in flight at a time keeps them in order across reconnects."""
+        """Stop-and-wait: one event in flight at a time keeps them in order across reconnects. If the
+        watchdog replaces the client meanwhile, the event is sent again on the new one (a duplicate
+        at worst, which ``seq`` makes harmless)."""
         while not self._stop.is_set():
             row = self.outbox.peek()
             if row is None or not self.connected.is_set():
                 self._wake.wait(0.5)
                 self._wake.clear()
                 continue
-            info = self.client.publish(row.topic, row.payload, qos=row.qos)
+            client = self.client
+            info = client.publish(row.topic, row.payload, qos=row.qos)
             # paho keeps an unacknowledged message and resends it after a reconnect: just wait.
-            while not info.is_published() and not self._stop.is_set():
+            while not info.is_published() and not self._stop.is_set() and client is self.client:
                 try:
                     info.wait_for_publish(timeout=0.5)
                 except (RuntimeError, ValueError):   # handed over just as the link dropped
                     self._stop.wait(0.2)
             if info.is_published():
                 self.outbox.ack(row.id)
+                self._progress_at = self._acked_at = time.monotonic()
 
+    # --- the watchdog ------------------------------------------------------------------------------
+    def _network_thread(self) -> threading.Thread | None:
+        """paho's network thread (``Client._thread``, private: paho 2 has no public handle; it is None
+        once the thread has ended)."""
+        return getattr(self.client, "_thread", None)
+
+    def _check(self) -> str:
+        """What is wrong with the link now ('' = nothing): a dead or stuck network thread, or an outbox
+        that does not drain while connected."""
+        now = time.monotonic()
+        network = self._network_thread()
+        if network is None or not network.is_alive():
+            return "MQTT: the network thread has stopped"
+        busy = self._busy
+        if busy is not None and now - busy[1] > self.stuck_s:
+            return f"MQTT: the network thread is stuck in {busy[0]} for {now - busy[1]:.0f} s"
+        if not self.connected.is_set() or not len(self.outbox):
+            self._progress_at = now
+        elif now - self._progress_at > self.stall_s:
+            return (f"MQTT: connected, but no queued event acknowledged for {now - self._progress_at:.0f} s "
+                    f"({len(self.outbox)} waiting)")
+        return ""
+
+    def _watch(self) -> None:
+        """Every WATCH_EVERY_S: check the link; on a problem say so and replace the client. The problem
+        stays in ``problems`` until the new client is connected and the outbox drains again."""
+        while not self._stop.wait(WATCH_EVERY_S):
+            try:
+                problem = self._check()
+                if problem:
+                    self._problem = f"{problem}; restarted the MQTT client"
+                    log.error("%s", self._problem)
+                    self._restart()
+                elif self._problem and self.connected.is_set() and (
+                        not len(self.outbox) or self._acked_at > self._restarted_at):
+                    log.info("MQTT: the link works again after the restart (%s)", self._problem)
+                    self._problem = ""
+            except Exception as e:      # the watchdog must outlive what it watches
+                self._callback_failed("watchdog", e)
+
+    def _restart(self) -> None:
+        """A fresh paho client with the same id (the broker drops the old connection on takeover); the
+        old one is told to stop and its late callbacks are ignored (see _guarded)."""
+        old = self.client
+        self.connected.clear()
+        self.client = self._new_client()
+        self.restarts += 1
+        self._restarted_at = self._progress_at = time.monotonic()
+        self._busy = None
+        try:
+            old.disconnect()
+        except Exception:   # whatever state the old client is in, it is being dropped
+            pass
+        s = self.settings
+        self.client.connect_async(s.host, s.port, keepalive=s.keepalive_s)
+        self.client.loop_start()
+        self._wake.set()
+
+    def _callback_failed(self, kind: str, e: BaseException) -> None:
+        """Count a caught exception; log the first of each kind with its traceback, later ones once a
+        minute with the count (a flood of bad input must not flood the log)."""
+        n = self.callback_errors[kind] = self.callback_errors.get(kind, 0) + 1
+        if n == 1:
+            log.error("MQTT: %s raised %s; ignored, the link goes on", kind, type(e).__name__, exc_info=e)
+        else:
+            self._faultlog.problem(f"MQTT: {kind} has raised {n} times (last: {type(e).__name__})")
+
+    @_guarded("on_connect")
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             self._oncelog.problem(f"MQTT: broker {self.settings.host}:{self.settings.port} refused the "
@@ -214,13 +364,16 @@ class Publisher:
             for name, text in self._tiles.items():
                 client.publish(self.topics.value(name), text, qos=0, retain=True)
             self._publish_state()
+            self._progress_at = time.monotonic()
             self.connected.set()
         self._wake.set()
 
+    @_guarded("on_connect_fail")
     def _on_connect_fail(self, client, userdata) -> None:
         self._oncelog.problem(f"MQTT: cannot reach the broker at {self.settings.host}:{self.settings.port}; "
                               f"events queue on disk and are sent once it is back")
 
+    @_guarded("on_disconnect")
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         was_connected = self.connected.is_set()
         self.connected.clear()
@@ -228,12 +381,19 @@ class Publisher:
         if was_connected and not self._closed:   # a refused attempt was already reported
             self._oncelog.problem(f"MQTT: lost the broker ({reason_code}); events queue on disk, reconnecting")
 
+    @_guarded("on_message")
     def _on_message(self, client, userdata, msg) -> None:
+        """One command: parse, answer errors on ``reply``, hand good ones to ``on_command``."""
         try:
-            cmd = tp.parse_command(msg.topic, msg.payload, self.topics)
+            topic = msg.topic
+            cmd = tp.parse_command(topic, msg.payload, self.topics)
         except tp.CommandError as e:
-            log.warning("MQTT: ignored a command on %s: %s", msg.topic, e)
+            log.warning("MQTT: ignored a command on %s: %s", topic, e)
             self.reply(None, False, str(e))
+            return
+        except Exception as e:   # a parser bug or an undecodable topic: count, answer, go on
+            self._callback_failed("parse_command", e)
+            self.reply(None, False, "command could not be read (internal error, logged)")
             return
         try:
             props = getattr(msg, "properties", None)
@@ -241,6 +401,6 @@ class Publisher:
                 cmd = replace(cmd, response_topic=props.ResponseTopic,
                               correlation=getattr(props, "CorrelationData", None))
             self.on_command(cmd)
-        except Exception:  # a bug in a handler must never take the network thread down
-            log.exception("MQTT: command %s failed", cmd.name)
+        except Exception as e:  # a bug in a handler must never take the network thread down
+            self._callback_failed("on_command", e)
             self.reply(cmd, False, "internal error")

@@ -26,6 +26,8 @@ COMMANDS = ("start", "stop", "new_set", "side", "undo")
 SIDES = ("left", "right")
 VALUES = ("reps", "set", "side", "depth_deg", "height_deg", "sway", "session")   # tiles under value/
 MAX_COMMAND_BYTES = 1024
+MAX_COMMAND_DEPTH = 2        # a command is one flat object; 2 lets a stray list value get a clear answer
+MAX_ID_CHARS = 64            # "id" is echoed in the reply; keep the reply small
 _LEVEL = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -152,6 +154,46 @@ class Command:
 _PLAIN_PRESS = {"", "press", "1", "on", "true"}
 
 
+def _short(x: Any) -> str:
+    """``repr`` cut to 40 characters, so an error reply stays one short line whatever was sent."""
+    r = repr(x)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
+def json_depth(text: str) -> int:
+    """Deepest ``[``/``{`` nesting in JSON text, brackets inside strings not counted. Checked before
+    ``json.loads``, whose decoder recurses once per level (``[`` x 1000 is a RecursionError)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise CommandError(f"command JSON holds {name}, which is not a number")
+
+
+def _finite(text: str) -> float:
+    x = float(text)
+    if not math.isfinite(x):
+        raise CommandError(f"command JSON holds the number {_short(text)}, too large")
+    return x
+
+
 def parse_command(topic: str, payload: bytes, topics: Topics) -> Command:
     """Validate one incoming command; raise CommandError saying what is wrong.
 
@@ -168,33 +210,43 @@ def parse_command(topic: str, payload: bytes, topics: Topics) -> Command:
     name = topic[len(topics.command()) + 1:] if topic.startswith(topics.command() + "/") else None
     body: dict = {}
     if text[:1] in ("{", "["):
+        if json_depth(text) > MAX_COMMAND_DEPTH:
+            raise CommandError(f"command JSON is nested more than {MAX_COMMAND_DEPTH} levels deep")
         try:
-            body = json.loads(text)
+            body = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
         except json.JSONDecodeError as e:
             raise CommandError(f"command payload is not valid JSON: {e.msg} at column {e.colno}") from None
+        except (ValueError, RecursionError) as e:   # CommandError is a ValueError too; keep its text
+            if isinstance(e, CommandError):
+                raise
+            raise CommandError(f"command payload is not usable JSON: {_short(str(e))}") from None
         if not isinstance(body, dict):
             raise CommandError("command JSON must be an object")
         unknown = set(body) - {"cmd", "id", "side"}
         if unknown:
-            raise CommandError(f"unknown field(s) in command: {', '.join(sorted(unknown))}")
+            names = ", ".join(sorted(unknown))
+            names = names if len(names) <= 40 and names.isprintable() else _short(names)
+            raise CommandError(f"unknown field(s) in command: {names}")
         if name is not None and body.get("cmd", name) != name:
-            raise CommandError(f"topic says {name!r} but payload says {body.get('cmd')!r}")
+            raise CommandError(f"topic says {_short(name)} but payload says {_short(body.get('cmd'))}")
         name = name or body.get("cmd")
     elif name == "side":
         body = {"side": text.lower()}
     elif name is None:
         raise CommandError('commands on the "cmd" topic must be a JSON object with "cmd"')
     elif text.lower() not in _PLAIN_PRESS | {name}:
-        raise CommandError(f"command {name!r} takes no argument, got {text[:40]!r}")
-    if name not in COMMANDS:
-        raise CommandError(f"unknown command {name!r}; expected one of {', '.join(COMMANDS)}")
+        raise CommandError(f"command {_short(name)} takes no argument, got {_short(text)}")
+    if not isinstance(name, str) or name not in COMMANDS:
+        raise CommandError(f"unknown command {_short(name)}; expected one of {', '.join(COMMANDS)}")
     req_id = body.get("id")
     if req_id is not None and (isinstance(req_id, bool) or not isinstance(req_id, (str, int, float))):
         raise CommandError('"id" must be a string or a number')
+    if req_id is not None and len(str(req_id)) > MAX_ID_CHARS:
+        raise CommandError(f'"id" is longer than {MAX_ID_CHARS} characters')
     side = body.get("side")
     if name == "side":
-        if side not in SIDES:
-            raise CommandError(f"side must be one of {', '.join(SIDES)}, got {side!r}")
+        if not isinstance(side, str) or side not in SIDES:
+            raise CommandError(f"side must be one of {', '.join(SIDES)}, got {_short(side)}")
     elif side is not None:
         raise CommandError(f"command {name!r} takes no side")
     return Command(name, side, None if req_id is None else str(req_id))

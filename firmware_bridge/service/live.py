@@ -296,7 +296,7 @@ class Service:
         """status/error: the service's own problem and the analysis's (no still moment, accelerometer
         far from 1 g...), one line each; the analysis's are logged once when they appear."""
         problems = self.session.pipeline.problems if self.session else []
-        shown = "\n".join([self.error] * bool(self.error) + problems) or None
+        shown = "\n".join([self.error] * bool(self.error) + getattr(self.publisher, "problems", []) + problems) or None
         if shown == self._shown_error:
             return
         for p in problems:
