@@ -263,8 +263,8 @@ install_files() {
             say "$CONF: [mqtt] device_id, username and password set for the account $DEVICE_ID"
         fi
     elif [ -n "$password" ]; then
-        say "$CONF has no new password: give $DEVICE_ID one you know (sudo mosquitto_passwd $BROKER_PASSWD" \
-            "$DEVICE_ID) and put it in its [mqtt] username and password, and device_id = \"$DEVICE_ID\""
+        say "$CONF is kept: put this device's account into its [mqtt]: device_id = \"$DEVICE_ID\"," \
+            "username = \"$DEVICE_ID\", password = \"$password\" (shown only now)"
     fi
     local tmp; tmp="$(mktemp)"
     broker_conf "$SRC/config/mosquitto/hingemarch.conf" > "$tmp"
