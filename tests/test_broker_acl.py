@@ -225,3 +225,29 @@ def test_tls_listener_with_the_generated_ca(broker):
     wrong.tls_set(tls_version=ssl.PROTOCOL_TLS_CLIENT)      # the system's CAs: the private CA is not among them
     with pytest.raises(ssl.SSLCertVerificationError):
         wrong.connect(LOOPBACK, tls_port)
+
+
+def test_the_service_runs_under_its_device_account(broker, clients, service):
+    """`hingemarch run` as device pi-anna (discovery on): its tiles, status and discovery are accepted,
+    its phone sees them and its command gets a reply; the other phone sees nothing of it."""
+    port, _, passwords, _ = broker
+    phone, other, own = clients("anna-phone"), clients("ben-phone"), clients("pi-anna")
+    phone.subscribe("hingemarch/pi-anna/#")
+    other.subscribe("#")
+    own.subscribe("homeassistant/+/hingemarch_pi-anna/#")
+    where = type("Where", (), {"host": LOOPBACK, "port": port})
+    svc = service("--source", "sim", "--speed", "20", "--seed", "4", on=where, device_id="pi-anna",
+                  prefix="hingemarch", username="pi-anna", password=passwords["pi-anna"], ha_discovery=True)
+    svc.start()
+    assert phone.receives("hingemarch/pi-anna/status", b"online", 30), svc.log.read_text()
+    with phone.cond:
+        assert phone.cond.wait_for(lambda: "hingemarch/pi-anna/value/reps" in phone.topics(), 30)
+    with own.cond:
+        assert own.cond.wait_for(lambda: "homeassistant/button/hingemarch_pi-anna/new_set/config" in own.topics(), 30)
+    for _ in range(50):                             # the service's subscription may not be active yet
+        phone.publish("hingemarch/pi-anna/cmd/new_set", "PRESS")
+        with phone.cond:
+            if phone.cond.wait_for(lambda: "hingemarch/pi-anna/reply" in phone.topics(), 0.2):
+                break
+    assert "hingemarch/pi-anna/reply" in phone.topics(), svc.log.read_text()
+    assert not [t for t in other.topics() if "pi-anna" in t]
