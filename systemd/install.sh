@@ -196,6 +196,7 @@ add_requested_accounts() {
         add_account "$name" "$password"
         acl_has_user "$name" || acl_phone_block "$name" "$dev"
         say "broker account $name (phone for device $dev): created; password (shown only now): $password"
+        has_account "$dev" || say "  note: no account $dev on this broker (yet): another device's? add it with --device $dev"
     done
 }
 

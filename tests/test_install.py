@@ -267,6 +267,10 @@ def test_accounts_for_devices_and_phones_each_with_its_acl_block(tmp_path):
                                          + phone_block("ben-phone", "pi-ben"))
     assert PHONE_HINT not in out
     assert (tmp_path / PASSWD).stat().st_mode & 0o777 == 0o640
+    assert "note: no account" not in out
+    out = install(tmp_path, "--phone", "carl:pi-carl").stdout       # a device this broker does not know (a typo?)
+    assert "install:   note: no account pi-carl on this broker (yet): another device's? add it with --device pi-carl" in out
+    assert acl_rules(tmp_path / ACL)[-5:] == phone_block("carl", "pi-carl")
     before = snapshot(tmp_path)                                      # again: nothing changes, nothing shown
     out = install(tmp_path, "--device", "pi-ben", "--phone", "anna-phone", "--phone", "ben-phone:pi-ben").stdout
     assert snapshot(tmp_path) == before
