@@ -3,14 +3,14 @@
 # second run changes nothing, and your config is never overwritten. Steps: docs/install.md.
 #   sudo systemd/install.sh                       install, or update after a `git pull`
 #     --device-id ID       this Pi's device id and broker account (default: the host name); new config only
-#     --phone NAME[:DEV]   a broker account for a phone or athlete: reads device DEV (default this Pi's),
-#                          sends its commands; its random password is printed once (repeatable)
+#     --phone NAME[:DEV]   (or --add-phone) a broker account for a phone or athlete: reads device DEV,
+#                          default this Pi's, sends its commands; random password printed once (repeatable)
 #     --device ID          a broker account for another device publishing to this broker (repeatable)
 #     --tls                also MQTT over TLS on 8883, with a private CA made under /etc/mosquitto/certs/
 #     --bind ADDRESS       the broker's listeners on ADDRESS only (e.g. 127.0.0.1); a new broker config only
 #   sudo systemd/install.sh --uninstall           remove the service and its venv; keep config and sessions
 #   sudo systemd/install.sh --uninstall --purge   also remove config, sessions, the user, the broker config
-#                                                 and its password file
+#                                                 with its ACL, password file and TLS certificates
 # ROOT=DIR puts every file under DIR and leaves the running system alone (no apt-get, raspi-config,
 # useradd or systemctl): for tests and image staging. HINGEMARCH_SKIP="venv" also skips the venv.
 set -euo pipefail
