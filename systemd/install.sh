@@ -2,9 +2,15 @@
 # Install hingemarch as a systemd service on Raspberry Pi OS, or remove it. Safe to run again: a
 # second run changes nothing, and your config is never overwritten. Steps: docs/install.md.
 #   sudo systemd/install.sh                       install, or update after a `git pull`
+#     --device-id ID       this Pi's device id and broker account (default: the host name); new config only
+#     --phone NAME[:DEV]   (or --add-phone) a broker account for a phone or athlete: reads device DEV,
+#                          default this Pi's, sends its commands; random password printed once (repeatable)
+#     --device ID          a broker account for another device publishing to this broker (repeatable)
+#     --tls                also MQTT over TLS on 8883, with a private CA made under /etc/mosquitto/certs/
+#     --bind ADDRESS       the broker's listeners on ADDRESS only (e.g. 127.0.0.1); a new broker config only
 #   sudo systemd/install.sh --uninstall           remove the service and its venv; keep config and sessions
 #   sudo systemd/install.sh --uninstall --purge   also remove config, sessions, the user, the broker config
-#                                                 and its password file
+#                                                 with its ACL, password file and TLS certificates
 # ROOT=DIR puts every file under DIR and leaves the running system alone (no apt-get, raspi-config,
 # useradd or systemctl): for tests and image staging. HINGEMARCH_SKIP="venv" also skips the venv.
 set -euo pipefail
@@ -21,12 +27,17 @@ DROPIN=/etc/systemd/system/hingemarch.service.d/mosquitto.conf
 BROKER_CONF=/etc/mosquitto/conf.d/hingemarch.conf
 BROKER_ACL=/etc/mosquitto/hingemarch.acl
 BROKER_PASSWD=/etc/mosquitto/hingemarch.passwd
+BROKER_TLS_CONF=/etc/mosquitto/conf.d/hingemarch_tls.conf
+CERTS=/etc/mosquitto/certs
+CA_CRT=$CERTS/hingemarch-ca.crt CA_KEY=$CERTS/hingemarch-ca.key
+SERVER_CRT=$CERTS/hingemarch-server.crt SERVER_KEY=$CERTS/hingemarch-server.key
 LINK=/usr/local/bin/hingemarch
 CHANGED=""          # what changed in this run: the service is restarted only then
 
 say() { echo "install: $*"; }
 die() { echo "install: error: $*" >&2; exit 1; }
 skipped() { [[ "$SKIP" == *" $1 "* ]]; }
+changed() { [[ "$CHANGED " == *" $1 "* ]] || CHANGED+=" $1"; }
 
 # place SRC DEST MODE [keep]: copy when DEST is missing or differs; "keep" never replaces a DEST.
 place() {
@@ -113,14 +124,114 @@ link_command() {
     say "$LINK: linked to $VENV/bin/hingemarch"
 }
 
-# The shipped config with the service's broker account in its [mqtt] section, on stdout.
+# The shipped config with this device's id and broker account (ID PASSWORD) in [mqtt], on stdout.
 config_with_account() {
-    awk -v user="$NAME" -v password="$1" '
+    awk -v user="$1" -v password="$2" '
         /^\[/ { section = $0 }
         section == "[mqtt]" && /^username *=/ { print "username = \"" user "\""; n++; next }
         section == "[mqtt]" && /^password *=/ { print "password = \"" password "\""; n++; next }
+        section == "[mqtt]" && /^device_id *=/ { print "device_id = \"" user "\""; n++; next }
         { print }
-        END { exit n != 2 }' "$SRC/config/hingemarch.toml" || die "config/hingemarch.toml: no [mqtt] username and password lines"
+        END { exit n != 3 }' "$SRC/config/hingemarch.toml" ||
+        die "config/hingemarch.toml: no [mqtt] username, password and device_id lines"
+}
+
+# toml_mqtt FILE KEY: a string value of [mqtt] (plain `key = "value"` lines), empty when absent.
+toml_mqtt() {
+    [ -f "$1" ] || return 0
+    awk -v key="$2" '
+        /^\[/ { section = $0 }
+        section == "[mqtt]" && $0 ~ "^" key " *= *\"" { sub("^[^\"]*\"", ""); sub("\".*$", ""); print; exit }' "$1"
+}
+
+valid_name() { [[ "$1" =~ ^[A-Za-z0-9_.-]+$ ]]; }
+random_password() { head -c 18 /dev/urandom | base64 | tr -d '/+='; }
+has_account() { [ -f "$ROOT$BROKER_PASSWD" ] && grep -q "^$1:" "$ROOT$BROKER_PASSWD"; }
+acl_has_user() { [ -f "$ROOT$BROKER_ACL" ] && grep -qE "^user +$1 *\$" "$ROOT$BROKER_ACL"; }
+
+# add_account NAME PASSWORD: a new entry in the (existing) password file.
+add_account() {
+    (umask 077 && mosquitto_passwd -b "$ROOT$BROKER_PASSWD" "$1" "$2") >/dev/null
+    chmod 0640 "$ROOT$BROKER_PASSWD"
+    give_to_mosquitto "$ROOT$BROKER_PASSWD"
+    changed "$BROKER_PASSWD"
+}
+
+# append_acl LINES...: a block at the end of the ACL, after what is there (nothing of it is changed).
+append_acl() {
+    { echo; printf '%s\n' "$@"; } >> "$ROOT$BROKER_ACL"
+    changed "$BROKER_ACL"
+}
+
+acl_device_block() {
+    local id="$1" node
+    node="$(echo "${PREFIX//\//_}_$id" | tr . _)"
+    append_acl "# device $id (systemd/install.sh): its own subtree, its Home Assistant discovery node" \
+        "user $id" "topic readwrite $PREFIX/$id/#" "topic readwrite $HA_PREFIX/+/$node/#"
+}
+
+acl_phone_block() {
+    local name="$1" dev="$2"
+    append_acl "# phone $name for device $dev (systemd/install.sh --phone): reads it, sends its commands" \
+        "user $name" "topic read $PREFIX/$dev/#" "topic write $PREFIX/$dev/cmd" "topic write $PREFIX/$dev/cmd/#" \
+        "topic readwrite metrics/exchange"
+}
+
+# Accounts asked for with --device and --phone: made when absent, with a password shown only now.
+add_requested_accounts() {
+    local spec name dev password
+    for name in "${EXTRA_DEVICES[@]}"; do
+        if has_account "$name"; then say "broker account $name: exists (kept)"; continue; fi
+        password="$(random_password)"
+        add_account "$name" "$password"
+        acl_has_user "$name" || acl_device_block "$name"
+        say "broker account $name (device): created; password (shown only now): $password"
+        say "  on that device: [mqtt] device_id = \"$name\", username = \"$name\" and this password"
+    done
+    for spec in "${PHONES[@]}"; do
+        name="${spec%%:*}"; dev="$DEVICE_ID"
+        [[ "$spec" == *:* ]] && dev="${spec#*:}"
+        if has_account "$name"; then say "broker account $name: exists (kept)"; continue; fi
+        password="$(random_password)"
+        add_account "$name" "$password"
+        acl_has_user "$name" || acl_phone_block "$name" "$dev"
+        say "broker account $name (phone for device $dev): created; password (shown only now): $password"
+        has_account "$dev" || say "  note: no account $dev on this broker (yet): another device's? add it with --device $dev"
+    done
+}
+
+# --tls: a private CA and a server certificate for this host, each made only when absent.
+make_certificates() {
+    local certs="$ROOT$CERTS" host san
+    if [ -e "$ROOT$CA_CRT" ] || [ -e "$ROOT$SERVER_CRT" ] || [ -e "$ROOT$SERVER_KEY" ]; then
+        say "$CERTS: certificates kept (never overwritten)"
+        return
+    fi
+    command -v openssl >/dev/null || die "openssl not found: install the openssl package"
+    host="$(hostname)"; host="${host%%.*}"
+    san="DNS:$host,DNS:$host.local,DNS:localhost,IP:127.0.0.1"
+    [[ "$BIND" =~ ^[0-9.]+$ ]] && [ "$BIND" != 127.0.0.1 ] && san+=",IP:$BIND"
+    mkdir -p "$certs"
+    local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes) tmp
+    tmp="$(mktemp -d)"
+    (umask 077
+     openssl req -x509 "${key[@]}" -keyout "$ROOT$CA_KEY" -out "$ROOT$CA_CRT" -days 3650 \
+         -subj "/CN=hingemarch CA $host" 2>/dev/null
+     openssl req "${key[@]}" -keyout "$ROOT$SERVER_KEY" -out "$tmp/server.csr" -subj "/CN=$host" 2>/dev/null
+     echo "subjectAltName=$san" > "$tmp/san.ext"
+     openssl x509 -req -in "$tmp/server.csr" -CA "$ROOT$CA_CRT" -CAkey "$ROOT$CA_KEY" -CAcreateserial \
+         -CAserial "$tmp/ca.srl" -out "$ROOT$SERVER_CRT" -days 3650 -extfile "$tmp/san.ext" 2>/dev/null) ||
+        { rm -rf "$tmp"; die "openssl could not make the certificates in $CERTS"; }
+    rm -rf "$tmp"
+    chmod 0600 "$ROOT$CA_KEY"; chmod 0644 "$ROOT$CA_CRT" "$ROOT$SERVER_CRT"; chmod 0640 "$ROOT$SERVER_KEY"
+    give_to_mosquitto "$ROOT$SERVER_KEY"
+    say "$CERTS: made a private CA (hingemarch-ca.crt, give it to clients) and a server certificate for $san"
+    CHANGED+=" $CERTS"
+}
+
+# A shipped broker config, with its listeners on BIND when one was asked for, on stdout.
+broker_conf() {
+    if [ -n "$BIND" ]; then sed -E "s/^listener ([0-9]+)\$/listener \1 $BIND/" "$1"; else cat "$1"; fi
 }
 
 # A file Mosquitto reads after dropping to its user: owner mosquitto (not under ROOT: no such user there).
@@ -136,12 +247,12 @@ install_files() {
         say "$BROKER_PASSWD: kept (never overwritten)"
     else
         command -v mosquitto_passwd >/dev/null || die "mosquitto_passwd not found: install the mosquitto package"
-        password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+        password="$(random_password)"
         mkdir -p "$(dirname "$ROOT$BROKER_PASSWD")"
-        (umask 077 && mosquitto_passwd -c -b "$ROOT$BROKER_PASSWD" "$NAME" "$password")
+        (umask 077 && mosquitto_passwd -c -b "$ROOT$BROKER_PASSWD" "$DEVICE_ID" "$password")
         chmod 0640 "$ROOT$BROKER_PASSWD"
         give_to_mosquitto "$ROOT$BROKER_PASSWD"
-        say "$BROKER_PASSWD: created with the account $NAME and a random password"
+        say "$BROKER_PASSWD: created with this device's account $DEVICE_ID and a random password"
         CHANGED+=" $BROKER_PASSWD"
     fi
     if place "$SRC/config/hingemarch.toml" "$CONF" 0640 keep; then
@@ -149,20 +260,35 @@ install_files() {
             chown "root:$NAME" "$CONF"     # readable by the service, which may find a password in it
         fi
         if [ -n "$password" ]; then
-            config_with_account "$password" > "$ROOT$CONF"
-            say "$CONF: [mqtt] username and password set for the account $NAME"
+            config_with_account "$DEVICE_ID" "$password" > "$ROOT$CONF"
+            say "$CONF: [mqtt] device_id, username and password set for the account $DEVICE_ID"
         fi
     elif [ -n "$password" ]; then
-        say "$CONF has no new password: give $NAME one you know (sudo mosquitto_passwd $BROKER_PASSWD" \
-            "$NAME) and put it in its [mqtt] username and password"
+        say "$CONF is kept: put this device's account into its [mqtt]: device_id = \"$DEVICE_ID\"," \
+            "username = \"$DEVICE_ID\", password = \"$password\" (shown only now)"
     fi
-    place "$SRC/config/mosquitto/hingemarch.conf" "$BROKER_CONF" 0644 keep || true
+    local tmp; tmp="$(mktemp)"
+    broker_conf "$SRC/config/mosquitto/hingemarch.conf" > "$tmp"
+    place "$tmp" "$BROKER_CONF" 0644 keep || { [ -n "$BIND" ] && say "--bind $BIND: not applied to the kept" \
+        "$BROKER_CONF; edit its listener lines (listener 1883 $BIND)"; }
+    if [ -n "$TLS" ]; then
+        make_certificates
+        broker_conf "$SRC/config/mosquitto/hingemarch_tls.conf" > "$tmp"
+        place "$tmp" "$BROKER_TLS_CONF" 0644 keep || true
+    fi
+    rm -f "$tmp"
     if grep -q '^allow_anonymous true' "$ROOT$BROKER_CONF"; then
         say "$BROKER_CONF: allows anonymous access; docs/install.md says how to switch to passwords"
     fi
     if place "$SRC/config/mosquitto/hingemarch.acl" "$BROKER_ACL" 0640 keep; then
         give_to_mosquitto "$ROOT$BROKER_ACL"
     fi
+    if [ -n "$password" ] && ! acl_has_user "$DEVICE_ID"; then acl_device_block "$DEVICE_ID"; fi
+    if grep -qE "^topic +[a-z]+ +${PREFIX//./\\.}/(\\+|#)" "$ROOT$BROKER_ACL"; then
+        say "$BROKER_ACL: an account there may use every device's topics (the old shared ACL);" \
+            "docs/install.md says how to switch to one account per device and phone"
+    fi
+    add_requested_accounts
     place "$SRC/systemd/hingemarch.service" "$UNIT" 0644 || true
     place "$SRC/systemd/hingemarch.service.d/mosquitto.conf" "$DROPIN" 0644 || true
 }
@@ -195,32 +321,67 @@ uninstall() {
     say "removed: the service, /opt/hingemarch"
     if [ -z "$purge" ]; then
         say "kept: /etc/hingemarch (config), /var/lib/hingemarch (sessions, calibration), $BROKER_CONF," \
-            "$BROKER_ACL, $BROKER_PASSWD, your drop-ins in $(dirname "$DROPIN"); --uninstall --purge removes them"
+            "$BROKER_ACL, $BROKER_PASSWD, $BROKER_TLS_CONF and $CERTS/hingemarch-*, your drop-ins in $(dirname "$DROPIN"); --uninstall --purge removes them"
         return
     fi
     rm -rf "$ROOT/etc/hingemarch" "$ROOT/var/lib/hingemarch" "$ROOT$BROKER_CONF" "$ROOT$BROKER_ACL" \
-        "$ROOT$BROKER_PASSWD" "$(dirname "$ROOT$DROPIN")"
+        "$ROOT$BROKER_PASSWD" "$ROOT$BROKER_TLS_CONF" "$ROOT$CA_CRT" "$ROOT$CA_KEY" "$ROOT$SERVER_CRT" \
+        "$ROOT$SERVER_KEY" "$(dirname "$ROOT$DROPIN")"
+    rmdir "$ROOT$CERTS" 2>/dev/null || true
     if ! skipped user && id "$NAME" >/dev/null 2>&1; then userdel "$NAME"; say "user $NAME: removed"; fi
     if ! skipped systemctl; then systemctl try-restart mosquitto; fi
     say "purged: /etc/hingemarch, /var/lib/hingemarch, $BROKER_CONF, $BROKER_ACL, $BROKER_PASSWD," \
+        "$BROKER_TLS_CONF, $CERTS/hingemarch-*," \
         "$(dirname "$DROPIN")" \
         "(Mosquitto itself stays installed)"
 }
 
-action=install purge=""
-for arg in "$@"; do
-    case "$arg" in
+action=install purge="" DEVICE_ID_ARG="" TLS="" BIND="" PHONES=() EXTRA_DEVICES=()
+need_value() { [ "$2" -ge 2 ] || die "$1 needs a value (see --help)"; }
+while [ $# -gt 0 ]; do
+    case "$1" in
         --uninstall) action=uninstall ;;
         --purge) purge=1 ;;
-        -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) die "unknown argument $arg (see --help)" ;;
+        --tls) TLS=1 ;;
+        --device-id) need_value "$1" $#; DEVICE_ID_ARG="$2"; shift ;;
+        --device) need_value "$1" $#; EXTRA_DEVICES+=("$2"); shift ;;
+        --phone|--add-phone) need_value "$1" $#; PHONES+=("$2"); shift ;;
+        --bind) need_value "$1" $#; BIND="$2"; shift ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
     esac
+    shift
 done
 [ -n "$purge" ] && [ "$action" != uninstall ] && die "--purge goes with --uninstall"
+if [ -n "$BIND" ] && ! [[ "$BIND" =~ ^[0-9A-Za-z.:_-]+$ ]]; then die "--bind $BIND: not an address or host name"; fi
 [ -n "$ROOT" ] || [ "$(id -u)" -eq 0 ] || die "run it as root: sudo $0 $*"
 [ -n "$ROOT" ] && say "ROOT=$ROOT: files only; apt-get, raspi-config, useradd and systemctl are skipped"
 
 if [ "$action" = uninstall ]; then uninstall "$purge"; exit 0; fi
+
+# This device's id (= its broker account): the existing config's, else --device-id, else the host name.
+DEVICE_ID="$(toml_mqtt "$ROOT$CONF" device_id)"
+if [ -n "$DEVICE_ID" ] && [ -n "$DEVICE_ID_ARG" ] && [ "$DEVICE_ID" != "$DEVICE_ID_ARG" ]; then
+    die "--device-id $DEVICE_ID_ARG: $CONF already sets device_id = \"$DEVICE_ID\" (change it there)"
+fi
+DEVICE_ID="${DEVICE_ID:-$DEVICE_ID_ARG}"
+if [ -z "$DEVICE_ID" ]; then
+    DEVICE_ID="$(hostname | cut -d. -f1 | tr -cs 'A-Za-z0-9_-' '-' | sed 's/^-*//; s/-*$//' | tr A-Z a-z)"
+    DEVICE_ID="${DEVICE_ID:-hingemarch}"
+fi
+valid_name "$DEVICE_ID" || die "device id $DEVICE_ID: letters, digits, _ . - only"
+PREFIX="$(toml_mqtt "$ROOT$CONF" topic_prefix)"; PREFIX="${PREFIX:-hingemarch}"
+HA_PREFIX="$(toml_mqtt "$ROOT$CONF" ha_prefix)"; HA_PREFIX="${HA_PREFIX:-homeassistant}"
+for spec in "${EXTRA_DEVICES[@]}" "${PHONES[@]}"; do
+    valid_name "${spec%%:*}" || die "account ${spec%%:*}: letters, digits, _ . - only"
+    [[ "$spec" != *:* ]] || valid_name "${spec#*:}" || die "--phone $spec: device ${spec#*:}: letters, digits, _ . - only"
+done
+for spec in "${PHONES[@]}"; do
+    name="${spec%%:*}"
+    if [ "$name" = "$DEVICE_ID" ] || [[ " ${EXTRA_DEVICES[*]} " == *" $name "* ]]; then
+        die "--phone $name: that is a device's account name; give the phone its own"
+    fi
+done
 enable_i2c
 install_packages
 create_user
@@ -228,7 +389,7 @@ install_venv
 link_command
 install_files
 start_services
-if ! grep -q '^phone:' "$ROOT$BROKER_PASSWD"; then
-    say "phone: add its broker account with \`sudo mosquitto_passwd $BROKER_PASSWD phone\`, then \`sudo systemctl restart mosquitto\`"
+if ! grep -qE '^topic +(write|readwrite) +[^ ]*/cmd' "$ROOT$BROKER_ACL"; then
+    say "phone: add its broker account with \`sudo systemd/install.sh --phone NAME\` (it reads $DEVICE_ID, sends its commands)"
 fi
 if [ -n "$CHANGED" ]; then say "done; changed:$CHANGED"; else say "done; nothing changed"; fi

@@ -19,8 +19,11 @@ CONF = "etc/hingemarch/hingemarch.toml"
 BROKER = "etc/mosquitto/conf.d/hingemarch.conf"
 ACL = "etc/mosquitto/hingemarch.acl"
 PASSWD = "etc/mosquitto/hingemarch.passwd"
-PHONE_HINT = ("install: phone: add its broker account with `sudo mosquitto_passwd /etc/mosquitto/hingemarch.passwd "
-              "phone`, then `sudo systemctl restart mosquitto`")
+TLS_CONF = "etc/mosquitto/conf.d/hingemarch_tls.conf"
+CERTS = "etc/mosquitto/certs"
+DEV = "pi-anna"
+PHONE_HINT = ("install: phone: add its broker account with `sudo systemd/install.sh --phone NAME` (it reads pi-anna, "
+              "sends its commands)")
 
 
 def install(root: Path, *args: str, ok: bool = True, **env_extra: str) -> subprocess.CompletedProcess:
@@ -45,20 +48,44 @@ def mqtt_account(conf: Path) -> tuple[str, str]:
     return mqtt["username"], mqtt["password"]
 
 
+def acl_rules(path: Path) -> list[str]:
+    """The ACL's lines without comments and blank lines."""
+    return [x for x in path.read_text().splitlines() if x.strip() and not x.startswith("#")]
+
+
+def device_block(dev: str, node: str | None = None, prefix: str = "hingemarch") -> list[str]:
+    return [f"user {dev}", f"topic readwrite {prefix}/{dev}/#",
+            f"topic readwrite homeassistant/+/{node or prefix + '_' + dev}/#"]
+
+
+def phone_block(name: str, dev: str, prefix: str = "hingemarch") -> list[str]:
+    return [f"user {name}", f"topic read {prefix}/{dev}/#", f"topic write {prefix}/{dev}/cmd",
+            f"topic write {prefix}/{dev}/cmd/#", "topic readwrite metrics/exchange"]
+
+
+def shown_passwords(out: str) -> dict[str, str]:
+    return dict(re.findall(r"^install: broker account (\S+) .*: created; password \(shown only now\): (\S+)$", out, re.M))
+
+
 def test_install_puts_each_file_in_place(tmp_path):
-    out = install(tmp_path).stdout
+    out = install(tmp_path, "--device-id", DEV).stdout
     assert (tmp_path / UNIT).read_bytes() == (ROOT / "systemd" / "hingemarch.service").read_bytes()
     assert (tmp_path / DROPIN).read_bytes() == (ROOT / "systemd/hingemarch.service.d/mosquitto.conf").read_bytes()
     assert (tmp_path / BROKER).read_bytes() == (ROOT / "config" / "mosquitto" / "hingemarch.conf").read_bytes()
-    assert (tmp_path / ACL).read_bytes() == (ROOT / "config" / "mosquitto" / "hingemarch.acl").read_bytes()
+    shipped_acl = (ROOT / "config" / "mosquitto" / "hingemarch.acl").read_text()
+    assert acl_rules(ROOT / "config" / "mosquitto" / "hingemarch.acl") == []         # rules only per account
+    assert (tmp_path / ACL).read_text().startswith(shipped_acl)
+    assert acl_rules(tmp_path / ACL) == device_block(DEV)
+    assert not (tmp_path / TLS_CONF).exists() and not (tmp_path / CERTS).exists()    # TLS only with --tls
     user, password = mqtt_account(tmp_path / CONF)
-    assert user == "hingemarch" and re.fullmatch(r"[A-Za-z0-9]{20,}", password)
+    assert user == DEV and re.fullmatch(r"[A-Za-z0-9]{20,}", password)
     shipped = (ROOT / "config" / "hingemarch.toml").read_text()
-    assert 'username = ""\n' in shipped and 'password = ""\n' in shipped
-    assert (tmp_path / CONF).read_text() == shipped.replace('username = ""\n', 'username = "hingemarch"\n').replace(
-        'password = ""\n', f'password = "{password}"\n')             # the shipped file, plus the account
+    assert 'username = ""\n' in shipped and 'password = ""\n' in shipped and 'device_id = ""\n' in shipped
+    assert (tmp_path / CONF).read_text() == shipped.replace('username = ""\n', f'username = "{DEV}"\n').replace(
+        'password = ""\n', f'password = "{password}"\n').replace(
+        'device_id = ""\n', f'device_id = "{DEV}"\n')             # the shipped file, plus the device and its account
     [entry] = (tmp_path / PASSWD).read_text().splitlines()
-    assert entry.startswith("hingemarch:$") and password not in entry   # hashed
+    assert entry.startswith(f"{DEV}:$") and password not in entry   # hashed
     for secret in (CONF, PASSWD, ACL):
         assert (tmp_path / secret).stat().st_mode & 0o777 == 0o640, secret
     assert password not in out
@@ -69,8 +96,8 @@ def test_install_puts_each_file_in_place(tmp_path):
 
 
 def test_each_install_generates_its_own_password(tmp_path):
-    install(tmp_path / "a")
-    install(tmp_path / "b")
+    install(tmp_path / "a", "--device-id", DEV)
+    install(tmp_path / "b", "--device-id", DEV)
     assert mqtt_account(tmp_path / "a" / CONF)[1] != mqtt_account(tmp_path / "b" / CONF)[1]
 
 
@@ -78,7 +105,7 @@ def test_the_installed_broker_accepts_the_generated_account_and_nothing_else(tmp
     """Mosquitto with the installed config, ACL and password file (ports moved to loopback, paths
     into the temporary root); doctor with the installed service config connects as 'hingemarch'."""
     root = tmp_path / "root"
-    install(root)
+    install(root, "--device-id", DEV)
     broker = LocalBroker(tmp_path / "mosquitto")
     ws = free_port()
     text = (root / BROKER).read_text().replace("listener 1883\n", f"listener {broker.port} {LOOPBACK}\n")
@@ -91,9 +118,9 @@ def test_the_installed_broker_accepts_the_generated_account_and_nothing_else(tmp
     conf = tmp_path / "service.toml"
     broker.start()
     try:
-        for body, expected in ((service, f"OK    broker: connected to {LOOPBACK}:{broker.port} as 'hingemarch'"),
+        for body, expected in ((service, f"OK    broker: connected to {LOOPBACK}:{broker.port} as '{DEV}'"),
                                (re.sub(r'password = ".*"', 'password = "wrong"', service),
-                                f"FAIL  broker: {LOOPBACK}:{broker.port} refused the connection as 'hingemarch': "
+                                f"FAIL  broker: {LOOPBACK}:{broker.port} refused the connection as '{DEV}': "
                                 "Not authorized"),
                                (re.sub(r'username = ".*"', 'username = ""', service),
                                 f"FAIL  broker: {LOOPBACK}:{broker.port} refused the connection without a user "
@@ -105,13 +132,15 @@ def test_the_installed_broker_accepts_the_generated_account_and_nothing_else(tmp
             if expected.startswith("FAIL"):                  # what to check, and where
                 fix = lines[lines.index(expected) + 1]
                 assert f"in [mqtt] of {conf} against the broker's password file" in fix
-                assert "sudo mosquitto_passwd /etc/mosquitto/hingemarch.passwd hingemarch" in fix
+                assert "sudo mosquitto_passwd /etc/mosquitto/hingemarch.passwd " in fix
+                if "as '" in expected:
+                    assert f"sudo mosquitto_passwd /etc/mosquitto/hingemarch.passwd {DEV}," in fix
     finally:
         broker.stop()
 
 
 def test_second_run_changes_nothing_and_keeps_the_users_config(tmp_path):
-    install(tmp_path)
+    install(tmp_path, "--device-id", DEV)
     passwd = (tmp_path / PASSWD).read_bytes()
     account = mqtt_account(tmp_path / CONF)
     conf = tmp_path / CONF
@@ -119,7 +148,7 @@ def test_second_run_changes_nothing_and_keeps_the_users_config(tmp_path):
     assert mine != conf.read_text()
     conf.write_text(mine)
     before = snapshot(tmp_path)
-    out = install(tmp_path).stdout
+    out = install(tmp_path).stdout                       # the device id now comes from the config
     assert snapshot(tmp_path) == before
     assert "install: /etc/hingemarch/hingemarch.toml: kept (never overwritten)" in out
     assert "install: /etc/mosquitto/hingemarch.passwd: kept (never overwritten)" in out
@@ -142,7 +171,7 @@ def test_an_existing_config_and_password_file_are_left_alone(tmp_path):
     assert "install: /etc/mosquitto/hingemarch.passwd: kept (never overwritten)" in out
     assert ("install: /etc/mosquitto/conf.d/hingemarch.conf: allows anonymous access; docs/install.md says how "
             "to switch to passwords") in out
-    assert PHONE_HINT not in out                       # the phone has its account
+    assert "install: phone: add its broker account with `sudo systemd/install.sh --phone NAME`" in out  # no rules
     assert (tmp_path / ACL).exists()
 
 
@@ -150,10 +179,14 @@ def test_a_new_password_file_never_changes_an_existing_config(tmp_path):
     conf = tmp_path / CONF
     conf.parent.mkdir(parents=True)
     conf.write_text('[mqtt]\nhost = "localhost"\n')
-    out = install(tmp_path).stdout
+    out = install(tmp_path, "--device-id", DEV).stdout
     assert conf.read_text() == '[mqtt]\nhost = "localhost"\n'
-    assert (tmp_path / PASSWD).read_text().startswith("hingemarch:$")
-    assert "install: /etc/hingemarch/hingemarch.toml has no new password: give hingemarch one you know" in out
+    assert (tmp_path / PASSWD).read_text().startswith(f"{DEV}:$")
+    [password] = re.findall(r'^install: /etc/hingemarch/hingemarch.toml is kept: put this device.s account into its '
+                            r'\[mqtt\]: device_id = "pi-anna", username = "pi-anna", password = "(\w{20,})" '
+                            r'\(shown only now\)$', out, re.M)
+    assert password not in (tmp_path / PASSWD).read_text()
+    assert acl_rules(tmp_path / ACL) == device_block(DEV)
 
 
 def test_an_existing_password_file_gets_the_shipped_config_without_an_account(tmp_path):
@@ -219,3 +252,126 @@ def test_bad_arguments_are_refused_with_one_line(tmp_path):
     r = install(tmp_path, "--frobnicate", ok=False)
     assert r.stderr == "install: error: unknown argument --frobnicate (see --help)\n"
     assert not any(tmp_path.iterdir())                  # nothing was written
+
+
+def test_accounts_for_devices_and_phones_each_with_its_acl_block(tmp_path):
+    out = install(tmp_path, "--device-id", DEV, "--device", "pi-ben", "--phone", "anna-phone",
+                  "--phone", "ben-phone:pi-ben").stdout
+    shown = shown_passwords(out)
+    assert set(shown) == {"pi-ben", "anna-phone", "ben-phone"}        # this Pi's own is in its config only
+    assert all(re.fullmatch(r"[A-Za-z0-9]{20,}", pw) for pw in shown.values()) and len(set(shown.values())) == 3
+    entries = (tmp_path / PASSWD).read_text()
+    assert [x.split(":")[0] for x in entries.splitlines()] == [DEV, "pi-ben", "anna-phone", "ben-phone"]
+    assert not any(pw in entries for pw in shown.values())           # hashed
+    assert acl_rules(tmp_path / ACL) == (device_block(DEV) + device_block("pi-ben") + phone_block("anna-phone", DEV)
+                                         + phone_block("ben-phone", "pi-ben"))
+    assert PHONE_HINT not in out
+    assert (tmp_path / PASSWD).stat().st_mode & 0o777 == 0o640
+    assert "note: no account" not in out
+    out = install(tmp_path, "--phone", "carl:pi-carl").stdout       # a device this broker does not know (a typo?)
+    assert "install:   note: no account pi-carl on this broker (yet): another device's? add it with --device pi-carl" in out
+    assert acl_rules(tmp_path / ACL)[-5:] == phone_block("carl", "pi-carl")
+    before = snapshot(tmp_path)                                      # again: nothing changes, nothing shown
+    out = install(tmp_path, "--device", "pi-ben", "--phone", "anna-phone", "--phone", "ben-phone:pi-ben").stdout
+    assert snapshot(tmp_path) == before
+    assert shown_passwords(out) == {} and "install: broker account anna-phone: exists (kept)" in out
+    assert out.rstrip().endswith("install: done; nothing changed")
+
+
+def test_a_phone_added_later_goes_after_the_users_edits(tmp_path):
+    install(tmp_path, "--device-id", DEV)
+    acl = tmp_path / ACL
+    mine = acl.read_text().replace(f"topic readwrite hingemarch/{DEV}/#", f"topic readwrite hingemarch/{DEV}/#\n"
+                                   "topic read hingemarch/shared/#") + "\nuser coach\ntopic read hingemarch/#\n"
+    acl.write_text(mine)
+    out = install(tmp_path, "--add-phone", "anna-phone").stdout
+    assert acl.read_text().startswith(mine)                           # every line of theirs as it was
+    assert acl_rules(acl)[-5:] == phone_block("anna-phone", DEV)    # for the config's device
+    assert set(shown_passwords(out)) == {"anna-phone"}
+    assert "changed: /etc/mosquitto/hingemarch.passwd /etc/mosquitto/hingemarch.acl" in out
+    assert ("install: /etc/mosquitto/hingemarch.acl: an account there may use every device's topics (the old "
+            "shared ACL); docs/install.md says how to switch to one account per device and phone") in out   # coach
+
+
+def test_the_old_shared_acl_is_kept_and_named(tmp_path):
+    acl = tmp_path / ACL
+    acl.parent.mkdir(parents=True)
+    old = "user hingemarch\ntopic readwrite hingemarch/#\nuser phone\ntopic read hingemarch/#\n"
+    acl.write_text(old)
+    out = install(tmp_path, "--device-id", DEV).stdout
+    assert "the old shared ACL" in out
+    assert acl.read_text().startswith(old) and acl_rules(acl)[4:] == device_block(DEV)
+
+
+def test_accounts_follow_the_configs_prefix_and_device(tmp_path):
+    """A kept config's topic_prefix (with a slash) and device id (with a dot) name the rules."""
+    conf = tmp_path / CONF
+    conf.parent.mkdir(parents=True)
+    conf.write_text('[mqtt]\ntopic_prefix = "club/tue"  # ours\ndevice_id = "pi.3"\nha_prefix = "ha"\n')
+    install(tmp_path, "--phone", "p1")
+    assert acl_rules(tmp_path / ACL) == [
+        "user pi.3", "topic readwrite club/tue/pi.3/#", "topic readwrite ha/+/club_tue_pi_3/#",
+        *phone_block("p1", "pi.3", prefix="club/tue")]
+    r = install(tmp_path, "--device-id", "other", ok=False)
+    assert r.stderr == ('install: error: --device-id other: /etc/hingemarch/hingemarch.toml already sets '
+                        'device_id = "pi.3" (change it there)\n')
+
+
+def test_the_device_id_defaults_to_the_host_name(tmp_path):
+    host = subprocess.run(["hostname"], capture_output=True, text=True, check=True).stdout.strip()
+    dev = re.sub(r"[^a-z0-9_-]+", "-", host.split(".")[0].lower()).strip("-") or "hingemarch"
+    install(tmp_path)
+    assert mqtt_account(tmp_path / CONF)[0] == dev
+    assert tomllib.loads((tmp_path / CONF).read_text())["mqtt"]["device_id"] == dev
+
+
+def test_bad_account_names_are_refused_before_anything_is_written(tmp_path):
+    for args, err in ((("--device-id", DEV, "--phone", DEV), f"--phone {DEV}: that is a device's account name; "
+                       "give the phone its own"),
+                      (("--phone", "a/b"), "account a/b: letters, digits, _ . - only"),
+                      (("--device", "a+"), "account a+: letters, digits, _ . - only"),
+                      (("--phone", "p:pi/x"), "--phone p:pi/x: device pi/x: letters, digits, _ . - only"),
+                      (("--device-id", "pi#1"), "device id pi#1: letters, digits, _ . - only"),
+                      (("--phone",), "--phone needs a value (see --help)"),
+                      (("--bind", "1.2.3.4 x"), "--bind 1.2.3.4 x: not an address or host name")):
+        r = install(tmp_path, *args, ok=False)
+        assert r.stderr == f"install: error: {err}\n", args
+        assert not any(tmp_path.iterdir())
+
+
+def test_bind_puts_the_listeners_on_one_address_in_a_new_broker_config_only(tmp_path):
+    install(tmp_path / "a", "--device-id", DEV, "--bind", "127.0.0.1", "--tls")
+    conf = (tmp_path / "a" / BROKER).read_text()
+    assert re.findall(r"^listener .*", conf, re.M) == ["listener 1883 127.0.0.1", "listener 9001 127.0.0.1"]
+    assert re.findall(r"^listener .*", (tmp_path / "a" / TLS_CONF).read_text(), re.M) == ["listener 8883 127.0.0.1"]
+    install(tmp_path / "b", "--device-id", DEV)                                 # as shipped: every interface
+    assert (tmp_path / "b" / BROKER).read_bytes() == (ROOT / "config/mosquitto/hingemarch.conf").read_bytes()
+    out = install(tmp_path / "b", "--bind", "127.0.0.1").stdout
+    assert (tmp_path / "b" / BROKER).read_bytes() == (ROOT / "config/mosquitto/hingemarch.conf").read_bytes()
+    assert ("install: --bind 127.0.0.1: not applied to the kept /etc/mosquitto/conf.d/hingemarch.conf; edit its "
+            "listener lines (listener 1883 127.0.0.1)") in out
+
+
+def test_tls_makes_a_ca_and_a_server_certificate_once(tmp_path):
+    out = install(tmp_path, "--device-id", DEV, "--tls").stdout
+    certs = tmp_path / CERTS
+    modes = {p.name: p.stat().st_mode & 0o777 for p in certs.iterdir()}
+    assert modes == {"hingemarch-ca.crt": 0o644, "hingemarch-ca.key": 0o600, "hingemarch-server.crt": 0o644,
+                     "hingemarch-server.key": 0o640}
+    assert (tmp_path / TLS_CONF).read_bytes() == (ROOT / "config/mosquitto/hingemarch_tls.conf").read_bytes()
+    assert "install: /etc/mosquitto/certs: made a private CA" in out
+    text = subprocess.run(["openssl", "x509", "-in", str(certs / "hingemarch-server.crt"), "-noout", "-text"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "IP Address:127.0.0.1" in text and "DNS:localhost" in text
+    subprocess.run(["openssl", "verify", "-CAfile", str(certs / "hingemarch-ca.crt"),
+                    str(certs / "hingemarch-server.crt")], check=True, capture_output=True)
+    before = snapshot(tmp_path)
+    out = install(tmp_path, "--tls").stdout
+    assert snapshot(tmp_path) == before
+    assert "install: /etc/mosquitto/certs: certificates kept (never overwritten)" in out
+    (certs / "hingemarch-server.crt").unlink()               # one of them missing: the rest is not replaced
+    ca = (certs / "hingemarch-ca.crt").read_bytes()
+    install(tmp_path, "--tls")
+    assert (certs / "hingemarch-ca.crt").read_bytes() == ca and not (certs / "hingemarch-server.crt").exists()
+    install(tmp_path, "--uninstall", "--purge")
+    assert not (tmp_path / TLS_CONF).exists() and not certs.exists()

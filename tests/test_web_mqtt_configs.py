@@ -22,6 +22,7 @@ from firmware_bridge.mqtt.topics import COMMANDS, SIDES, VALUES, Topics, parse_c
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "config" / "mosquitto" / "hingemarch.conf"
 ACL = ROOT / "config" / "mosquitto" / "hingemarch.acl"
+INSTALL = ROOT / "systemd" / "install.sh"
 DASH = ROOT / "config" / "dashboards" / "mqtt-dash.json"
 
 
@@ -33,10 +34,15 @@ def _broker_from_shipped_config(workdir: Path) -> tuple[subprocess.Popen, int, i
     text = text.replace("listener 9001\n", f"listener {ws} {LOOPBACK}\n")
     text = text.replace("/etc/mosquitto/", f"{workdir}/")
     assert f"listener {tcp} " in text and f"listener {ws} " in text and "/etc/" not in re.sub(r"#.*", "", text)
-    (workdir / "hingemarch.acl").write_text(ACL.read_text())
+    root = workdir / "root"                # the ACL as the installer makes it: device pi, phone 'phone'
+    subprocess.run(["bash", str(INSTALL), "--device-id", "pi", "--phone", "phone"], check=True, capture_output=True,
+                   env={**os.environ, "ROOT": str(root), "HINGEMARCH_SKIP": "venv"})
+    acl = (root / "etc/mosquitto/hingemarch.acl").read_text()
+    assert acl.startswith(ACL.read_text())
+    (workdir / "hingemarch.acl").write_text(acl)
     pw = workdir / "hingemarch.passwd"
     pw.write_text("")
-    for user in ("hingemarch", "phone"):
+    for user in ("pi", "phone"):
         subprocess.run(["mosquitto_passwd", "-b", str(pw), user, f"{user}-pw"], check=True)
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"user {pwd.getpwuid(os.geteuid()).pw_name}\nlog_dest file {workdir}/log\n{text}")
@@ -107,7 +113,7 @@ def test_mosquitto_config_passwords_acl_and_websockets(tmp_path):
         anon = Client(tcp, None)
         clients.append(anon)
         assert anon.connected.wait(10) and anon.reason.is_failure           # no anonymous access
-        svc = Client(tcp, "hingemarch")
+        svc = Client(tcp, "pi")
         phone = Client(ws, "phone", websockets=True)                        # the phone over WebSocket
         clients += [svc, phone]
         assert svc.connected.wait(10) and not svc.reason.is_failure
