@@ -190,14 +190,23 @@ def _check_value(where: str, key: Key, value: Any) -> tuple[Any, str | None]:
         value = float(value)
     if not isinstance(value, key.type) or (key.type is not bool and isinstance(value, bool)):
         return value, f"{where}: expected {key.type.__name__}, got {type(value).__name__} {value!r}"
-    if key.type is float and not math.isfinite(value):
-        return value, f"{where}: {value!r} is not a finite number"
     if key.choices is not None and value not in key.choices:
         return value, f"{where}: {value!r} is not one of {', '.join(map(repr, key.choices))}"
-    if key.min is not None and value < key.min or key.max is not None and value > key.max:
-        unit = f" {key.unit}" if key.unit else ""
-        return value, f"{where}: {value!r} is out of range {key.min}..{key.max}{unit}"
+    if key.type in (int, float):
+        problem = number_problem(value, key.min, key.max, key.unit)
+        return value, problem and f"{where}: {problem}"
     return value, None
+
+
+def number_problem(value: float, lo: float | None = None, hi: float | None = None, unit: str = "") -> str | None:
+    """The one rule for a number given by a person (a config key, a command-line flag): finite and
+    within ``lo..hi`` (either may be None). What is wrong with it, or None."""
+    if not math.isfinite(value):
+        return f"{value!r} is not a finite number"
+    if lo is not None and value < lo or hi is not None and value > hi:
+        unit = f" {unit}" if unit else ""
+        return f"{value!r} is out of range {'' if lo is None else lo}..{'' if hi is None else hi}{unit}"
+    return None
 
 
 def _suggest(name: str, options) -> str:
