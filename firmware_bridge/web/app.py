@@ -217,7 +217,7 @@ class _Handler(web.RequestHandler):
         if status >= 500:
             return super().handle_error(request, status, exc, message)
         text = str(getattr(exc, "message", "") or message or exc or "")
-        why = (text.strip().splitlines() or ["unreadable"])[0].strip().rstrip(":")   # not the bytes sent
+        why = (text.strip().splitlines() or ["unreadable"])[0].split(": ", 1)[0].strip().rstrip(":")  # not the bytes sent
         log.info("web: refused a malformed request from %s: %s", request.remote, why)
         resp = web.Response(status=status, text=f"{status}: malformed request: {why}\n",
                             headers={"Cache-Control": "no-store"})
@@ -226,14 +226,19 @@ class _Handler(web.RequestHandler):
 
 
 class _Busy(asyncio.Protocol):
-    """A connection over MAX_CONNECTIONS: a 503 and closed, before reading anything."""
+    """A connection over MAX_CONNECTIONS: a 503 at once, then closed (after the client's end, or
+    within 2 s; what it sends is read and dropped, so the 503 is not lost to a reset)."""
 
     BODY = b"503: too many connections; try again shortly\n"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 2\r\n"
                         b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(self.BODY), self.BODY))
-        transport.close()
+        transport.write_eof()
+        asyncio.get_running_loop().call_later(2.0, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass
 
 
 def refusal(request: web.Request, status: int, message: str) -> web.Response:
