@@ -209,6 +209,11 @@ def number_problem(value: float, lo: float | None = None, hi: float | None = Non
     return None
 
 
+def _shown(name: str) -> str:
+    """A name from the file as it can be shown on one line (quoted if it holds odd characters)."""
+    return name if name.isprintable() else repr(name)
+
+
 def _suggest(name: str, options) -> str:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -220,7 +225,7 @@ def validate(raw: dict[str, Any], source: str = "config") -> Config:
     problems = []
     for sec, table in raw.items():
         if sec not in SCHEMA:
-            problems.append(f"{source}: unknown section [{sec}]{_suggest(sec, SCHEMA)}")
+            problems.append(f"{source}: unknown section [{_shown(sec)}]{_suggest(sec, SCHEMA)}")
             continue
         if not isinstance(table, dict):
             problems.append(f"{source}: [{sec}] must be a table")
@@ -228,7 +233,7 @@ def validate(raw: dict[str, Any], source: str = "config") -> Config:
         for name, value in table.items():
             where = f"{source}: {sec}.{name}"
             if name not in SCHEMA[sec]:
-                problems.append(f"{where}: unknown key{_suggest(name, SCHEMA[sec])}")
+                problems.append(f"{source}: {sec}.{_shown(name)}: unknown key{_suggest(name, SCHEMA[sec])}")
                 continue
             value, problem = _check_value(where, SCHEMA[sec][name], value)
             if problem:
