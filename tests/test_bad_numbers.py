@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import subprocess
 import sys
 
@@ -176,3 +177,13 @@ def test_config_validate_raises_nothing_but_config_error(items, extra):
                 assert math.isfinite(value)
             if spec.min is not None and spec.type in (int, float):
                 assert spec.min <= value <= spec.max
+
+
+def test_help_states_each_numeric_flags_limits_as_checked():
+    stated = re.compile(r"(-?[\d.]+(?:e[+-]?\d+)?)\.\.(-?[\d.]+(?:e[+-]?\d+)?)")
+    for cmd, flag, action in _flags(build_parser()):
+        if getattr(action.type, "__name__", "") != "number":
+            continue
+        found = stated.search(action.help or "")
+        assert found, f"{cmd} {flag}: --help does not say its limits"
+        assert tuple(map(float, found.groups())) == tuple(map(float, action.type.limits)), (cmd, flag)

@@ -174,3 +174,12 @@ def test_api_state_lists_every_problem_in_a_stable_order(tmp_path):
 def test_api_state_error_is_null_when_all_is_well(live):
     live.source.advance_to(1.0)
     assert wait_for(live, lambda s: s.get("running"))["error"] is None
+
+
+def test_a_foreign_cookie_of_any_bytes_does_not_lock_the_athlete_out(web_server_with_token):
+    """Other programs on the Pi may set cookies of any kind: only ours is read."""
+    foreign = b"Cookie: grafana=\xc3\xa9\xff; hingemarch_token=" + TOKEN.encode()
+    status, _ = status_and_body(raw(web_server_with_token.port, get("/api/state", foreign)))
+    assert status == 200
+    status, body = status_and_body(raw(web_server_with_token.port, get("/api/state", b"Cookie: hingemarch_token=\xff")))
+    assert status == 401 and body.count(b"\n") <= 1

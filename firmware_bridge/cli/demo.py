@@ -36,7 +36,7 @@ DEVICE_ID = "demo"
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=number(0.01, 1000), default=10.0,
                    help="how much faster than real time (1 = real time, 0.01..1000; default %(default)s)")
-    p.add_argument("--seed", type=SEED, default=1, help="which simulated workout (default %(default)s)")
+    p.add_argument("--seed", type=SEED, default=1, help="which simulated workout, 0..4294967295 (default %(default)s)")
     p.add_argument("--placement", choices=PLACEMENTS, default="thigh")
     p.add_argument("--sets", type=number(1, 50, whole=True), default=3,
                    help="sets in the workout (1..50, default %(default)s)")

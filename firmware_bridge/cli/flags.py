@@ -29,6 +29,7 @@ def number(lo: float | None = None, hi: float | None = None, unit: str = "", who
             raise argparse.ArgumentTypeError(problem)
         return value
     parse.__name__ = "number"
+    parse.limits = (lo, hi)          # for the test that --help states them as checked
     return parse
 
 

@@ -12,9 +12,10 @@ from firmware_bridge.service.paths import CONFIG_HELP, config_file
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
-    parser.add_argument("--bus", type=config_number("sensor", "i2c_bus"), metavar="N", help="I2C bus number (overrides sensor.i2c_bus)")
+    parser.add_argument("--bus", type=config_number("sensor", "i2c_bus"), metavar="N",
+                        help="I2C bus number, 0..31 (overrides sensor.i2c_bus)")
     parser.add_argument("--address", type=config_number("sensor", "address"), metavar="ADDR",
-                        help="only this address, e.g. 0x6A (overrides sensor.address)")
+                        help="only this address, 0..127, e.g. 0x6A (overrides sensor.address)")
     parser.add_argument("--chip", help="expect this chip (overrides sensor.chip)")
     parser.add_argument("--backend", choices=("smbus2", "emulated"), help="overrides sensor.backend")
     parser.add_argument("--emulate", default="mpu6050", metavar="CHIP",

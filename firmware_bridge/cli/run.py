@@ -30,8 +30,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "session folder) | sim | emulated:CHIP (the real driver on an emulated chip moved "
                         "by the simulator) (default %(default)s)")
     p.add_argument("--speed", type=SPEED, default=1.0,
-                   help="replay/sim pace: 1 = recorded speed, 10 = ten times faster, 0 = as fast as possible")
-    p.add_argument("--seed", type=SEED, default=1, help="sim: which simulated workout (default %(default)s)")
+                   help="replay/sim pace, 0..1000: 1 = recorded speed, 10 = ten times faster, 0 = as fast as "
+                        "possible")
+    p.add_argument("--seed", type=SEED, default=1, help="sim: which simulated workout, 0..4294967295 (default %(default)s)")
     p.add_argument("--rate-hz", type=config_number("sensor", "rate_hz"),
                    help="sample rate, 12.5..1000 Hz: sim (default 200) or the sensor (default sensor.rate_hz "
                         "from the config)")

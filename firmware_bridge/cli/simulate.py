@@ -24,7 +24,7 @@ from imu.sim import simulate_session
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=SEED, default=1,
-                   help="random seed; the same seed gives the same session (default %(default)s)")
+                   help="random seed, 0..4294967295; the same seed gives the same session (default %(default)s)")
     p.add_argument("--rate-hz", type=number(10, 2000, "Hz"), default=100.0,
                    help="nominal sample rate (10..2000 Hz, default %(default)s Hz)")
     p.add_argument("--placement", choices=PLACEMENTS, default="thigh", help="where the sensor is strapped")

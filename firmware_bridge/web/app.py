@@ -154,7 +154,9 @@ class WebServer:
         auth = request.headers.get("Authorization", "")
         offered = [auth[7:] if auth.startswith("Bearer ") else "", request.query.get("token", ""),
                    request.cookies.get(COOKIE, "")]
-        return any(o and hmac.compare_digest(o.encode(), self.token.encode()) for o in offered)
+        # surrogateescape: aiohttp hands non-UTF-8 header bytes over as surrogates; they simply do not match
+        return any(o and hmac.compare_digest(o.encode("utf-8", "surrogateescape"), self.token.encode())
+                   for o in offered)
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):
@@ -199,12 +201,12 @@ class WebServer:
 
 
 def _malformed_header(request: web.Request) -> str | None:
-    """What is wrong with the headers the token check reads (Authorization, Cookie: printable ASCII
-    only; aiohttp itself refuses control characters), or None."""
-    for name in ("Authorization", "Cookie"):
-        value = request.headers.get(name, "")
-        if not (value.isascii() and value.isprintable()):
-            return f"malformed {name} header: only printable ASCII is accepted"
+    """What is wrong with the Authorization header (printable ASCII only; aiohttp itself refuses
+    control characters), or None. The Cookie header is not refused: another program on the same
+    host may set cookies of any kind there; only ours is read, and a bad one does not match."""
+    value = request.headers.get("Authorization", "")
+    if not (value.isascii() and value.isprintable()):
+        return "malformed Authorization header: only printable ASCII is accepted"
     return None
 
 
