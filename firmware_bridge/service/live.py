@@ -307,8 +307,9 @@ class Service:
             self._show_error()
 
     def _show_error(self) -> None:
-        """status/error: the service's own problem and the analysis's (no still moment, accelerometer
-        far from 1 g...), one line each; the analysis's are logged once when they appear."""
+        """status/error (and ``error``): the service's own problems, then the analysis's (no still
+        moment, accelerometer far from 1 g...), one line each; the analysis's are logged once when
+        they appear."""
         problems = self.session.pipeline.problems if self.session else []
         shown = "\n".join([*self.errors.values(), *problems]) or None
         if shown == self._shown_error:
