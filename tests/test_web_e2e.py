@@ -94,3 +94,22 @@ def test_phone_page_counts_the_simulated_set_and_reconnects(service, phone, tmp_
     wait.until(lambda d: text("link") == "live" and text("session") not in ("", old_session))
     logs = phone.get_log("browser")
     assert [e for e in logs if e["source"] != "network" or "/api/live" not in e["message"]] == []  # no script error
+
+
+def test_phone_page_shows_every_problem_plainly(service, phone):
+    """A recording that cannot start (the sessions folder is a file): the service's problem line is on
+    the page, in red, with line breaks kept for several (tests/test_web_hostile.py has two in /api/state)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    port = free_port()
+    svc = service("--source", "sim", "--speed", "10", "--web", "--web-host", LOOPBACK, "--web-port", str(port))
+    svc.state_dir.mkdir(parents=True, exist_ok=True)
+    (svc.state_dir / "sessions").write_text("a file where the sessions folder should be")
+    svc.start()
+    _listening(svc.proc, port)
+    phone.get(f"http://{LOOPBACK}:{port}/")
+    wait = WebDriverWait(phone, 60, poll_frequency=0.05)
+    error = phone.find_element(By.ID, "error")
+    wait.until(lambda d: error.text.startswith("recording stopped: "))
+    assert error.is_displayed() and error.value_of_css_property("white-space") == "pre-line"

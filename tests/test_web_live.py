@@ -151,7 +151,8 @@ def test_help_says_how_to_reach_the_page():
 def test_a_bad_web_port_is_one_line(tmp_path):
     r = subprocess.run([*CLI, "--source", "sim", "--web-port", "70000", "--state-dir", str(tmp_path)],
                        capture_output=True, text=True)
-    assert r.returncode == 2 and r.stderr.strip() == "hingemarch run: error: --web-port: 70000 is out of range 1..65535"
+    assert r.returncode == 2 and r.stderr == ("hingemarch run: error: argument --web-port: 70000 is out of range "
+                                            "1..65535 (see --help)\n")
 
 
 def test_a_failing_page_never_stops_counting(tmp_path, monkeypatch, caplog):

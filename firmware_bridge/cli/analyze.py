@@ -17,6 +17,7 @@ from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, recording_pipeline
 from analysis.reps import PLACEMENTS, RepParams
+from firmware_bridge.cli.flags import config_number
 from firmware_bridge.service.config import AXES, axis_vector
 from firmware_bridge.store.folder import samples_file, second_file
 from firmware_bridge.store.samples import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
@@ -30,8 +31,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (schema hingemarch.analysis/1)")
     p.add_argument("--placement", choices=PLACEMENTS,
                    help="where the sensor was strapped (default: from the file's metadata, else thigh)")
-    p.add_argument("--set-gap-s", type=float, default=Params().set_gap_s,
-                   help="a pause this long ends a set (default %(default)s s)")
+    p.add_argument("--set-gap-s", type=config_number("analysis", "set_gap_s"), default=Params().set_gap_s,
+                   help="a pause this long ends a set (5..600 s, default %(default)s s)")
     p.add_argument("--columns", metavar="T,AX,AY,AZ,GX,GY,GZ",
                    help="generic CSV: the seven column names for time, accel x/y/z, gyro x/y/z")
     p.add_argument("--time-unit", choices=tuple(TIME_SCALE), default="s")

@@ -7,6 +7,7 @@ import argparse
 import time
 
 from analysis.errors import HingemarchError
+from firmware_bridge.cli.flags import number
 from firmware_bridge.service import config as config_mod
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
 
@@ -20,12 +21,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", metavar="DIR",
                         help="where to store the calibration (default: $HINGEMARCH_STATE_DIR, "
                              "$STATE_DIRECTORY, ~/.local/state/hingemarch)")
-    parser.add_argument("--timeout-s", type=float, default=180.0, help="give up after this long")
-    parser.add_argument("--still-s", type=float, default=1.0, help="stillness needed per pose")
+    parser.add_argument("--timeout-s", type=number(1, 3600, "s"), default=180.0,
+                        help="give up after this long (1..3600 s)")
+    parser.add_argument("--still-s", type=number(0.1, 60, "s"), default=1.0,
+                        help="stillness needed per pose (0.1..60 s)")
     parser.add_argument("--backend", choices=("smbus2", "emulated"), help="overrides sensor.backend")
     parser.add_argument("--emulate", default="mpu6050", metavar="CHIP",
                         help="chip on the emulated backend (it turns through the six faces)")
-    parser.add_argument("--speed", type=float, default=1.0, help="emulated backend: time speed-up")
+    parser.add_argument("--speed", type=number(0.01, 1000), default=1.0,
+                        help="emulated backend: time speed-up (0.01..1000)")
 
 
 def collect(source, timeout_s: float = 180.0, still_s: float = 1.0, say=print):

@@ -23,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from analysis.errors import HingemarchError
 from analysis.reps import PLACEMENTS
+from firmware_bridge.cli.flags import SEED, number
 from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
 from firmware_bridge.mqtt.topics import Topics
 from firmware_bridge.service import config
@@ -33,11 +34,12 @@ DEVICE_ID = "demo"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--speed", type=float, default=10.0,
-                   help="how much faster than real time (1 = real time; default %(default)s)")
-    p.add_argument("--seed", type=int, default=1, help="which simulated workout (default %(default)s)")
+    p.add_argument("--speed", type=number(0.01, 1000), default=10.0,
+                   help="how much faster than real time (1 = real time, 0.01..1000; default %(default)s)")
+    p.add_argument("--seed", type=SEED, default=1, help="which simulated workout, 0..4294967295 (default %(default)s)")
     p.add_argument("--placement", choices=PLACEMENTS, default="thigh")
-    p.add_argument("--sets", type=int, default=3, help="sets in the workout (default %(default)s)")
+    p.add_argument("--sets", type=number(1, 50, whole=True), default=3,
+                   help="sets in the workout (1..50, default %(default)s)")
     p.add_argument("--sensor", choices=("sim", "mpu6050", "lsm6dsox"), default="sim",
                    help="sim: simulated samples; a chip name: the real driver on an emulated chip")
     p.add_argument("--state-dir", metavar="DIR", help="where the session folder goes "

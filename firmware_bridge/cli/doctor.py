@@ -23,6 +23,7 @@ import paho.mqtt.client as paho
 
 from analysis.errors import HingemarchError, one_line
 from firmware_bridge.cli.config import load_checked
+from firmware_bridge.cli.flags import number
 from firmware_bridge.mqtt.client import make_client
 from firmware_bridge.mqtt.settings import PASSWORD_ENV
 from firmware_bridge.service import config
@@ -48,8 +49,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", metavar="DIR", help="state folder to check (default: as `run`: "
                    "$HINGEMARCH_STATE_DIR, $STATE_DIRECTORY, ~/.local/state/hingemarch; the service "
                    "uses /var/lib/hingemarch)")
-    p.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                   help="how long to wait for the broker (default %(default)s s)")
+    p.add_argument("--timeout", type=number(0.1, 60, "s"), default=5.0, metavar="S",
+                   help="how long to wait for the broker (0.1..60 s, default %(default)s s)")
 
 
 def _user() -> str:

@@ -9,6 +9,7 @@ import sys
 
 from analysis.errors import HingemarchError
 from firmware_bridge import __version__
+from firmware_bridge.cli.flags import Parser
 
 # name -> (module, one-line help). Order is the order shown in --help.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -26,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The whole CLI; only ``command``'s module is imported (and configured), so a command starts
     without loading what the others need. ``None`` imports them all (docs, tests)."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hingemarch",
         description="Rep counter for the single-leg hinge-and-march, from an IMU on the lifted leg.")
     parser.add_argument("--version", action="version", version=f"hingemarch {__version__}")

@@ -5,21 +5,23 @@ from __future__ import annotations
 import argparse
 import time
 
+from firmware_bridge.cli.flags import config_number, number
 from firmware_bridge.service import config as config_mod
 from firmware_bridge.service.paths import CONFIG_HELP, config_file
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help=CONFIG_HELP)
-    parser.add_argument("--bus", type=int, metavar="N", help="I2C bus number (overrides sensor.i2c_bus)")
-    parser.add_argument("--address", type=lambda s: int(s, 0), metavar="ADDR",
-                        help="only this address, e.g. 0x6A (overrides sensor.address)")
+    parser.add_argument("--bus", type=config_number("sensor", "i2c_bus"), metavar="N",
+                        help="I2C bus number, 0..31 (overrides sensor.i2c_bus)")
+    parser.add_argument("--address", type=config_number("sensor", "address"), metavar="ADDR",
+                        help="only this address, 0..127, e.g. 0x6A (overrides sensor.address)")
     parser.add_argument("--chip", help="expect this chip (overrides sensor.chip)")
     parser.add_argument("--backend", choices=("smbus2", "emulated"), help="overrides sensor.backend")
     parser.add_argument("--emulate", default="mpu6050", metavar="CHIP",
                         help="chip on the emulated backend (default %(default)s)")
-    parser.add_argument("--seconds", type=float, default=3.0,
-                        help="live samples to show (default %(default)s)")
+    parser.add_argument("--seconds", type=number(0, 3600, "s"), default=3.0,
+                        help="live samples to show (0..3600 s, default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:

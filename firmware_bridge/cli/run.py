@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 
+from firmware_bridge.cli.flags import SEED, SPEED, config_number
 from firmware_bridge.service import config, logsetup, sdnotify
 from firmware_bridge.service.loop import serve
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
@@ -28,11 +29,13 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="i2c (the [sensor] config) | mpu6050 | lsm6dsox | replay:FILE (a samples file or "
                         "session folder) | sim | emulated:CHIP (the real driver on an emulated chip moved "
                         "by the simulator) (default %(default)s)")
-    p.add_argument("--speed", type=float, default=1.0,
-                   help="replay/sim pace: 1 = recorded speed, 10 = ten times faster, 0 = as fast as possible")
-    p.add_argument("--seed", type=int, default=1, help="sim: which simulated workout (default %(default)s)")
-    p.add_argument("--rate-hz", type=float, help="sample rate: sim (default 200) or the sensor "
-                                                 "(default sensor.rate_hz from the config)")
+    p.add_argument("--speed", type=SPEED, default=1.0,
+                   help="replay/sim pace, 0..1000: 1 = recorded speed, 10 = ten times faster, 0 = as fast as "
+                        "possible")
+    p.add_argument("--seed", type=SEED, default=1, help="sim: which simulated workout, 0..4294967295 (default %(default)s)")
+    p.add_argument("--rate-hz", type=config_number("sensor", "rate_hz"),
+                   help="sample rate, 12.5..1000 Hz: sim (default 200) or the sensor (default sensor.rate_hz "
+                        "from the config)")
     p.add_argument("--state-dir", metavar="DIR",
                    help="sessions and the MQTT outbox live here (default: $HINGEMARCH_STATE_DIR, "
                         "$STATE_DIRECTORY, ~/.local/state/hingemarch)")
@@ -43,7 +46,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="serve the live page and session downloads at http://HOST:PORT/ (default: "
                         "web.enabled from the config, on)")
     p.add_argument("--web-host", metavar="HOST", help="overrides web.host (default 0.0.0.0: every network)")
-    p.add_argument("--web-port", type=int, metavar="PORT", help="overrides web.port (default 8080)")
+    p.add_argument("--web-port", type=config_number("web", "port"), metavar="PORT",
+                   help="overrides web.port (1..65535, default 8080)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
 

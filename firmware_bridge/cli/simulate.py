@@ -16,40 +16,23 @@ from pathlib import Path
 from analysis.errors import HingemarchError
 from analysis.reps import PLACEMENTS
 from firmware_bridge import __version__
+from firmware_bridge.cli.flags import SEED, number
 from firmware_bridge.store.folder import SAMPLES
 from firmware_bridge.store.samples import SessionMeta, write_samples
 from imu.sim import simulate_session
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 10.0 <= value <= 2000.0:
-        raise argparse.ArgumentTypeError(f"sample rate must be 10..2000 Hz, not {value:g}")
-    return value
-
-
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seed", type=int, default=1,
-                   help="random seed; the same seed gives the same session (default %(default)s)")
-    p.add_argument("--rate-hz", type=_rate, default=100.0, help="nominal sample rate (default %(default)s Hz)")
+    p.add_argument("--seed", type=SEED, default=1,
+                   help="random seed, 0..4294967295; the same seed gives the same session (default %(default)s)")
+    p.add_argument("--rate-hz", type=number(10, 2000, "Hz"), default=100.0,
+                   help="nominal sample rate (10..2000 Hz, default %(default)s Hz)")
     p.add_argument("--placement", choices=PLACEMENTS, default="thigh", help="where the sensor is strapped")
     p.add_argument("--side", choices=("left", "right"), default="left", help="the lifted leg")
-    p.add_argument("--sets", type=_positive_int, default=3, help="number of sets (default %(default)s)")
-    p.add_argument("--reps", type=_positive_int, default=10,
-                   help="reps per set, varied by up to +-2 per set unless --fixed-reps (default %(default)s)")
+    p.add_argument("--sets", type=number(1, 50, whole=True), default=3,
+                   help="number of sets (1..50, default %(default)s)")
+    p.add_argument("--reps", type=number(1, 100, whole=True), default=10,
+                   help="reps per set (1..100), varied by up to +-2 per set unless --fixed-reps (default %(default)s)")
     p.add_argument("--fixed-reps", action="store_true", help="every set has exactly --reps reps")
     p.add_argument("--mount", choices=("random", "crooked", "aligned"), default="random",
                    help="sensor orientation on the leg: uniformly random, aligned with the leg within "

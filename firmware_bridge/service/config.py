@@ -190,14 +190,28 @@ def _check_value(where: str, key: Key, value: Any) -> tuple[Any, str | None]:
         value = float(value)
     if not isinstance(value, key.type) or (key.type is not bool and isinstance(value, bool)):
         return value, f"{where}: expected {key.type.__name__}, got {type(value).__name__} {value!r}"
-    if key.type is float and not math.isfinite(value):
-        return value, f"{where}: {value!r} is not a finite number"
     if key.choices is not None and value not in key.choices:
         return value, f"{where}: {value!r} is not one of {', '.join(map(repr, key.choices))}"
-    if key.min is not None and value < key.min or key.max is not None and value > key.max:
-        unit = f" {key.unit}" if key.unit else ""
-        return value, f"{where}: {value!r} is out of range {key.min}..{key.max}{unit}"
+    if key.type in (int, float):
+        problem = number_problem(value, key.min, key.max, key.unit)
+        return value, problem and f"{where}: {problem}"
     return value, None
+
+
+def number_problem(value: float, lo: float | None = None, hi: float | None = None, unit: str = "") -> str | None:
+    """The one rule for a number given by a person (a config key, a command-line flag): finite and
+    within ``lo..hi`` (either may be None). What is wrong with it, or None."""
+    if not math.isfinite(value):
+        return f"{value!r} is not a finite number"
+    if lo is not None and value < lo or hi is not None and value > hi:
+        unit = f" {unit}" if unit else ""
+        return f"{value!r} is out of range {'' if lo is None else lo}..{'' if hi is None else hi}{unit}"
+    return None
+
+
+def _shown(name: str) -> str:
+    """A name from the file as it can be shown on one line (quoted if it holds odd characters)."""
+    return name if name.isprintable() else repr(name)
 
 
 def _suggest(name: str, options) -> str:
@@ -211,7 +225,7 @@ def validate(raw: dict[str, Any], source: str = "config") -> Config:
     problems = []
     for sec, table in raw.items():
         if sec not in SCHEMA:
-            problems.append(f"{source}: unknown section [{sec}]{_suggest(sec, SCHEMA)}")
+            problems.append(f"{source}: unknown section [{_shown(sec)}]{_suggest(sec, SCHEMA)}")
             continue
         if not isinstance(table, dict):
             problems.append(f"{source}: [{sec}] must be a table")
@@ -219,7 +233,7 @@ def validate(raw: dict[str, Any], source: str = "config") -> Config:
         for name, value in table.items():
             where = f"{source}: {sec}.{name}"
             if name not in SCHEMA[sec]:
-                problems.append(f"{where}: unknown key{_suggest(name, SCHEMA[sec])}")
+                problems.append(f"{source}: {sec}.{_shown(name)}: unknown key{_suggest(name, SCHEMA[sec])}")
                 continue
             value, problem = _check_value(where, SCHEMA[sec][name], value)
             if problem:

@@ -95,7 +95,7 @@ class Service:
         self.want_session = cfg.run.autostart
         self.t_s = 0.0               # latest sample time from the source
         self.clock_unix_at_t0: float | None = None
-        self.error: str | None = None            # the service's own problem (sensor, recording, outbox)
+        self.errors: dict[str, str] = {}         # the service's own problems (sensor, recording, outbox) by subject
         self._shown_error: str | None = None     # what status/error says: that and the analysis's problems
         self.last_state: dict = {"set_index": 0, "reps_in_set": 0, "last_rep": None}
         self.last_summary: dict | None = None      # of the last session that ended
@@ -154,7 +154,7 @@ class Service:
         base = {"running": s is not None, "session_id": s.id if s else None, "side": self.side,
                 "source": self.source_name, "sensor": self.source.info.sensor,
                 "sensor_status": self.source.status, "seq": s.seq if s else 0,
-                "recording": bool(s and s.recorder), "source_t_s": round(self.t_s, 3),
+                "recording": bool(s and s.recorder), "source_t_s": round(self.t_s, 3), "error": self.error,
                 "clock": {"unix_s_at_t0": self.clock_unix_at_t0, "speed": self.speed,
                           "session_t0_s": s.t0_s if s else None}}
         base.update(self.parts)
@@ -281,22 +281,38 @@ class Service:
 
     def _check_sensor(self) -> None:
         lost = self.source.status == "sensor_lost"
-        if lost and self.error is None:
+        if lost:
             self._set_error("sensor not answering")
-        elif not lost and self.error == "sensor not answering":
-            self._set_error(None)
+        else:
+            self._clear_error("sensor not answering")
 
-    def _set_error(self, message: str | None) -> None:
-        if message != self.error:
-            (log.error if message else log.info)("%s", message or f"resolved: {self.error}")
-        self.error = message
+    @property
+    def error(self) -> str | None:
+        """What status/error, ``/api/state`` and the live page show: every current problem, one line
+        each, in the order they first appeared (so two problems never take turns), or None."""
+        return self._shown_error
+
+    def _set_error(self, message: str) -> None:
+        """One of the service's own problems; it replaces an earlier one of the same subject (the
+        text before the first ': ', e.g. "recording stopped"), keeping its place in the list."""
+        subject = message.split(": ", 1)[0]
+        if self.errors.get(subject) != message:
+            log.error("%s", message)
+        self.errors[subject] = message
         self._show_error()
 
+    def _clear_error(self, subject: str) -> None:
+        if self.errors.pop(subject, None) is not None:
+            log.info("resolved: %s", subject)
+            self._show_error()
+
     def _show_error(self) -> None:
-        """status/error: the service's own problem and the analysis's (no still moment, accelerometer
-        far from 1 g...), one line each; the analysis's are logged once when they appear."""
+        """status/error (and ``error``): the service's own problems, the MQTT link's (its watchdog),
+        then the analysis's (no still moment, accelerometer far from 1 g...), one line each; the
+        analysis's are logged once when they appear."""
         problems = self.session.pipeline.problems if self.session else []
-        shown = "\n".join([self.error] * bool(self.error) + getattr(self.publisher, "problems", []) + problems) or None
+        link = self.publisher.problems if self.publisher else []
+        shown = "\n".join([*self.errors.values(), *link, *problems]) or None
         if shown == self._shown_error:
             return
         for p in problems:

@@ -117,9 +117,11 @@ def _parse_meta(path: Path, lines: list[tuple[int, str]]) -> SessionMeta:
 
 
 def _parse_rows(path: Path, rows: list[tuple[int, str]], ncols: int, skip_bad: bool,
-                problems: list[str]) -> np.ndarray:
+                problems: list[str], scales: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+    """The rows as numbers; a bad one (see ``_row_problem``; ``scales`` turn time, accel and gyro
+    into s, m/s² and deg/s) is a DataError naming its line, or with ``skip_bad`` left out and listed."""
     out = np.empty((len(rows), ncols))
-    n = 0
+    n, last_t = 0, -math.inf
     for lineno, line in rows:
         parts = line.split(",")
         problem = None
@@ -131,16 +133,40 @@ def _parse_rows(path: Path, rows: list[tuple[int, str]], ncols: int, skip_bad: b
             except ValueError:
                 problem = f"not a number in {line.strip()[:60]!r}"
             else:
-                if not np.all(np.isfinite(out[n])):
-                    problem = "value is not finite"
+                problem = _row_problem(out[n].tolist(), last_t, scales)
         if problem:
             msg = f"{path}:{lineno}: {problem}"
             if not skip_bad:
                 raise DataError(msg)
             problems.append(msg)
         else:
+            last_t = out[n, 0]
             n += 1
     return out[:n]
+
+
+MAX_TIME_S = 1e10                                   # |t| beyond this (year 2286 as Unix time) is no clock
+MAX_ACCEL_MPS2 = 16 * 16 * STANDARD_GRAVITY_MPS2    # 16x the widest range of any supported chip (±16 g)
+MAX_GYRO_DPS = 16 * 2000.0                          # 16x the widest gyro range (±2000 °/s)
+
+
+def _row_problem(row: list[float], last_t: float, scales: tuple[float, float, float] = (1.0, 1.0, 1.0)
+                 ) -> str | None:
+    """What makes a sample row physically impossible, or None: a value that is not finite, a time
+    out of range or not after the previous row's, an acceleration or rotation far beyond what any
+    supported chip can measure (so the analysis never sees numbers it cannot compute with)."""
+    if not all(map(math.isfinite, row)):
+        return "value is not finite"
+    t_scale, a_scale, g_scale = scales
+    if abs(row[0] * t_scale) > MAX_TIME_S:
+        return f"time {row[0]:g} is out of range (at most {MAX_TIME_S / t_scale:g})"
+    if row[0] <= last_t:
+        return f"time goes backwards or repeats ({last_t:.6f} then {row[0]:.6f})"
+    if math.hypot(*row[1:4]) * a_scale > MAX_ACCEL_MPS2:
+        return f"acceleration {math.hypot(*row[1:4]) * a_scale:.4g} m/s² is beyond any sensor (at most {MAX_ACCEL_MPS2:.0f})"
+    if math.hypot(*row[4:7]) * g_scale > MAX_GYRO_DPS:
+        return f"rotation {math.hypot(*row[4:7]) * g_scale:.4g} °/s is beyond any sensor (at most {MAX_GYRO_DPS:.0f})"
+    return None
 
 
 def _check_time(path: Path, t_s: np.ndarray) -> None:
@@ -261,7 +287,7 @@ def sample_chunks(path: Path, chunk_rows: int = CHUNK_ROWS):
                 row = [float(x) for x in parts]
             except ValueError:
                 row = []
-            if len(row) != len(COLUMNS) or not all(map(math.isfinite, row)) or row[0] <= last_t:
+            if len(row) != len(COLUMNS) or _row_problem(row, last_t):
                 skipped += bool(line.strip())
                 continue
             last_t = row[0]
@@ -317,7 +343,8 @@ def read_generic_csv(path: str | os.PathLike, time_col: str, accel_cols: list[st
         cells = next(csv.reader([line], dialect))
         rows.append((lineno, ",".join(cells[i].strip() if i < len(cells) else "" for i in idx)))
     problems: list[str] = []
-    data = _parse_rows(p, rows, 7, skip_bad_rows, problems)
+    data = _parse_rows(p, rows, 7, skip_bad_rows, problems,
+                       (TIME_SCALE[time_unit], ACCEL_SCALE[accel_unit], GYRO_SCALE[gyro_unit]))
     t_s = (data[:, 0] - (data[0, 0] if len(data) else 0.0)) * TIME_SCALE[time_unit]
     _check_time(p, t_s)
     rate = 1.0 / float(np.median(np.diff(t_s))) if len(t_s) > 1 else 100.0

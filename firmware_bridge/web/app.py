@@ -5,6 +5,11 @@ hands it snapshots (:mod:`firmware_bridge.web.live`), so a slow phone or a dropp
 slows counting. The routes are in :mod:`firmware_bridge.web.routes`; docs/dashboard.md describes them.
 If the port cannot be bound, the page is off and the service goes on counting: the reason is logged
 and shown in the state (``"web": {"error": ...}``).
+
+Hostile or broken clients get one line and cost little: a malformed request (bad header bytes, a
+non-ASCII Cookie or Authorization) is a 400 with one line and one log line, never a traceback; a
+connection that has not sent a whole request header within IDLE_TIMEOUT_S of connecting or of its
+last answer is closed; beyond MAX_CONNECTIONS open connections a new one gets a 503 at once.
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ from firmware_bridge.web.sessions import NotFound, Sessions
 log = logging.getLogger("hingemarch.web")
 TOKEN_ENV = "HINGEMARCH_WEB_TOKEN"
 COOKIE = "hingemarch_token"
+IDLE_TIMEOUT_S = 10.0        # header read and idle keep-alive: aiohttp's keepalive_timeout covers both
+MAX_CONNECTIONS = 64         # open connections (each live page holds one or two)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
@@ -49,8 +56,10 @@ class WebServer:
     """One aiohttp application on ``host:port`` in a daemon thread. ``port`` 0 picks a free one."""
 
     def __init__(self, host: str, port: int, token: str = "", sessions_dir: Path | None = None,
-                 hub: LiveHub | None = None, service=None):
+                 hub: LiveHub | None = None, service=None, idle_timeout_s: float = IDLE_TIMEOUT_S,
+                 max_connections: int = MAX_CONNECTIONS):
         self.host, self.port, self.token = host, port, token
+        self.idle_timeout_s, self.max_connections = idle_timeout_s, max_connections
         self.hub = hub or LiveHub()
         self.service = service
         self.sessions = Sessions(sessions_dir)
@@ -62,6 +71,8 @@ class WebServer:
         routes.add_routes(self.app, self)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
+        self._listener: asyncio.Server | None = None
+        self._refusing = False       # a 503 for too many connections was logged; quiet until one is taken
         self._thread: threading.Thread | None = None
 
     @property
@@ -91,6 +102,7 @@ class WebServer:
                 return
             ready.set()
             loop.run_forever()
+            self._listener.close()
             loop.run_until_complete(self._runner.cleanup())
             loop.close()
 
@@ -105,10 +117,24 @@ class WebServer:
 
     async def _open(self) -> None:
         self.hub.attach(asyncio.get_running_loop())
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(self.app, shutdown_timeout=2.0)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, self.port).start()
-        self.port = self._runner.addresses[0][1]
+        self._listener = await asyncio.get_running_loop().create_server(
+            self._connection, self.host, self.port, reuse_address=True, backlog=128)
+        self.port = self._listener.sockets[0].getsockname()[1]
+
+    def _connection(self) -> asyncio.Protocol:
+        """The protocol of a new connection (our own listener instead of aiohttp's TCPSite, for the
+        cap): aiohttp's request handler with our limits, or a 503 when MAX_CONNECTIONS are open."""
+        server = self._runner.server
+        if len(server.connections) >= self.max_connections:
+            if not self._refusing:
+                log.warning("web: %d connections open, refusing new ones", len(server.connections))
+            self._refusing = True
+            return _Busy()
+        self._refusing = False
+        return _Handler(server, loop=self._loop, access_log=None, keepalive_timeout=self.idle_timeout_s,
+                        max_line_size=8190, max_field_size=8190, max_headers=64)
 
     def stop(self) -> None:
         """Close every stream and the listening socket; returns within a few seconds."""
@@ -128,11 +154,17 @@ class WebServer:
         auth = request.headers.get("Authorization", "")
         offered = [auth[7:] if auth.startswith("Bearer ") else "", request.query.get("token", ""),
                    request.cookies.get(COOKIE, "")]
-        return any(o and hmac.compare_digest(o.encode(), self.token.encode()) for o in offered)
+        # surrogateescape: aiohttp hands non-UTF-8 header bytes over as surrogates; they simply do not match
+        return any(o and hmac.compare_digest(o.encode("utf-8", "surrogateescape"), self.token.encode())
+                   for o in offered)
 
     @web.middleware
     async def _guard(self, request: web.Request, handler):
-        """Token check, and every refusal or failure as one clear line (JSON under /api/)."""
+        """Header check, token check, and every refusal or failure as one clear line (JSON under /api/)."""
+        malformed = _malformed_header(request)
+        if malformed:
+            log.info("web: refused %s %s: %s", request.method, request.path[:80], malformed)
+            return refusal(request, 400, malformed)
         if not self.authorized(request):
             return refusal(request, 401, "this page needs the access token: open it once as "
                                          f"{request.path}?token=... or send 'Authorization: Bearer ...'")
@@ -166,6 +198,49 @@ class WebServer:
                 response.headers["Cache-Control"] = "no-cache"
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
+
+
+def _malformed_header(request: web.Request) -> str | None:
+    """What is wrong with the Authorization header (printable ASCII only; aiohttp itself refuses
+    control characters), or None. The Cookie header is not refused: another program on the same
+    host may set cookies of any kind there; only ours is read, and a bad one does not match."""
+    value = request.headers.get("Authorization", "")
+    if not (value.isascii() and value.isprintable()):
+        return "malformed Authorization header: only printable ASCII is accepted"
+    return None
+
+
+class _Handler(web.RequestHandler):
+    """aiohttp's request handler, but a request aiohttp cannot parse (bad request line or header
+    bytes, too long a header) is answered with one line and logged as one line, not a traceback."""
+
+    def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        if status >= 500:
+            return super().handle_error(request, status, exc, message)
+        text = str(getattr(exc, "message", "") or message or exc or "")
+        why = (text.strip().splitlines() or ["unreadable"])[0].split(": ", 1)[0].strip().rstrip(":")  # not the bytes sent
+        log.info("web: refused a malformed request from %s: %s", request.remote, why)
+        resp = web.Response(status=status, text=f"{status}: malformed request: {why}\n",
+                            headers={"Cache-Control": "no-store"})
+        resp.force_close()
+        return resp
+
+
+class _Busy(asyncio.Protocol):
+    """A connection over MAX_CONNECTIONS: a 503 at once, then closed (after the client's end, or
+    within 2 s; what it sends is read and dropped, so the 503 is not lost to a reset)."""
+
+    BODY = b"503: too many connections; try again shortly\n"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nRetry-After: 2\r\n"
+                        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(self.BODY), self.BODY))
+        transport.write_eof()
+        asyncio.get_running_loop().call_later(2.0, transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        pass
 
 
 def refusal(request: web.Request, status: int, message: str) -> web.Response:

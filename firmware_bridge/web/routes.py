@@ -23,6 +23,7 @@ from firmware_bridge.web.report import reps_and_sets
 from firmware_bridge.web.sessions import NotFound
 
 KEEPALIVE_S = 10.0           # an SSE "ping" this often, so the page can tell a silent link
+BODY_TIMEOUT_S = 10.0        # a command's body, once its header arrived
 COMMAND_TIMEOUT_S = 5.0      # commands are applied between blocks, every ~0.1 s
 ZIP_CHUNK = 256 * 1024
 _WEB_TOPICS = Topics("web", "page")     # only to reuse parse_command: nothing is published here
@@ -115,7 +116,11 @@ async def api_command(request: web.Request) -> web.Response:
     if s.service is None:
         raise web.HTTPServiceUnavailable(text="no live service to take commands")
     try:
-        cmd = parse_command(_WEB_TOPICS.command(name), await request.read(), _WEB_TOPICS)
+        body = await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text=f"the body did not arrive within {BODY_TIMEOUT_S:g} s") from None
+    try:
+        cmd = parse_command(_WEB_TOPICS.command(name), body, _WEB_TOPICS)
     except CommandError as e:
         return _json({"cmd": name, "ok": False, "error": str(e)}, 400)
     reply = s.hub.expect_reply(cmd)
