@@ -3,6 +3,8 @@
 A row is written (and fsynced, sqlite ``synchronous=FULL``) before the event is handed to the network
 and deleted only on PUBACK, so neither a dead broker nor a killed service loses an event; after a crash
 the rows still here are sent first, oldest first. The stdlib's sqlite3 gives the crash safety.
+Where the file cannot be had (a read-only state directory), ``open_outbox`` falls back to an outbox
+in memory, with a problem line saying so: events are still sent, only not kept across a restart.
 """
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ class OutboxError(HingemarchError, OSError):
     """The outbox file cannot be opened or written (unwritable folder, disk full, corrupt file)."""
 
 
+MEMORY = ":memory:"
+
+
 @dataclass(frozen=True)
 class Row:
     id: int
@@ -30,11 +35,13 @@ class Outbox:
     """An ordered, durable queue: ``put`` appends, ``peek`` gives the oldest, ``ack`` removes it."""
 
     def __init__(self, path: str | Path):
+        """``path`` is the sqlite file; MEMORY keeps the queue in memory only (lost on exit)."""
         self.path = Path(path)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            if path != MEMORY:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -73,3 +80,12 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def open_outbox(path: str | Path) -> tuple[Outbox, str | None]:
+    """The outbox at ``path``, or one in memory when that cannot be opened (unwritable or read-only
+    state directory, corrupt file): (outbox, the one-line problem to show, or None)."""
+    try:
+        return Outbox(path), None
+    except OutboxError as e:
+        return Outbox(MEMORY), f"{e}; events are queued in memory (lost if the service stops)"

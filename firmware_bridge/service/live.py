@@ -96,6 +96,8 @@ class Service:
         self.t_s = 0.0               # latest sample time from the source
         self.clock_unix_at_t0: float | None = None
         self.error: str | None = None            # the service's own problem (sensor, recording, outbox)
+        self.notes: list[str] = []               # lasting warnings from the start (MQTT outbox in memory)
+        self._storage: list[str] = []            # the storage lines shown last (to log when resolved)
         self._shown_error: str | None = None     # what status/error says: that and the analysis's problems
         self.last_state: dict = {"set_index": 0, "reps_in_set": 0, "last_rep": None}
         self.last_summary: dict | None = None      # of the last session that ended
@@ -293,15 +295,26 @@ class Service:
         self._show_error()
 
     def _show_error(self) -> None:
-        """status/error: the service's own problem and the analysis's (no still moment, accelerometer
-        far from 1 g...), one line each; the analysis's are logged once when they appear."""
-        problems = self.session.pipeline.problems if self.session else []
-        shown = "\n".join([self.error] * bool(self.error) + problems) or None
+        """status/error: the service's own problem, its notes and the storage's (outbox in memory, disk
+        stalled or full) and the analysis's (no still moment, accelerometer far from 1 g...), one line
+        each; each is logged once when it appears."""
+        s = self.session
+        problems = s.pipeline.problems if s else []
+        storage = self.notes + (s.recorder.problems if s and s.recorder else [])   # disk stalled, full
+        shown = "\n".join([self.error] * bool(self.error) + storage + problems) or None
         if shown == self._shown_error:
             return
+        before = (self._shown_error or "").split("\n")
         for p in problems:
-            if p not in (self._shown_error or "").split("\n"):
+            if p not in before:
                 log.warning("analysis: %s", p)
+        for p in storage:
+            if p not in before:
+                log.warning("%s", p)
+        for p in self._storage:
+            if p not in storage:
+                log.info("resolved: %s", p)
+        self._storage = storage
         self._shown_error = shown
         if self.publisher:
             self.publisher.set_error(shown)
