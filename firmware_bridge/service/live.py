@@ -1,8 +1,9 @@
 """The live session logic between the source and the outputs: pipeline, recorder, MQTT, commands.
 
 ``Service.feed(block)`` runs one block through the pipeline and hands the events to the recorder and
-the publisher; commands queued from the MQTT thread are applied between blocks. Recording problems
-(disk full, unwritable folder) stop the recording, not the counting, and are shown on status/error.
+the publisher; commands queued from the MQTT thread are applied between blocks. The recorder writes
+from its own thread: a stalled or full disk is shown on status/error while counting goes on, and an
+unwritable folder at the start turns recording off, not the counting (docs/session-format.md).
 """
 from __future__ import annotations
 
