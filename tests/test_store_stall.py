@@ -22,7 +22,11 @@ from imu.samples import SampleBlock
 from imu.sim import SimSource, simulate_session
 
 
-def _run(broker, tmp_path, fault, speed=20.0):
+def _sent_reps(sub) -> int:
+    return sum(m.topic.endswith("/event/rep") for m in list(sub.messages))
+
+
+def _run(broker, tmp_path, fault, speed=20.0, on_sub=None):
     """A simulated session through Service with a real publisher; ``fault(svc, reps_so_far)`` is
     called after each block. Returns (service, subscriber, [(wall time, rep event)])."""
     s = settings(broker)
@@ -30,6 +34,8 @@ def _run(broker, tmp_path, fault, speed=20.0):
     svc = Service(config.defaults(), source, None, tmp_path / "sessions", "sim", speed)
     svc.publisher = publisher(s, tmp_path, svc.on_command)
     sub = Recorder(broker, f"{s.topics.base}/#")
+    if on_sub is not None:
+        on_sub(sub)
     reps: list[tuple[float, dict]] = []
     svc.listeners.append(lambda kind, body: reps.append((time.monotonic(), body)) if kind == "rep" else None)
     for block in source.blocks():
@@ -54,23 +60,29 @@ def test_a_stalled_disk_does_not_stop_counting_and_loses_no_rep(broker, tmp_path
         rec = svc.session.recorder if svc.session else None
         if rec is not None and rec.before_write is None:
             rec.before_write = before_write
+            svc.publisher.outbox.before_write = lambda: before_write(None)   # the same disk
         if n_reps >= 3 and not stall["on"] and stall["released"] is None:
             stall["on"] = True
+            stall["sent"] = _sent_reps(sub_box[0])
         if entered and stall["shown"] is None and "storage stalled" in (svc._shown_error or ""):
             stall["shown"] = time.monotonic()
         if entered and stall["released"] is None and time.monotonic() - entered[0] > 4.0:
+            stall["sent_by_release"] = _sent_reps(sub_box[0])
             stall["on"] = False
             gate.set()
             stall["released"] = time.monotonic()
 
-    svc, sub, reps, s = _run(broker, tmp_path, fault)
+    sub_box = []
+    svc, sub, reps, s = _run(broker, tmp_path, fault, on_sub=sub_box.append)
     assert entered and stall["released"], "the stall never happened"
+    assert stall["sent_by_release"] >= stall["sent"] + 2, "publishing stopped while the disk stalled"
     t0 = entered[0]
     during = [r for t, r in reps if t0 < t < stall["released"]]
     assert len(during) >= 2, "counting stopped while the disk stalled"
     assert stall["shown"] and stall["shown"] - t0 < 2.0, "the stall was not shown within 2 s"
     errors = [m.payload.decode() for m in sub.messages if m.topic == s.topics.error]
     assert any(e.startswith("storage stalled: a write in") for e in errors)   # on status/error
+    assert any("MQTT outbox stalled" in e for e in errors)
     assert errors[-1] == ""                        # cleared once the disk answered again
     published = [r for _, r in reps]
     folder = svc.last_folder

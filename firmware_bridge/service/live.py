@@ -302,6 +302,8 @@ class Service:
         s = self.session
         problems = s.pipeline.problems if s else []
         storage = self.notes + (s.recorder.problems if s and s.recorder else [])   # disk stalled, full
+        outbox = getattr(self.publisher, "outbox", None)
+        storage += [outbox.problem] if outbox is not None and outbox.problem else []
         shown = "\n".join([self.error] * bool(self.error) + storage + problems) or None
         if shown == self._shown_error:
             return
