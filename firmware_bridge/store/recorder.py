@@ -242,6 +242,9 @@ class SessionRecorder:
         f.append(text)
 
     def _run(self) -> None:
+        """The writer thread: every ``flush_s`` (at once for a rep or set row) the queued samples,
+        then the rows in order; fsync every ``fsync_s``; on closing, the files and summary.json.
+        After a failure it retries every ``retry_s``."""
         next_sync = time.monotonic() + self._fsync_s
         while True:
             with self._cond:
@@ -268,11 +271,11 @@ class SessionRecorder:
                         f.close()
                     extra = {"samples_dropped": self.dropped_samples} if self.dropped_samples else {}
                     self._summary = write_summary(self.folder, recovered=False, extra=extra)
-            except OSError as e:
+            except (OSError, HingemarchError) as e:    # disk full, gone; a summary that cannot be read
                 failed, rows_failed = e, bool(self._rows)
             with self._cond:
                 self._busy_since, self._rows_failed = None, rows_failed
-                self._error = (failed.strerror or str(failed)) if failed else None
+                self._error = (getattr(failed, "strerror", None) or str(failed)) if failed else None
                 if not failed:
                     self._dropping = False
             if self._summary is not None:
