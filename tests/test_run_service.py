@@ -12,6 +12,7 @@ from conftest import Recorder
 from run_helpers import CLI
 
 from analysis.pipeline import analyze
+from firmware_bridge.store.folder import read_reps
 from firmware_bridge.store.samples import SessionMeta, read_samples, write_samples
 from imu.samples import SampleBlock
 from imu.sim import simulate_session
@@ -128,13 +129,17 @@ def test_a_full_disk_mid_session_is_reported_and_counting_goes_on(broker, servic
     sub = Recorder(broker, f"{svc.base}/#")
     assert svc.start(max_file_bytes=1_500_000).wait() == 0     # samples.csv outgrows it mid-session
     err = sub.wait_for(lambda m: m.topic == f"{svc.base}/status/error" and m.payload).payload.decode()
-    assert err.startswith("recording stopped: cannot write session files in") and "File too large" in err
-    assert err in svc.log.read_text()
+    assert err.startswith("cannot write session files in") and "File too large" in err
+    assert "samples are dropped" in err and err in svc.log.read_text()
     ended = json.loads(sub.wait_for(lambda m: b'"phase":"ended"' in m.payload).payload)
     reps = [m for m in sub.messages if m.topic.endswith("/event/rep")]
     assert len(reps) == ended["summary"]["totals"]["reps"] > 10   # every rep still published
     (folder,) = svc.sessions()
     assert 1_000_000 < (folder / "samples.csv").stat().st_size <= 1_500_000
+    # the small files still had room: every rep is on disk, and no file holds a partial line
+    assert len(read_reps(folder)) == len(reps)
+    assert read_samples(folder / "samples.csv")[2] == []
+    assert ended["summary"]["samples_dropped"] > 0
     sub.close()
 
 

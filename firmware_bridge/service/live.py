@@ -1,8 +1,9 @@
 """The live session logic between the source and the outputs: pipeline, recorder, MQTT, commands.
 
 ``Service.feed(block)`` runs one block through the pipeline and hands the events to the recorder and
-the publisher; commands queued from the MQTT thread are applied between blocks. Recording problems
-(disk full, unwritable folder) stop the recording, not the counting, and are shown on status/error.
+the publisher; commands queued from the MQTT thread are applied between blocks. The recorder writes
+from its own thread: a stalled or full disk is shown on status/error while counting goes on, and an
+unwritable folder at the start turns recording off, not the counting (docs/session-format.md).
 """
 from __future__ import annotations
 
@@ -96,6 +97,8 @@ class Service:
         self.t_s = 0.0               # latest sample time from the source
         self.clock_unix_at_t0: float | None = None
         self.errors: dict[str, str] = {}         # the service's own problems (sensor, recording, outbox) by subject
+        self.notes: list[str] = []               # lasting warnings from the start (MQTT outbox in memory)
+        self._storage: list[str] = []            # the storage lines shown last (to log when resolved)
         self._shown_error: str | None = None     # what status/error says: that and the analysis's problems
         self.last_state: dict = {"set_index": 0, "reps_in_set": 0, "last_rep": None}
         self.last_summary: dict | None = None      # of the last session that ended
@@ -307,17 +310,29 @@ class Service:
             self._show_error()
 
     def _show_error(self) -> None:
-        """status/error (and ``error``): the service's own problems, the MQTT link's (its watchdog),
-        then the analysis's (no still moment, accelerometer far from 1 g...), one line each; the
-        analysis's are logged once when they appear."""
-        problems = self.session.pipeline.problems if self.session else []
+        """status/error (and ``error``): the service's own problems, its notes and the storage's (outbox
+        in memory, disk stalled or full), the MQTT link's (its watchdog), then the analysis's (no still
+        moment, accelerometer far from 1 g...), one line each; each is logged once when it appears."""
+        s = self.session
+        problems = s.pipeline.problems if s else []
+        storage = self.notes + (s.recorder.problems if s and s.recorder else [])   # disk stalled, full
+        outbox = self.publisher.outbox if self.publisher else None
+        storage += [outbox.problem] if outbox is not None and outbox.problem else []
         link = self.publisher.problems if self.publisher else []
-        shown = "\n".join([*self.errors.values(), *link, *problems]) or None
+        shown = "\n".join([*self.errors.values(), *storage, *link, *problems]) or None
         if shown == self._shown_error:
             return
+        before = (self._shown_error or "").split("\n")
         for p in problems:
-            if p not in (self._shown_error or "").split("\n"):
+            if p not in before:
                 log.warning("analysis: %s", p)
+        for p in storage:
+            if p not in before:
+                log.warning("%s", p)
+        for p in self._storage:
+            if p not in storage:
+                log.info("resolved: %s", p)
+        self._storage = storage
         self._shown_error = shown
         if self.publisher:
             self.publisher.set_error(shown)

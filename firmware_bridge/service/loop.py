@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 from firmware_bridge.mqtt.client import Publisher
-from firmware_bridge.mqtt.outbox import Outbox
+from firmware_bridge.mqtt.outbox import open_outbox
 from firmware_bridge.service.config import Config, mqtt_settings
 from firmware_bridge.service.live import Service
 from firmware_bridge.store.folder import read_summary
@@ -46,7 +46,9 @@ def serve(cfg: Config, source, state: Path, on_block=None, *, device_id: str | N
             from firmware_bridge.web.app import start_for  # aiohttp only when the page is on
             web = start_for(service, cfg.web.host, cfg.web.port, cfg.web.token, sessions)
         if settings is not None:
-            outbox = Outbox(state / "mqtt" / f"outbox-{settings.topics.device_id}.sqlite3")
+            outbox, problem = open_outbox(state / "mqtt" / f"outbox-{settings.topics.device_id}.sqlite3")
+            if problem:    # a read-only state directory: publish anyway, from memory
+                service.notes.append(problem)
             service.publisher = Publisher(settings, outbox, service.on_command).start()
         if sessions is not None:
             _recover(sessions, service.publisher)

@@ -1,24 +1,32 @@
-"""The session folder written: raw samples, reps, sets and a summary, so a crash loses at most a second.
+"""The session folder written: raw samples, reps, sets and a summary, off the counting loop.
 
 One folder per session under the sessions directory, named by its UTC start (``20261125T093000Z``):
-``samples.csv`` (format v1, appended, flushed every ``flush_s`` and fsynced every ``fsync_s``),
-``reps.csv`` and ``sets.csv`` (a row per event, flushed at once), and ``summary.json`` written last
-(atomically). A folder without ``summary.json`` is an unfinished session: ``recover_unfinished``
-closes it from its files on the next start. See docs/session-format.md.
+``samples.csv`` (format v1), ``reps.csv`` and ``sets.csv`` (a row per event), and ``summary.json``
+written last (atomically). A folder without ``summary.json`` is an unfinished session:
+``recover_unfinished`` closes it from its files on the next start. See docs/session-format.md.
+
+The counting loop only queues: a writer thread appends whole lines (a failed write is cut back, so
+no file ever holds a partial line) and fsyncs every ``fsync_s``. A stalled disk (a write taking over
+``stall_s``) or a failing one (full, gone) shows in ``problems`` while counting goes on; reps and sets
+wait in memory (a few KB) and are written when storage returns; samples beyond ``max_queued_samples``
+are dropped, which leaves a jump in ``t_s`` (a gap, as the format defines it).
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
 from analysis.errors import HingemarchError
 from analysis.events import Event, RepEvent, SetEvent
 from firmware_bridge.store.folder import REPS, SAMPLES, SECOND, SETS, SUMMARY, summarize
-from firmware_bridge.store.samples import SamplesWriter, SessionMeta
+from firmware_bridge.store.samples import SessionMeta, _header, format_rows
 from imu.samples import SampleBlock
 
 REP_COLUMNS = ("set_index", "rep_in_set", "completed_s", "event_s", "start_s", "duration_s",
@@ -73,29 +81,57 @@ def set_row(s: SetEvent) -> list:
             s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)] + [_cell(x) for x in sway]
 
 
-class _CsvAppender:
-    def __init__(self, path: Path, columns):
-        self._f = open(path, "x", encoding="utf-8", newline="")
-        self._w = csv.writer(self._f, lineterminator="\n")
-        self._w.writerow(columns)
-        self._f.flush()
+def csv_line(values) -> str:
+    """One CSV row as text, with its newline."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
 
-    def row(self, values) -> None:
-        self._w.writerow(values)
-        self._f.flush()
+
+class _Lines:
+    """A file appended whole lines at a time through its descriptor (no buffer of our own): a write
+    that fails (disk full) is cut back to the last whole line, so the file never holds a partial
+    line and a later write continues it cleanly."""
+
+    def __init__(self, path: Path, head: str):
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self.size = 0
+        self.append(head)
+
+    def append(self, text: str) -> None:
+        data = text.encode("utf-8")
+        left = memoryview(data)
+        try:
+            while left:
+                left = left[os.write(self._fd, left):]
+        except OSError:
+            os.ftruncate(self._fd, self.size)
+            os.lseek(self._fd, self.size, os.SEEK_SET)
+            raise
+        self.size += len(data)
+
+    def sync(self) -> None:
+        if self._fd >= 0:
+            os.fsync(self._fd)
 
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.flush()
-            os.fsync(self._f.fileno())
-            self._f.close()
+        if self._fd >= 0:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
 
 
 class SessionRecorder:
-    """Writes one session folder as samples and events arrive."""
+    """Writes one session folder as samples and events arrive; ``samples``, ``event`` and ``undo``
+    only queue (they never block on the disk), a writer thread does the writing.
 
-    def __init__(self, sessions_dir: str | os.PathLike, meta: SessionMeta, flush_s: float = 1.0,
-                 fsync_s: float = 10.0, clock=time.monotonic, second_meta: SessionMeta | None = None):
+    ``before_write(path)``, if set, runs in the writer thread before each write: a seam for tests
+    to stall a write (block on an Event) or fail it (raise ``OSError(ENOSPC)``)."""
+
+    def __init__(self, sessions_dir: str | os.PathLike, meta: SessionMeta, fsync_s: float = 10.0,
+                 second_meta: SessionMeta | None = None, *, flush_s: float = 0.5, stall_s: float = 1.0,
+                 retry_s: float = 1.0, close_wait_s: float = 5.0, max_queued_samples: int = 60_000):
         start = _utc_now()
         self.meta = meta
         self.meta.start_utc = meta.start_utc or _iso(start)
@@ -110,73 +146,164 @@ class SessionRecorder:
                 n += 1
                 self.folder = root / f"{self.session_id}-{n}"
             self.folder.mkdir()
-            self._samples = SamplesWriter(self.folder / SAMPLES, meta)
-            self._second = None          # the optional second sensor's samples
-            if second_meta is not None:
+            self._files = {"samples": _Lines(self.folder / SAMPLES, _header(meta)),
+                           "reps": _Lines(self.folder / REPS, csv_line(REP_COLUMNS)),
+                           "sets": _Lines(self.folder / SETS, csv_line(SET_COLUMNS))}
+            if second_meta is not None:   # the optional second sensor's samples
                 second_meta.start_utc, second_meta.session_id = self.meta.start_utc, self.session_id
-                self._second = SamplesWriter(self.folder / SECOND, second_meta)
-            self._reps = _CsvAppender(self.folder / REPS, REP_COLUMNS)
-            self._sets = _CsvAppender(self.folder / SETS, SET_COLUMNS)
+                self._files["second"] = _Lines(self.folder / SECOND, _header(second_meta))
         except OSError as e:
             raise _disk_error(root, e) from None
-        self._clock = clock
-        self._flush_s, self._fsync_s = flush_s, fsync_s
-        self._last_flush = self._last_fsync = clock()
+        self.before_write = None
+        self._fsync_s, self._flush_s, self._stall_s, self._retry_s = fsync_s, flush_s, stall_s, retry_s
+        self._close_wait_s, self._max_queued = close_wait_s, max_queued_samples
+        self._cond = threading.Condition()
+        self._blocks: deque[tuple[str, SampleBlock]] = deque()   # samples waiting, by file
+        self._queued = 0
+        self._rows: deque[tuple[str, str]] = deque()   # rep and set rows waiting: never dropped
+        self.dropped_samples = 0
+        self._dropping = False        # the queue was full: samples are being dropped
+        self._error: str | None = None      # the last write's failure, until one succeeds
+        self._rows_failed = False           # ... and rep/set rows are waiting for it
+        self._busy_since: float | None = None
+        self._closing = False
+        self._done = threading.Event()
+        self._summary: dict | None = None
         self.closed = False
+        self._thread = threading.Thread(target=self._run, name=f"recorder-{self.folder.name}", daemon=True)
+        self._thread.start()
 
+    # --- the counting loop's side: queue only --------------------------------------------------------
     def samples(self, block: SampleBlock, second: bool = False) -> None:
-        """Append raw samples (of the second sensor: ``second``); flush each ``flush_s`` and fsync
-        each ``fsync_s``."""
-        try:
-            (self._second if second else self._samples).write(block)
-            now = self._clock()
-            if now - self._last_flush >= self._flush_s:
-                do_sync = now - self._last_fsync >= self._fsync_s
-                for w in (self._samples, self._second):
-                    if w is not None:
-                        w.flush(fsync=do_sync)
-                self._last_flush = now
-                if do_sync:
-                    self._last_fsync = now
-        except OSError as e:
-            raise _disk_error(self.folder, e) from None
+        """Queue raw samples (of the second sensor: ``second``); dropped when the queue is full."""
+        key = "second" if second else "samples"
+        if key not in self._files or not len(block):
+            return
+        with self._cond:
+            if self._queued + len(block) > self._max_queued:
+                self.dropped_samples += len(block)
+                self._dropping = True
+                return
+            self._blocks.append((key, block))
+            self._queued += len(block)
 
     def event(self, ev: Event) -> None:
-        """Record a rep or a finished set at once."""
-        try:
-            if isinstance(ev, RepEvent):
-                self._reps.row(rep_row(ev))
-            elif isinstance(ev, SetEvent):
-                self._sets.row(set_row(ev))
-        except OSError as e:
-            raise _disk_error(self.folder, e) from None
+        """Queue a rep or a finished set, written at once."""
+        if isinstance(ev, RepEvent):
+            self._row("reps", rep_row(ev))
+        elif isinstance(ev, SetEvent):
+            self._row("sets", set_row(ev))
 
     def undo(self, rep: RepEvent) -> None:
         """Record that a rep was taken back (the row stays, marked undone)."""
-        try:
-            self._reps.row(rep_row(rep, "undone"))
-        except OSError as e:
-            raise _disk_error(self.folder, e) from None
+        self._row("reps", rep_row(rep, "undone"))
+
+    def _row(self, key: str, values: list) -> None:
+        with self._cond:
+            self._rows.append((key, csv_line(values)))
+            self._cond.notify()
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per storage problem now (stalled, failing, samples dropped); [] when all is well."""
+        with self._cond:
+            busy, error, dropping, rows_failed = self._busy_since, self._error, self._dropping, self._rows_failed
+        lines = []
+        if busy is not None and time.monotonic() - busy > self._stall_s:
+            lines.append(f"storage stalled: a write in {self.folder} is taking over {self._stall_s:g} s; "
+                         "counting goes on, reps and sets are written when it returns")
+        if error:
+            kept = ("reps and sets are kept and written when storage returns" if rows_failed
+                    else "samples are dropped (a gap in samples.csv)")
+            lines.append(f"cannot write session files in {self.folder}: {error}; {kept}")
+        if dropping:
+            lines.append("samples dropped: the session files' writes fell behind (a gap in samples.csv)")
+        return lines
 
     def close(self) -> dict:
-        """Flush everything and write summary.json; safe to call twice."""
-        if self.closed:
-            return summarize(self.folder)
-        self.closed = True
-        try:
-            for f in (self._samples, self._second, self._reps, self._sets):
-                if f is not None:
-                    f.close()
-            return write_summary(self.folder, recovered=False)
-        except OSError as e:
-            raise _disk_error(self.folder, e) from None
+        """Finish the files and write summary.json; waits up to ``close_wait_s`` for the writer.
+        If storage has not returned by then, RecorderError says so and the writer finishes the
+        folder later (or the next start closes it from its files). Safe to call twice."""
+        if not self.closed:
+            self.closed = True
+            with self._cond:
+                self._closing = True
+                self._cond.notify()
+        if not self._done.wait(self._close_wait_s) or self._summary is None:
+            reason = self.problems[0] if self.problems else "storage is not answering"
+            raise RecorderError(f"session files in {self.folder} not finished yet ({reason})")
+        return self._summary
+
+    # --- the writer thread ----------------------------------------------------------------------
+    def _write(self, key: str, text: str) -> None:
+        f = self._files[key]
+        if self.before_write is not None:
+            self.before_write(f.path)
+        f.append(text)
+
+    def _run(self) -> None:
+        """The writer thread: every ``flush_s`` (at once for a rep or set row) the queued samples,
+        then the rows in order; fsync every ``fsync_s``; on closing, the files and summary.json.
+        After a failure it retries every ``retry_s``."""
+        next_sync = time.monotonic() + self._fsync_s
+        while True:
+            with self._cond:
+                if not (self._rows or self._closing) or self._error:
+                    self._cond.wait(self._retry_s if self._error else self._flush_s)
+                blocks = list(self._blocks)
+                self._blocks.clear()
+                self._queued = 0
+                rows = list(self._rows)
+                closing = self._closing
+                self._busy_since = time.monotonic()
+            failed, rows_failed = self._write_samples(blocks), False
+            try:
+                for key, line in rows:
+                    self._write(key, line)
+                    with self._cond:
+                        self._rows.popleft()
+                if time.monotonic() >= next_sync or closing:
+                    for f in self._files.values():
+                        f.sync()
+                    next_sync = time.monotonic() + self._fsync_s
+                if closing and not self._rows:
+                    for f in self._files.values():
+                        f.close()
+                    extra = {"samples_dropped": self.dropped_samples} if self.dropped_samples else {}
+                    self._summary = write_summary(self.folder, recovered=False, extra=extra)
+            except (OSError, HingemarchError) as e:    # disk full, gone; a summary that cannot be read
+                failed, rows_failed = e, bool(self._rows)
+            with self._cond:
+                self._busy_since, self._rows_failed = None, rows_failed
+                self._error = (getattr(failed, "strerror", None) or str(failed)) if failed else None
+                if not failed:
+                    self._dropping = False
+            if self._summary is not None:
+                self._done.set()
+                return
+
+    def _write_samples(self, blocks: list[tuple[str, SampleBlock]]) -> OSError | None:
+        """Write the queued samples, a file at a time; on failure they are dropped (a gap)."""
+        by_file: dict[str, list[SampleBlock]] = {}
+        for key, block in blocks:
+            by_file.setdefault(key, []).append(block)
+        failed = None
+        for key, bs in by_file.items():
+            try:
+                self._write(key, "".join(format_rows(b) for b in bs))
+            except OSError as e:
+                with self._cond:
+                    self.dropped_samples += sum(len(b) for b in bs)
+                failed = e
+        return failed
 
 
-def write_summary(folder: Path, recovered: bool) -> dict:
-    """Write summary.json atomically (temp file, fsync, rename)."""
+def write_summary(folder: Path, recovered: bool, extra: dict | None = None) -> dict:
+    """Write summary.json atomically (temp file, fsync, rename); ``extra`` keys are added to it."""
     summary = summarize(folder)
     summary["closed_utc"] = _iso(_utc_now())
     summary["recovered_after_crash"] = recovered
+    summary.update(extra or {})
     tmp = folder / f"{SUMMARY}.tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2)
