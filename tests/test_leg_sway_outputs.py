@@ -59,6 +59,7 @@ class Events:
 
     def __init__(self):
         self.events, self.states = [], []
+        self.problems: list[str] = []       # the link's own: none here
 
     def event(self, kind, body, session_id, seq):
         self.events.append((kind, body))

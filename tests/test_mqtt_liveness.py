@@ -73,12 +73,15 @@ def test_a_dead_network_thread_is_noticed_and_the_client_restarted(broker, subsc
 
 def test_a_stuck_network_thread_is_noticed_and_the_client_restarted(broker, subscribe, tmp_path, caplog):
     s = settings(broker)
-    release = threading.Event()
+    release, entered = threading.Event(), threading.Event()
     events, replies = subscribe(f"{s.topics.base}/event/#"), subscribe(s.topics.reply)
     ctl = subscribe("unused/none")
-    pub = started(s, tmp_path, on_command=lambda cmd: release.wait(30), stuck_s=1.0, stall_s=60.0)
+    pub = started(s, tmp_path, on_command=lambda cmd: entered.set() or release.wait(30), stuck_s=1.0, stall_s=60.0)
     try:
-        ctl.client.publish(s.topics.command("start"), b"", qos=1)      # the handler never returns
+        for _ in range(50):                   # until the client's subscription is active
+            ctl.client.publish(s.topics.command("start"), b"", qos=1)      # the handler never returns
+            if entered.wait(0.2):
+                break
         wait_until(lambda: pub.restarts == 1, 6, "restart of the stuck client")
         assert any("stuck in on_message" in r.getMessage() for r in caplog.records)
         pub.event("rep", {"rep_in_set": 1}, "sess-S", 1)

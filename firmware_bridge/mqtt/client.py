@@ -152,9 +152,9 @@ class Publisher:
 
     @property
     def problems(self) -> list[str]:
-        """What is wrong with the MQTT link itself, one line each, for status/error (empty = fine)."""
-        problem = self._problem
-        return [problem] if problem else []
+        """What is wrong with the MQTT link or its outbox (stalled disk), one line each, for
+        status/error (empty = fine)."""
+        return [p for p in (self._problem, self.outbox.problem) if p]
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Publisher:

@@ -310,16 +310,15 @@ class Service:
             self._show_error()
 
     def _show_error(self) -> None:
-        """status/error (and ``error``): the service's own problems, its notes and the storage's (outbox
-        in memory, disk stalled or full), the MQTT link's (its watchdog), then the analysis's (no still
-        moment, accelerometer far from 1 g...), one line each; each is logged once when it appears."""
+        """status/error (and ``error``): the service's own problems, its notes and the recorder's (outbox
+        in memory, disk stalled or full), the MQTT link's (its watchdog, its outbox), then the
+        analysis's (no still moment, accelerometer far from 1 g...), one line each; each is logged
+        once when it appears."""
         s = self.session
         problems = s.pipeline.problems if s else []
-        storage = self.notes + (s.recorder.problems if s and s.recorder else [])   # disk stalled, full
-        outbox = self.publisher.outbox if self.publisher else None
-        storage += [outbox.problem] if outbox is not None and outbox.problem else []
         link = self.publisher.problems if self.publisher else []
-        shown = "\n".join([*self.errors.values(), *storage, *link, *problems]) or None
+        storage = self.notes + (s.recorder.problems if s and s.recorder else []) + link
+        shown = "\n".join([*self.errors.values(), *storage, *problems]) or None
         if shown == self._shown_error:
             return
         before = (self._shown_error or "").split("\n")
