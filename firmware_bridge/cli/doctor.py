@@ -137,7 +137,7 @@ def check_broker(cfg: config.Config, timeout_s: float = 5.0, config_path: Path |
     who = f" as {settings.username!r}" if settings.username else " without a user name"
     if rc.is_failure:
         denied = rc.value in (4, 5, 134, 135)     # bad user name or password / not authorised
-        account = settings.username or "hingemarch"
+        account = settings.username or settings.topics.device_id    # each device has its own account
         return Check("broker", False, f"{where} refused the connection{who}: {rc}",
                      f"check mqtt.username and mqtt.password (or ${PASSWORD_ENV}) in [mqtt] of "
                      f"{config_path or 'the config'} against the broker's password file (on the Pi "
