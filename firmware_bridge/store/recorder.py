@@ -26,7 +26,7 @@ from pathlib import Path
 from analysis.errors import HingemarchError
 from analysis.events import Event, RepEvent, SetEvent
 from firmware_bridge.store.folder import REPS, SAMPLES, SECOND, SETS, SUMMARY, summarize
-from firmware_bridge.store.samples import SessionMeta, _header, format_rows
+from firmware_bridge.store.samples import SessionMeta, format_rows, header_text
 from imu.samples import SampleBlock
 
 REP_COLUMNS = ("set_index", "rep_in_set", "completed_s", "event_s", "start_s", "duration_s",
@@ -146,12 +146,12 @@ class SessionRecorder:
                 n += 1
                 self.folder = root / f"{self.session_id}-{n}"
             self.folder.mkdir()
-            self._files = {"samples": _Lines(self.folder / SAMPLES, _header(meta)),
+            self._files = {"samples": _Lines(self.folder / SAMPLES, header_text(meta)),
                            "reps": _Lines(self.folder / REPS, csv_line(REP_COLUMNS)),
                            "sets": _Lines(self.folder / SETS, csv_line(SET_COLUMNS))}
             if second_meta is not None:   # the optional second sensor's samples
                 second_meta.start_utc, second_meta.session_id = self.meta.start_utc, self.session_id
-                self._files["second"] = _Lines(self.folder / SECOND, _header(second_meta))
+                self._files["second"] = _Lines(self.folder / SECOND, header_text(second_meta))
         except OSError as e:
             raise _disk_error(root, e) from None
         self.before_write = None

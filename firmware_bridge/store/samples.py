@@ -48,7 +48,8 @@ class SessionMeta:
     athlete: str = ""
 
 
-def _header(meta: SessionMeta) -> str:
+def header_text(meta: SessionMeta) -> str:
+    """The start of a v1 samples file: the magic line, the metadata lines, the column names."""
     lines = [FORMAT_MAGIC]
     lines += [f"# {k}: {json.dumps(v, sort_keys=True)}" for k, v in asdict(meta).items()]
     return "\n".join(lines) + "\n" + ",".join(COLUMNS) + "\n"
@@ -66,7 +67,7 @@ class SamplesWriter:
     def __init__(self, path: str | os.PathLike, meta: SessionMeta):
         self.path = Path(path)
         self._f = open(self.path, "x", encoding="utf-8", newline="")
-        self._f.write(_header(meta))
+        self._f.write(header_text(meta))
         self.rows = 0
 
     def write(self, block: SampleBlock) -> None:
