@@ -192,7 +192,8 @@ class Pipeline:
                 found = self._replay(forget_side=turned)
             self._recent.append((t, up, g))   # imufusion hands out a new array each update
             now = reps.update(t, raw, rate)
-            found += [now] if now is not None else []
+            if now is not None:
+                found.append(now)
             if found:
                 to_ring(i + 1)
                 self._recent.clear()
