@@ -1,7 +1,8 @@
 """The Source protocol over a phone app's stream: readings come in by ``_receive`` (a subclass waits
 for them, at most ``poll_s``), are joined into SampleBlocks, and a phone that sends nothing for
-``timeout_s`` is "sensor_lost" (an empty heartbeat block every half second lets the service say so)
-until its readings flow again. Until the first readings come, the phone counts as lost too."""
+``timeout_s`` is "sensor_lost" until its readings flow again; until the first readings come, the
+phone counts as lost too. While nothing comes, an empty heartbeat block every half second lets the
+service show the status and apply commands."""
 from __future__ import annotations
 
 import logging
@@ -77,9 +78,9 @@ class PhoneStream(OneSensor):
                     self.status = "sensor_lost"
                     log.warning("%s: nothing from the phone for %.0f s: %s", self.where,
                                 now - self._last_data_s, self._missing())
-                if self.status == "sensor_lost" and now >= next_beat:
+                if now >= next_beat:
                     next_beat = now + HEARTBEAT_S
-                    yield SampleBlock.empty()        # lets the service show the status
+                    yield SampleBlock.empty()        # the service shows the status, applies commands
         finally:
             self.close()
 
