@@ -8,7 +8,8 @@ one POST per batch period of ``{"messageId", "sessionId", "deviceId", "payload":
 "accelerometer" without gravity, "gravity" and "gyroscope". Each sensor has its own time stamps.
 
 ``PhyphoxApp``: phyphox's remote-access server as the phyphox wiki and phyphox-docs openapi.yaml
-document it: single threaded; ``/config``, ``/meta``, ``/time``, ``/control?cmd=start|stop|clear``,
+document it: single threaded; ``/config``, ``/meta``, ``/time``, ``/control?cmd=start|stop|clear``
+(a clear empties the buffers and starts the time again at 0, the same experiment session),
 ``/get`` with ``full``, empty (last value), ``T`` and ``T|ref`` thresholds, values to 8 significant
 digits, NaN as null; an experiment holding "Acceleration with g" and "Gyroscope" buffers.
 """
@@ -162,8 +163,9 @@ class PhyphoxApp:
         b = sim.block
         t_gyro = b.t_s + GYRO_LAG_S
         gyro = np.radians(np.stack([np.interp(t_gyro, b.t_s, b.gyro_dps[:, i]) for i in range(3)], axis=1))
-        sig8 = np.vectorize(lambda v: float(f"{v:.8g}"), otypes=[float])    # what the app sends
-        self.data = {"acc": (sig8(b.t_s), sig8(b.accel_mps2)), "gyr": (sig8(t_gyro), sig8(gyro))}
+        self.raw = {"acc": (b.t_s, b.accel_mps2), "gyr": (t_gyro, gyro)}
+        self.base_s = 0.0                    # the workout's time at which the measurement (re)started
+        self._fill()
         self.speed = speed
         self.measuring = False
         self.session = uuid.uuid4().hex[:6]
@@ -176,6 +178,14 @@ class PhyphoxApp:
         self.serve()
 
     # -- the phone's state -----------------------------------------------------------------------
+    def _fill(self) -> None:
+        """The buffers' contents from ``base_s`` on, in experiment time, as the app sends them."""
+        sig8 = np.vectorize(lambda v: float(f"{v:.8g}"), otypes=[float])
+        self.data = {}
+        for key, (t, xyz) in self.raw.items():
+            keep = t >= self.base_s
+            self.data[key] = (sig8(t[keep] - self.base_s), sig8(xyz[keep]))
+
     def now_s(self) -> float:
         """Experiment time: seconds measured so far (pauses skipped)."""
         if not self.measuring:
@@ -198,6 +208,10 @@ class PhyphoxApp:
                 self.measuring, self.started_wall = True, time.monotonic()
             elif cmd == "stop" and self.measuring:
                 self.experiment_s, self.measuring = self.now_s(), False
+            elif cmd == "clear":                 # empties the buffers; the time starts again at 0
+                self.base_s += self.now_s()
+                self.experiment_s, self.started_wall = 0.0, time.monotonic()
+                self._fill()
             elif cmd not in ("start", "stop"):
                 return False
             return True

@@ -10,13 +10,15 @@ import socket
 import threading
 import time
 
+import numpy as np
 import pytest
 from phone_emulators import PhyphoxApp, SensorLoggerApp, wait_listening
 
 from firmware_bridge.service import config
 from firmware_bridge.service.loop import serve
 from firmware_bridge.service.sources import SourceError, open_source
-from imu.phone.phyphox import PhyphoxSource
+from firmware_bridge.store.samples import read_samples
+from imu.phone.phyphox import GAP_AFTER_CLEAR_S, PhyphoxSource
 from imu.phone.sensorlogger import SensorLoggerSource
 from imu.sim import simulate_session
 
@@ -156,6 +158,29 @@ def test_a_phyphox_phone_that_leaves_the_network_is_shown_and_nothing_is_lost(tm
     assert events == ["vanished", "shown"]
     assert ("ok", None) in seen[shown_at[0]:]                      # cleared once it answers again
     assert svc.last_summary["totals"]["reps"] == sim.truth.total_reps   # it kept measuring meanwhile
+
+
+def test_a_phyphox_measurement_cleared_on_the_phone_goes_on_after_a_gap(tmp_path):
+    sim = _workout(3)
+    rest_s = sim.truth.sets[0].end_s + 5.0                # cleared during the rest between the sets
+    phone = PhyphoxApp(sim, speed=SPEED)
+    source = open_source(f"phyphox:{phone.url}", _cfg())
+    cleared = []
+
+    def until(svc) -> bool:
+        if svc.t_s > rest_s and not cleared:
+            cleared.append(svc.t_s)
+            phone.control("clear")
+        return bool(cleared) and svc.t_s > sim.block.t_s[-1] + GAP_AFTER_CLEAR_S - 0.5
+    svc, _ = _serve(source, tmp_path, until)
+    phone.close()
+    assert svc.last_summary["totals"]["reps"] == sim.truth.total_reps
+    (folder,) = (tmp_path / "sessions").iterdir()
+    meta, block, _ = read_samples(folder / "samples.csv")
+    steps = np.diff(block.t_s)
+    assert steps.min() > 0                                 # never back in time
+    assert np.count_nonzero(steps > 0.5) == 1              # one gap: the clear, at the right place
+    assert block.t_s[np.argmax(steps)] == pytest.approx(cleared[0], abs=0.5)
 
 
 def test_phyphox_running_another_experiment_says_which_buffers_it_lacks(tmp_path, caplog):
