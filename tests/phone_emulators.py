@@ -49,8 +49,9 @@ class SensorLoggerApp:
     """Pushes a simulated session to ``url`` in batches of ``batch_s``, at ``speed`` x real time."""
 
     def __init__(self, sim, url: str, platform: str = "android", batch_s: float = 0.5, speed: float = 20.0,
-                 resend_every: int = 0):
+                 resend_every: int = 0, off: tuple[str, ...] = ()):
         self.url, self.platform, self.batch_s, self.speed = url, platform, batch_s, speed
+        self.off = off                        # sensors turned off in the app, e.g. ("gyroscope",)
         self.resend_every = resend_every      # every Nth message is sent twice (a retry after a lost answer)
         b = sim.block
         self.t = b.t_s
@@ -63,6 +64,7 @@ class SensorLoggerApp:
         self.sent = 0
         self.pause_at_s: float | None = None     # stop pushing from this session time on, until resume()
         self._resume = threading.Event()
+        self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
     def messages(self):
@@ -74,6 +76,8 @@ class SensorLoggerApp:
             gyr = (self.t_gyro >= end - self.batch_s) & (self.t_gyro < end)
 
             def add(name, times, values, mask):
+                if name in self.off:
+                    return
                 payload.extend({"name": name, "time": EPOCH_NS + int(round(t * 1e9)), "values": _xyz(v)}
                                for t, v in zip(times[mask], values[mask]))
             if self.platform == "android":
@@ -106,8 +110,8 @@ class SensorLoggerApp:
                 paused_s += time.monotonic() - held
                 self.pause_at_s = None
             wait = wall0 + paused_s + end / self.speed - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+            if self._stopped.wait(max(wait, 0.0)):
+                return
             self.statuses.append(self.post(body))
             self.sent += 1
             if self.resend_every and k % self.resend_every == 0:
@@ -120,6 +124,12 @@ class SensorLoggerApp:
 
     def resume(self) -> None:
         self._resume.set()
+
+    def stop(self) -> None:
+        """The recording is stopped in the app: no more pushes."""
+        self._stopped.set()
+        self._resume.set()
+        self.join()
 
     @property
     def done(self) -> bool:

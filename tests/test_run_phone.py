@@ -107,6 +107,15 @@ def test_a_phone_that_stops_pushing_is_shown_and_cleared(tmp_path):
     assert svc.last_summary["totals"]["reps"] == sim.truth.total_reps  # nothing pushed was lost
 
 
+def test_pushes_without_the_gyroscope_say_which_sensor_to_turn_on(tmp_path, caplog):
+    source = SensorLoggerSource(0, host="127.0.0.1", timeout_s=1.0)
+    app = SensorLoggerApp(_workout(), f"http://127.0.0.1:{source.port}/", speed=SPEED, off=("gyroscope",)).start()
+    seen = []
+    _serve(source, tmp_path, lambda s: len(seen) > 6 and (app.stop() or True), seen=seen)  # app first
+    assert set(seen) == {("sensor_lost", "sensor not answering")} and app.sent > 0
+    assert "its pushes carry no gyroscope: turn gyroscope on in the app" in caplog.text
+
+
 def test_run_takes_sensor_logger_pushes(service, tmp_path):
     """``hingemarch run --source sensorlogger:PORT`` as a process: it listens, counts, and closes the
     session on SIGTERM."""

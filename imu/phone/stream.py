@@ -6,7 +6,6 @@ service show the status and apply commands."""
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +34,6 @@ class PhoneStream(OneSensor):
         self.samples = 0
         self._stop = threading.Event()
         self._last_data_s = time.monotonic()
-        self._last_t_s = -math.inf
 
     # -- for subclasses ------------------------------------------------------------------------
     def _receive(self) -> None:
@@ -58,7 +56,7 @@ class PhoneStream(OneSensor):
     # -- the Source protocol ---------------------------------------------------------------------
     def blocks(self) -> Iterator[SampleBlock]:
         log.info("%s: waiting for the phone", self.where)
-        next_beat = 0.0
+        next_beat, said = 0.0, ""
         try:
             while not self._stop.is_set():
                 self._receive()
@@ -69,15 +67,17 @@ class PhoneStream(OneSensor):
                     self._measure(t)
                     if self.status != "ok" and not self._stop.is_set():
                         log.info("%s: readings flowing (%.0f Hz)", self.where, self.info.nominal_rate_hz)
-                        self.status = "ok"
+                        self.status, said = "ok", ""
                     self.samples += len(t)
-                    self._last_t_s = float(t[-1])
                     yield SampleBlock(t, accel, gyro)
                     continue
-                if self.status == "ok" and now - self._last_data_s >= self.timeout_s:
+                quiet_s = now - self._last_data_s
+                if quiet_s >= self.timeout_s and not self._stop.is_set():
                     self.status = "sensor_lost"
-                    log.warning("%s: nothing from the phone for %.0f s: %s", self.where,
-                                now - self._last_data_s, self._missing())
+                    why = self._missing()
+                    if why != said:              # once per reason (the gyroscope is off, the phone left...)
+                        said = why
+                        log.warning("%s: no readings for %.0f s: %s", self.where, quiet_s, why)
                 if now >= next_beat:
                     next_beat = now + HEARTBEAT_S
                     yield SampleBlock.empty()        # the service shows the status, applies commands
