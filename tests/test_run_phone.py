@@ -205,6 +205,16 @@ def test_phyphox_running_another_experiment_says_which_buffers_it_lacks(tmp_path
     assert "/control?cmd=start" not in phone.requests
 
 
+def test_an_address_that_is_not_phyphox_is_said_and_does_not_stop_the_service(tmp_path, caplog):
+    other = SensorLoggerSource(0, host="127.0.0.1")          # some other web server on that address
+    source = open_source(f"phyphox:http://127.0.0.1:{other.port}", _cfg())
+    seen = []
+    _serve(source, tmp_path, lambda s: len(seen) >= 3, seen=seen)
+    other.close()
+    assert set(seen) == {("sensor_lost", "sensor not answering")}
+    assert "the answer is not phyphox's remote access" in caplog.text
+
+
 @pytest.mark.parametrize("spec,says", [
     ("sensorlogger:http", "the port must be a whole number 1..65535"),
     ("sensorlogger:70000", "the port must be a whole number 1..65535"),

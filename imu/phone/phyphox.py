@@ -110,8 +110,10 @@ class PhyphoxSource(PhoneStream):
             if self.session is not None:
                 self._poll()
                 self._problem = ""
-        except (OSError, HTTPException, ValueError) as e:   # URLError, timeouts, refused; bad JSON
+        except (OSError, HTTPException) as e:               # URLError, timeouts, refused, reset
             self._lost(f"the phone does not answer ({getattr(e, 'reason', None) or e})")
+        except (ValueError, KeyError, TypeError, AttributeError) as e:   # not JSON, or not its shape
+            self._lost(f"the answer is not phyphox's remote access ({type(e).__name__}: {e})")
         wait = self.poll_s if self.session is not None else RETRY_S
         self._stop.wait(wait)
 
