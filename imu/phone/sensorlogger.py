@@ -96,7 +96,7 @@ class SensorLoggerSource(PhoneStream):
         try:
             self._server = ThreadingHTTPServer((host, port), _handler(self))
         except OSError as e:
-            raise PhoneError(e.errno, f"sensorlogger: cannot listen on port {port}: {e.strerror or e}") from None
+            raise PhoneError(f"sensorlogger: cannot listen on port {port}: {e.strerror or e}") from None
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.where = f"Sensor Logger on port {self.port}"
