@@ -30,7 +30,8 @@ JSON_SCHEMA = "hingemarch.analysis/1"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="session folder, samples.csv, a Sensor Logger or phyphox export, or a generic CSV with --columns")
+    p.add_argument("file", metavar="FILE",
+                   help="session folder, samples.csv, a Sensor Logger or phyphox export, or a generic CSV with --columns")
     p.add_argument("--json", action="store_true", help="print JSON (schema hingemarch.analysis/1)")
     p.add_argument("--placement", choices=PLACEMENTS,
                    help="where the sensor was strapped (default: from the file's metadata, else thigh)")
