@@ -171,3 +171,16 @@ def test_a_session_file_is_still_read_as_one(tmp_path, capsys):
     folder = next(p for p in (tmp_path / "sim").rglob("samples.csv")).parent
     rc, doc = analyze(capsys, folder)
     assert rc == 0 and doc["sensor"] == "simulated"
+
+
+def test_a_phone_export_replays_into_a_session_with_its_reps(tmp_path, truth):
+    """`run --source replay:EXPORT` records the export as a session (its report is on the page)."""
+    path = write_zip(tmp_path / "rec.zip", sensor_logger_files("Android"))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[mqtt]\nenabled = false\n[web]\nenabled = false\n")
+    rc = main(["run", "--config", str(cfg), "--state-dir", str(tmp_path / "state"), "--source", f"replay:{path}",
+               "--speed", "0"])
+    assert rc == 0
+    (session,) = (tmp_path / "state" / "sessions").iterdir()
+    summary = json.loads((session / "summary.json").read_text())
+    assert summary["totals"]["reps"] == truth and summary["sensor"] == "sensor-logger-android"
