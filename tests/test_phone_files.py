@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from phone_exports import gravity_of, phyphox_columns, phyphox_meta, phyphox_set, sensor_logger_files, workout, write_zip, xlsx
 
+from analysis.events import RepEvent
+from analysis.pipeline import Params, recording_pipeline
 from firmware_bridge.cli.hingemarch import main
 from firmware_bridge.store.phone import read_phone_export
 
@@ -184,3 +186,17 @@ def test_a_phone_export_replays_into_a_session_with_its_reps(tmp_path, truth):
     (session,) = (tmp_path / "state" / "sessions").iterdir()
     summary = json.loads((session / "summary.json").read_text())
     assert summary["totals"]["reps"] == truth and summary["sensor"] == "sensor-logger-android"
+
+
+def test_the_acceleration_sign_changes_neither_the_count_nor_the_measures():
+    """Why an iOS file read with the other "Standardise Units & Frames" setting still reads right:
+    acceleration of the opposite sign counts the same reps with the same depth, height and sway."""
+    b = workout(1)[0].block
+    reps = []
+    for sign in (1.0, -1.0):
+        p = recording_pipeline(Params())
+        events = p.feed(b.t_s, sign * b.accel_mps2, b.gyro_dps) + p.finish()
+        reps.append(np.array([(e.hinge_depth_deg, e.march_height_deg, e.sway_deg if e.sway_deg is not None else -1.0)
+                              for e in events if isinstance(e, RepEvent)]))
+    assert len(reps[0]) == len(reps[1]) == workout(1)[0].truth.total_reps
+    np.testing.assert_allclose(reps[0], reps[1], atol=0.15)
