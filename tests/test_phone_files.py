@@ -5,6 +5,7 @@ export instead, and units that do not fit the data name the flag that fixes them
 from __future__ import annotations
 
 import json
+import zipfile
 
 import numpy as np
 import pytest
@@ -200,3 +201,31 @@ def test_the_acceleration_sign_changes_neither_the_count_nor_the_measures():
                               for e in events if isinstance(e, RepEvent)]))
     assert len(reps[0]) == len(reps[1]) == workout(1)[0].truth.total_reps
     np.testing.assert_allclose(reps[0], reps[1], atol=0.15)
+
+
+@pytest.mark.parametrize("name, body", [
+    ("Gyroscope.csv", "time,seconds_elapsed,z,y,x\n1,0,0,0,0\n2,0.1,0,x,0\n"),     # not a number
+    ("Gyroscope.csv", 'time,seconds_elapsed,z,y,x\n1,0,"0\n,0,0\n'),               # a quote across lines
+    ("Gyroscope.csv", "time,seconds_elapsed,z,y,x\n1,0\x00,0,0,0\n"),              # a NUL byte
+    ("Gyroscope.csv", "time,seconds_elapsed,z,y\n1,0,0,0\n"),                      # a column missing
+    ("Raw Data.csv", '"Time (s)","Acceleration x (m/s^2)"\n0,1\n'),                # half a table
+    ("Gyroscope.csv", b"\xff\xfe\x00"),                                            # not text
+])
+def test_a_broken_export_is_one_line(tmp_path, capsys, name, body):
+    files = sensor_logger_files("Android") if name != "Raw Data.csv" else {}
+    files[name] = body
+    rc, err = analyze(capsys, write_zip(tmp_path / "x.zip", files))
+    assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("hingemarch analyze: error: "), err
+
+
+def test_a_hostile_xlsx_is_one_line(tmp_path, capsys):
+    _, acc, gyr = phyphox_columns(1)
+    book = xlsx(tmp_path / "b.xlsx", {"Raw Data": acc + gyr})
+    with zipfile.ZipFile(book) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    sheet = files["xl/worksheets/sheet1.xml"].decode()
+    for bad in (sheet.replace("<c><v>", '<c r="ZZZZZZ9"><v>', 1), sheet.replace("<c><v>", '<c t="s"><v>', 1),
+                sheet[:len(sheet) // 2]):
+        files["xl/worksheets/sheet1.xml"] = bad.encode()
+        rc, err = analyze(capsys, write_zip(tmp_path / "bad.xlsx", files))
+        assert rc == 2 and len(err.splitlines()) == 1 and "not a readable .xlsx workbook" in err, err

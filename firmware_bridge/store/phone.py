@@ -120,11 +120,16 @@ def parse_csv(name: str, text: str, pick, skip_bad: bool, problems: list[str]) -
     first = body[0][1]
     delimiter = max("\t;,", key=first.count)
     decimal_comma = delimiter != ","
-    header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter))]
+    try:
+        parsed = list(csv.reader((line for _, line in body), delimiter=delimiter))
+    except csv.Error as e:
+        raise DataError(f"{name}: not a CSV file ({e})") from None
+    if len(parsed) != len(body):
+        raise DataError(f"{name}: a quoted cell runs over more than one line: not an app's export")
+    header = [h.strip() for h in parsed[0]]
     idx = pick(header)
     out = []
-    for lineno, line in body[1:]:
-        cells = next(csv.reader([line], delimiter=delimiter))
+    for (lineno, line), cells in zip(body[1:], parsed[1:], strict=True):
         try:
             if len(cells) < len(header):
                 raise ValueError(f"expected {len(header)} fields, got {len(cells)}")
@@ -174,19 +179,28 @@ def parse_xlsx(path: Path, pick, skip_bad: bool, problems: list[str]) -> list[Ta
             info = z.getinfo(member)
             if info.file_size > MAX_ENTRY_BYTES:
                 raise DataError(f"{path}: sheet {sheet.get('name')!r} is larger than {MAX_ENTRY_BYTES >> 30} GiB")
-            tables.append(_sheet_table(f"{path}:{sheet.get('name')}", z.read(member), shared, pick, skip_bad, problems))
+            with z.open(info) as stream:
+                tables.append(_sheet_table(f"{path}:{sheet.get('name')}", stream, shared, pick, skip_bad, problems))
         return tables
-    except (KeyError, ElementTree.ParseError, zipfile.BadZipFile, OSError) as e:
+    except (KeyError, IndexError, ValueError, ElementTree.ParseError, zipfile.BadZipFile, OSError) as e:
         raise DataError(f"{path}: not a readable .xlsx workbook ({e})") from None
 
 
-def _sheet_table(name: str, xml: bytes, shared: list[str], pick, skip_bad: bool, problems: list[str]) -> Table:
+MAX_COLUMNS = 16384                # Excel's widest sheet (XFD): a cell reference beyond it is no sheet
+
+
+def _sheet_rows(stream, shared: list[str]):
+    """A worksheet's rows as lists of cell values (str or float; nan for an empty number), streamed
+    (``iterparse``, each row cleared once read) so a long recording needs no whole XML tree."""
     m = f"{{{_NS['m']}}}"
-    rows: list[list[object]] = []
-    for row in ElementTree.fromstring(xml).iter(f"{m}row"):
+    for _, row in ElementTree.iterparse(stream, events=("end",)):
+        if row.tag != f"{m}row":
+            continue
         cells: list[object] = []
-        for i, c in enumerate(row.findall(f"{m}c")):
-            col = _column_index(c.get("r"), len(cells) if i else 0)
+        for c in row.findall(f"{m}c"):
+            col = _column_index(c.get("r"), len(cells))
+            if col >= MAX_COLUMNS:
+                raise ValueError(f"cell {c.get('r')} is beyond any sheet")
             kind, v = c.get("t"), c.find(f"{m}v")
             if kind == "inlineStr":
                 value: object = "".join(t.text or "" for t in c.iter(f"{m}t"))
@@ -196,15 +210,21 @@ def _sheet_table(name: str, xml: bytes, shared: list[str], pick, skip_bad: bool,
                 value = v.text if v is not None else ""
             else:
                 value = float(v.text) if v is not None and v.text else math.nan
-            cells += [math.nan] * (col - len(cells) + 1) if col >= len(cells) else []
+            cells += [math.nan] * (col + 1 - len(cells))
             cells[col] = value
-        rows.append(cells)
-    if not rows:
+        row.clear()
+        yield cells
+
+
+def _sheet_table(name: str, stream, shared: list[str], pick, skip_bad: bool, problems: list[str]) -> Table:
+    rows = _sheet_rows(stream, shared)
+    first = next(rows, None)
+    if first is None:
         raise DataError(f"{name}: no header row")
-    header = [str(h).strip() for h in rows[0]]
+    header = [str(h).strip() for h in first]
     idx = pick(header)
     out = []
-    for n, cells in enumerate(rows[1:], start=2):
+    for n, cells in enumerate(rows, start=2):
         cells = cells + [math.nan] * len(header)
         try:
             out.append([math.nan if isinstance(cells[i], str) and cells[i].strip() in ("", "NaN", "nan")
@@ -378,7 +398,7 @@ def read_phone_export(path: str | Path, skip_bad_rows: bool = False
     is none of the formats above (so the caller tries its own). DataError for an export that is
     recognised but cannot be used, with what to record or export instead."""
     p = Path(path)
-    if (p / "samples.csv").is_file() or _head(p).startswith(FORMAT_MAGIC.encode()):
+    if not p.exists() or (p / "samples.csv").is_file() or _head(p).startswith(FORMAT_MAGIC.encode()):
         return None                                   # a session: store.samples reads it
     if p.suffix.lower() == ".xls":
         raise DataError(f"{p}: the legacy .xls format is not read: export from phyphox as Excel (.xlsx) or CSV")
@@ -387,7 +407,7 @@ def read_phone_export(path: str | Path, skip_bad_rows: bool = False
         meta, block, more = read_phyphox(parse_xlsx(p, phyphox_columns, skip_bad_rows, problems), "")
         return meta, block, problems + more
     if not (p.is_dir() or p.is_file()):
-        return None
+        return None                                   # a FIFO or device: store.samples says what it is
     entries = _entries(p)
     if any(f.lower() in entries for f in SENSOR_LOGGER_FILES) and any(
             _is_logger_csv(*entries[f.lower()]) for f in SENSOR_LOGGER_FILES if f.lower() in entries):
