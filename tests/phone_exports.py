@@ -46,17 +46,20 @@ def logger_csv(t_s: np.ndarray, xyz: np.ndarray) -> str:
     return "\n".join(rows) + "\n"
 
 
-def sensor_logger_files(platform: str, seed: int = 1, linear_only: bool = False) -> dict[str, str]:
-    """The CSV files of a Sensor Logger recording of a workout on ``platform`` (Android / iOS)."""
+def sensor_logger_files(platform: str, seed: int = 1, linear_only: bool = False,
+                        standardised: bool = False) -> dict[str, str]:
+    """The CSV files of a Sensor Logger recording of a workout on ``platform`` (Android / iOS);
+    ``standardised``: "Standardise Units & Frames" on (iOS then writes Android's sign)."""
     s, tg, gyro = workout(seed)
     b = s.block
     grav = gravity_of(b.t_s, b.accel_mps2)
     files = {"Gyroscope.csv": logger_csv(tg, gyro),
              "Metadata.csv": f"version,device name,recording time,platform\n3,test phone,2025-12-01_10-00-00,{platform}\n"}
     if platform == "iOS":
-        files["Accelerometer.csv"] = logger_csv(b.t_s, -(b.accel_mps2 - grav))
+        sign = 1.0 if standardised else -1.0
+        files["Accelerometer.csv"] = logger_csv(b.t_s, sign * (b.accel_mps2 - grav))
         if not linear_only:
-            files["Gravity.csv"] = logger_csv(b.t_s, -grav)
+            files["Gravity.csv"] = logger_csv(b.t_s, sign * grav)
     else:
         files["Accelerometer.csv"] = logger_csv(b.t_s, b.accel_mps2 - grav)
         if not linear_only:

@@ -29,9 +29,9 @@ def truth():
     return workout(1)[0].truth.total_reps
 
 
-@pytest.mark.parametrize("platform", ["Android", "iOS"])
-def test_a_sensor_logger_zip_counts_the_workout(tmp_path, capsys, truth, platform):
-    path = write_zip(tmp_path / "2025-12-01_10-00-00.zip", sensor_logger_files(platform))
+@pytest.mark.parametrize("platform, standardised", [("Android", False), ("iOS", False), ("iOS", True)])
+def test_a_sensor_logger_zip_counts_the_workout(tmp_path, capsys, truth, platform, standardised):
+    path = write_zip(tmp_path / "2025-12-01_10-00-00.zip", sensor_logger_files(platform, standardised=standardised))
     rc, doc = analyze(capsys, path)
     assert rc == 0, doc
     assert doc["totals"]["reps"] == truth
@@ -229,3 +229,16 @@ def test_a_hostile_xlsx_is_one_line(tmp_path, capsys):
         files["xl/worksheets/sheet1.xml"] = bad.encode()
         rc, err = analyze(capsys, write_zip(tmp_path / "bad.xlsx", files))
         assert rc == 2 and len(err.splitlines()) == 1 and "not a readable .xlsx workbook" in err, err
+
+
+def test_sensor_logger_values_in_g_are_read_as_g_with_a_note(tmp_path, capsys, truth):
+    """The documented unit is m/s²; a file in g (gravity reading 1) is not read 9.8 x too small."""
+    files = sensor_logger_files("iOS")
+    for name in ("Accelerometer.csv", "Gravity.csv"):
+        lines = files[name].splitlines()
+        rows = [r.split(",") for r in lines[1:]]
+        files[name] = "\n".join([lines[0]] + [",".join(r[:2] + [repr(float(v) / 9.80665) for v in r[2:]])
+                                              for r in rows]) + "\n"
+    rc, doc = analyze(capsys, write_zip(tmp_path / "g.zip", files))
+    assert rc == 0 and doc["totals"]["reps"] == truth
+    assert any("Gravity.csv: gravity reads 1.00, so the values are in g" in p for p in doc["problems"])

@@ -1,8 +1,8 @@
 """Phone app exports, read as the apps write them: Sensor Logger and phyphox (docs/phone.md).
 
 - **Sensor Logger** (a zip export, or its folder unzipped): one CSV per sensor, columns
-  ``time,seconds_elapsed,z,y,x`` (``time`` in ns since the epoch). Acceleration is in m/s² and the
-  gyro in rad/s on both platforms; ``TotalAcceleration.csv`` (Android) has gravity in it, while
+  ``time,seconds_elapsed,z,y,x`` (``time`` in ns since the epoch). Acceleration is in m/s² (a file
+  whose gravity reads 1 is in g and read so, with a note) and the gyro in rad/s on both platforms; ``TotalAcceleration.csv`` (Android) has gravity in it, while
   ``Accelerometer.csv`` has not and is added to ``Gravity.csv`` (iOS). ``Metadata.csv`` names the
   platform: on iOS, unless "Standardise Units & Frames" was on, acceleration and gravity have the
   opposite sign to Android's (the export does not say which), so an iOS file is turned into
@@ -265,6 +265,16 @@ def _logger_series(entries, filename: str, scale: float, skip_bad: bool, problem
     return _ordered(name, col["time"] * 1e-9, np.column_stack([col["x"], col["y"], col["z"]]) * scale, problems)
 
 
+def _g_scale(s: Series, name: str, problems: list[str]) -> float:
+    """1, or standard gravity when the file's gravity is about 1 (values in g, not the documented
+    m/s²: never read 9.8 x too small), which a note says."""
+    rest = float(np.median(np.linalg.norm(s.xyz, axis=1)))
+    if 0.8 < rest < 1.2:
+        problems.append(f"{name}: gravity reads {rest:.2f}, so the values are in g (not m/s²) and are read as g")
+        return STANDARD_GRAVITY_MPS2
+    return 1.0
+
+
 def _platform(entries) -> str:
     """``platform`` of Sensor Logger's Metadata.csv (iOS / Android), '' when absent."""
     if "metadata.csv" not in entries:
@@ -288,8 +298,11 @@ def read_sensor_logger(entries, skip_bad: bool) -> tuple[SessionMeta, SampleBloc
         if grav is None:
             raise DataError(f"{entries['accelerometer.csv'][0]}: acceleration without gravity and no "
                             f"Gravity.csv to add: {WITH_GRAVITY_HINT}")
+        scale = _g_scale(grav, "Gravity.csv", problems)
         sign = -1.0 if platform.lower() == "ios" else 1.0      # iOS's sign -> Android's (module doc)
-        total = Series(lin.t_s, sign * (lin.xyz + _at(grav, lin.t_s)))
+        total = Series(lin.t_s, sign * scale * (lin.xyz + _at(grav, lin.t_s)))
+    else:
+        total.xyz *= _g_scale(total, "TotalAcceleration.csv", problems)
     if gyro is None:
         raise DataError("Sensor Logger export without Gyroscope.csv: record the Gyroscope too (docs/phone.md)")
     sensor = f"sensor-logger-{platform.lower()}" if platform else "sensor-logger"
