@@ -2,8 +2,9 @@
 
 - **Sensor Logger** (a zip export, or its folder unzipped): one CSV per sensor, columns
   ``time,seconds_elapsed,z,y,x`` (``time`` in ns since the epoch). Acceleration is in m/s² (a file
-  whose gravity reads 1 is in g and read so, with a note) and the gyro in rad/s on both platforms; ``TotalAcceleration.csv`` (Android) has gravity in it, while
-  ``Accelerometer.csv`` has not and is added to ``Gravity.csv`` (iOS). ``Metadata.csv`` names the
+  whose gravity reads 1 is in g and read so, with a note) and the gyro in rad/s on both platforms;
+  ``TotalAcceleration.csv`` (Android) has gravity in it, while ``Accelerometer.csv`` has not and is
+  added to ``Gravity.csv`` (iOS). ``Metadata.csv`` names the
   platform: on iOS, unless "Standardise Units & Frames" was on, acceleration and gravity have the
   opposite sign to Android's (the export does not say which), so an iOS file is turned into
   Android's sign; the count and the angles do not depend on that sign.
@@ -255,6 +256,7 @@ def _logger_series(entries, filename: str, scale: float, skip_bad: bool, problem
     if filename.lower() not in entries:
         return None
     name, where = entries[filename.lower()]
+
     def pick(header: list[str]) -> list[int]:
         missing = [c for c in LOGGER_COLUMNS if c not in header]
         if missing:
