@@ -288,6 +288,8 @@ def ha_discovery(topics: Topics, ha_prefix: str, version: str, page_url: str = "
         extra = {"unit_of_measurement": unit} if unit else {}
         if state_class:
             extra["state_class"] = state_class
+        if unit:      # an empty tile (no rep yet) is Home Assistant's "None": unknown, not a bad number
+            extra["value_template"] = "{{ value if value else 'None' }}"
         entity("sensor", name, name=label, state_topic=topics.value(name), icon=icon, **extra)
     entity("select", "side", name="Side", state_topic=topics.value("side"), command_topic=topics.command("side"),
            options=list(SIDES))
