@@ -120,3 +120,39 @@ def _accel_hint(g: float) -> str:
     if 8.0 < g < 12.0:
         return "it looks like values in m/s² read as g (wrong --accel-unit?)"
     return "is the sensor calibrated (hingemarch calibrate), and the unit right (--accel-unit)?"
+
+
+REST_WINDOW_S = 1.0           # a recording's resting magnitude: from windows this long...
+REST_QUIET_FRAC = 0.1         # ...the steadiest tenth of them (least spread of |a|)
+
+
+def resting_magnitude(t_s: np.ndarray, accel: np.ndarray) -> float:
+    """A whole recording's |acceleration| at rest, in its own unit: the median of the steadiest 1 s
+    windows' means (no gyro used, so it holds whatever the gyro's unit); nan when under 1 s of data."""
+    if len(t_s) < 2 or t_s[-1] - t_s[0] < REST_WINDOW_S:
+        return math.nan
+    mag = np.linalg.norm(accel, axis=1)
+    edges = np.searchsorted(t_s, np.arange(t_s[0], t_s[-1] + 1e-9, REST_WINDOW_S))
+    spans = [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b - a >= 2]
+    if not spans:
+        return math.nan
+    means = np.array([mag[a:b].mean() for a, b in spans])
+    spread = np.array([mag[a:b].std() for a, b in spans])
+    quiet = np.argsort(spread)[:max(1, int(len(spans) * REST_QUIET_FRAC))]
+    return float(np.median(means[quiet]))
+
+
+def gyro_turn_ratio(t_s: np.ndarray, accel: np.ndarray, gyro_dps: np.ndarray) -> float:
+    """How far the gyro (read as deg/s) turned over the spans where the accelerometer's direction
+    turned clearly, per degree the accelerometer turned (about 1 when the unit is right, ~1/57 for
+    rad/s read as deg/s); nan until ``TURN_EVIDENCE_DEG`` of turning was seen. The same measure as
+    ``Health``'s, on a whole recording sampled at 50 Hz."""
+    if len(t_s) < 2:
+        return math.nan
+    grid = np.arange(t_s[0], t_s[-1], 1.0 / 50.0)
+    a = np.column_stack([np.interp(grid, t_s, accel[:, i]) for i in range(3)])
+    g = np.column_stack([np.interp(grid, t_s, gyro_dps[:, i]) for i in range(3)])
+    h = Health(50.0)
+    h.feed(a, g)
+    h._measure()
+    return h.gyro_turn_deg / h.accel_turn_deg if h.accel_turn_deg >= TURN_EVIDENCE_DEG else math.nan

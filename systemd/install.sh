@@ -6,6 +6,8 @@
 #     --phone NAME[:DEV]   (or --add-phone) a broker account for a phone or athlete: reads device DEV,
 #                          default this Pi's, sends its commands; random password printed once (repeatable)
 #     --device ID          a broker account for another device publishing to this broker (repeatable)
+#     --home-assistant NAME  a broker account for Home Assistant: reads every device and the discovery,
+#                          sends commands, writes its own birth message; random password printed once
 #     --tls                also MQTT over TLS on 8883, with a private CA made under /etc/mosquitto/certs/
 #     --bind ADDRESS       the broker's listeners on ADDRESS only (e.g. 127.0.0.1); a new broker config only
 #   sudo systemd/install.sh --uninstall           remove the service and its venv; keep config and sessions
@@ -177,7 +179,23 @@ acl_phone_block() {
         "topic readwrite metrics/exchange"
 }
 
-# Accounts asked for with --device and --phone: made when absent, with a password shown only now.
+acl_home_assistant_block() {
+    append_acl "# home assistant $1 (systemd/install.sh --home-assistant): every device's tiles, status and" \
+        "# discovery ($HA_PREFIX/#), their commands, and its own birth message ($HA_PREFIX/status)" \
+        "user $1" "topic read $PREFIX/#" "topic write $PREFIX/+/cmd" "topic write $PREFIX/+/cmd/#" \
+        "topic read $HA_PREFIX/#" "topic write $HA_PREFIX/status"
+}
+
+# acl_rule REGEX: a topic line of an account other than a Home Assistant one matches REGEX.
+acl_rule() {
+    [ -f "$ROOT$BROKER_ACL" ] && awk -v re="$1" '
+        /^# home assistant / { ha[$4] = 1 }
+        /^user / { user = $2 }
+        $0 ~ re && !(user in ha) { found = 1 }
+        END { exit !found }' "$ROOT$BROKER_ACL"
+}
+
+# Accounts asked for with --device, --phone and --home-assistant: made when absent, with a password shown only now.
 add_requested_accounts() {
     local spec name dev password
     for name in "${EXTRA_DEVICES[@]}"; do
@@ -197,6 +215,14 @@ add_requested_accounts() {
         acl_has_user "$name" || acl_phone_block "$name" "$dev"
         say "broker account $name (phone for device $dev): created; password (shown only now): $password"
         has_account "$dev" || say "  note: no account $dev on this broker (yet): another device's? add it with --device $dev"
+    done
+    for name in "${HOME_ASSISTANTS[@]}"; do
+        if has_account "$name"; then say "broker account $name: exists (kept)"; continue; fi
+        password="$(random_password)"
+        add_account "$name" "$password"
+        acl_has_user "$name" || acl_home_assistant_block "$name"
+        say "broker account $name (Home Assistant): created; password (shown only now): $password"
+        say "  in Home Assistant's MQTT integration: this broker, user $name and this password; on each device [mqtt] ha_discovery = true"
     done
 }
 
@@ -284,7 +310,7 @@ install_files() {
         give_to_mosquitto "$ROOT$BROKER_ACL"
     fi
     if [ -n "$password" ] && ! acl_has_user "$DEVICE_ID"; then acl_device_block "$DEVICE_ID"; fi
-    if grep -qE "^topic +[a-z]+ +${PREFIX//./\\.}/(\\+|#)" "$ROOT$BROKER_ACL"; then
+    if acl_rule "^topic +[a-z]+ +${PREFIX//./\\.}/(\\+|#)"; then
         say "$BROKER_ACL: an account there may use every device's topics (the old shared ACL);" \
             "docs/install.md says how to switch to one account per device and phone"
     fi
@@ -336,7 +362,7 @@ uninstall() {
         "(Mosquitto itself stays installed)"
 }
 
-action=install purge="" DEVICE_ID_ARG="" TLS="" BIND="" PHONES=() EXTRA_DEVICES=()
+action=install purge="" DEVICE_ID_ARG="" TLS="" BIND="" PHONES=() EXTRA_DEVICES=() HOME_ASSISTANTS=()
 need_value() { [ "$2" -ge 2 ] || die "$1 needs a value (see --help)"; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -346,8 +372,9 @@ while [ $# -gt 0 ]; do
         --device-id) need_value "$1" $#; DEVICE_ID_ARG="$2"; shift ;;
         --device) need_value "$1" $#; EXTRA_DEVICES+=("$2"); shift ;;
         --phone|--add-phone) need_value "$1" $#; PHONES+=("$2"); shift ;;
+        --home-assistant) need_value "$1" $#; HOME_ASSISTANTS+=("$2"); shift ;;
         --bind) need_value "$1" $#; BIND="$2"; shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
     shift
@@ -372,14 +399,14 @@ fi
 valid_name "$DEVICE_ID" || die "device id $DEVICE_ID: letters, digits, _ . - only"
 PREFIX="$(toml_mqtt "$ROOT$CONF" topic_prefix)"; PREFIX="${PREFIX:-hingemarch}"
 HA_PREFIX="$(toml_mqtt "$ROOT$CONF" ha_prefix)"; HA_PREFIX="${HA_PREFIX:-homeassistant}"
-for spec in "${EXTRA_DEVICES[@]}" "${PHONES[@]}"; do
+for spec in "${EXTRA_DEVICES[@]}" "${PHONES[@]}" "${HOME_ASSISTANTS[@]}"; do
     valid_name "${spec%%:*}" || die "account ${spec%%:*}: letters, digits, _ . - only"
     [[ "$spec" != *:* ]] || valid_name "${spec#*:}" || die "--phone $spec: device ${spec#*:}: letters, digits, _ . - only"
 done
-for spec in "${PHONES[@]}"; do
-    name="${spec%%:*}"
+for spec in "${PHONES[@]/#/--phone }" "${HOME_ASSISTANTS[@]/#/--home-assistant }"; do
+    name="${spec#* }"; name="${name%%:*}"
     if [ "$name" = "$DEVICE_ID" ] || [[ " ${EXTRA_DEVICES[*]} " == *" $name "* ]]; then
-        die "--phone $name: that is a device's account name; give the phone its own"
+        die "${spec%% *} $name: that is a device's account name; give it its own"
     fi
 done
 enable_i2c
@@ -389,7 +416,7 @@ install_venv
 link_command
 install_files
 start_services
-if ! grep -qE '^topic +(write|readwrite) +[^ ]*/cmd' "$ROOT$BROKER_ACL"; then
+if ! acl_rule '^topic +(write|readwrite) +[^ ]*/cmd'; then
     say "phone: add its broker account with \`sudo systemd/install.sh --phone NAME\` (it reads $DEVICE_ID, sends its commands)"
 fi
 if [ -n "$CHANGED" ]; then say "done; changed:$CHANGED"; else say "done; nothing changed"; fi

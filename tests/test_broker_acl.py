@@ -6,6 +6,7 @@ The installed config is used as written, with only its ports moved to free loopb
 /etc/mosquitto/ paths into the temporary root."""
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import re
@@ -89,11 +90,11 @@ def broker(tmp_path_factory):
     root = tmp / "root"
     env = {**os.environ, "ROOT": str(root), "HINGEMARCH_SKIP": "venv"}
     out = subprocess.run(["bash", str(INSTALL), "--device-id", "pi-anna", "--device", "pi-ben", "--phone",
-                          "anna-phone", "--phone", "ben-phone:pi-ben", "--tls"], env=env, capture_output=True,
+                          "anna-phone", "--phone", "ben-phone:pi-ben", "--home-assistant", "ha", "--tls"], env=env, capture_output=True,
                          text=True, check=True, timeout=60).stdout
     passwords = dict(re.findall(r"^install: broker account (\S+) .*password \(shown only now\): (\S+)$", out, re.M))
     passwords["pi-anna"] = tomllib.loads((root / "etc/hingemarch/hingemarch.toml").read_text())["mqtt"]["password"]
-    assert set(passwords) == {"pi-anna", "pi-ben", "anna-phone", "ben-phone"}
+    assert set(passwords) == {"pi-anna", "pi-ben", "anna-phone", "ben-phone", "ha"}
     port, ws, tls_port = free_port(), free_port(), free_port()
     text = ""
     for name, moves in (("hingemarch.conf", {1883: port, 9001: ws}), ("hingemarch_tls.conf", {8883: tls_port})):
@@ -251,3 +252,97 @@ def test_the_service_runs_under_its_device_account(broker, clients, service):
                 break
     assert "hingemarch/pi-anna/reply" in phone.topics(), svc.log.read_text()
     assert not [t for t in other.topics() if "pi-anna" in t]
+
+
+# Home Assistant's MQTT discovery schema (home-assistant.io/integrations/mqtt, sensor.mqtt,
+# binary_sensor.mqtt, select.mqtt, button.mqtt): the keys each entity may carry, and their values.
+HA_COMMON = {"name", "unique_id", "default_entity_id", "availability_topic", "payload_available",
+             "payload_not_available", "device", "origin", "icon", "entity_category", "value_template"}
+HA_KEYS = {"sensor": HA_COMMON | {"state_topic", "unit_of_measurement", "state_class"},
+           "binary_sensor": HA_COMMON | {"state_topic", "device_class"},
+           "select": HA_COMMON | {"state_topic", "command_topic", "options"},
+           "button": HA_COMMON | {"command_topic", "payload_press"}}
+HA_STATE_CLASSES = {"measurement", "total", "total_increasing"}
+HA_DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version", "configuration_url"}
+
+
+def test_home_assistant_reads_the_services_discovery_as_it_documents_it(broker, clients, service):
+    """The installer's Home Assistant account, on the broker with the shipped ACL, receives every
+    discovery message the service (device account pi-anna, page on) publishes; each is what Home
+    Assistant documents, field by field, and a press from Home Assistant reaches the device."""
+    port, _, passwords, _ = broker
+    ha = clients("ha")
+    ha.subscribe("homeassistant/#", "hingemarch/#")
+    where = type("Where", (), {"host": LOOPBACK, "port": port})
+    web_port = free_port()
+    svc = service("--source", "sim", "--speed", "5", "--seed", "4", "--web", "--web-host", LOOPBACK,
+                  "--web-port", str(web_port), on=where, device_id="pi-anna", prefix="hingemarch",
+                  username="pi-anna", password=passwords["pi-anna"], ha_discovery=True)
+    svc.start()
+    node = "homeassistant/{}/hingemarch_pi-anna/{}/config"
+    expected = {node.format(d, n) for d, names in (
+        ("sensor", ("reps", "set", "depth_deg", "height_deg", "sway", "session", "problem_text")),
+        ("binary_sensor", ("problem",)), ("select", ("side",)),
+        ("button", ("start", "stop", "new_set", "undo"))) for n in names}
+    page = f"http://{LOOPBACK}:{web_port}/"
+
+    def fresh() -> set[str]:          # this run's messages (an earlier test's retained ones have no page)
+        return {t for t, p in ha.got if page.encode() in p}
+    with ha.cond:
+        assert ha.cond.wait_for(lambda: expected <= fresh(), 30), (expected - fresh(), svc.log.read_text())
+        configs = {t: json.loads(p) for t, p in ha.got if t in expected and page.encode() in p}
+    for topic, cfg in configs.items():
+        domain, name = topic.split("/")[1], topic.split("/")[3]
+        assert set(cfg) <= HA_KEYS[domain], (topic, set(cfg) - HA_KEYS[domain])
+        assert "object_id" not in cfg
+        assert cfg["default_entity_id"] == f"{domain}.hingemarch_pi-anna_{name}"
+        assert cfg["unique_id"] == f"hingemarch_pi-anna_{name}"
+        assert cfg["origin"]["name"] == "hingemarch" and cfg["origin"]["sw_version"]
+        assert cfg["origin"]["support_url"] == page
+        assert set(cfg["device"]) <= HA_DEVICE_KEYS and cfg["device"]["configuration_url"] == page
+        assert cfg["device"]["identifiers"] == ["hingemarch_pi-anna"]
+        assert (cfg["availability_topic"], cfg["payload_available"], cfg["payload_not_available"]) == (
+            "hingemarch/pi-anna/status", "online", "offline")
+        assert cfg.get("state_class", "measurement") in HA_STATE_CLASSES
+        assert cfg.get("entity_category", "diagnostic") == "diagnostic"
+    sensor = {n: configs[node.format("sensor", n)] for n in ("reps", "set", "depth_deg", "height_deg", "sway")}
+    assert sensor["reps"]["state_class"] == sensor["set"]["state_class"] == "total_increasing"
+    for n in ("depth_deg", "height_deg", "sway"):
+        assert (sensor[n]["state_class"], sensor[n]["unit_of_measurement"]) == ("measurement", "°")
+    problem = configs[node.format("binary_sensor", "problem")]
+    assert (problem["state_topic"], problem["device_class"], problem["entity_category"]) == (
+        "hingemarch/pi-anna/status/error", "problem", "diagnostic")
+    # every state topic a discovery message names is one Home Assistant's account may read, and live
+    with ha.cond:
+        assert ha.cond.wait_for(lambda: "hingemarch/pi-anna/value/reps" in ha.topics(), 30)
+    # a press from Home Assistant reaches the device: it answers on reply
+    button = configs[node.format("button", "new_set")]
+    for _ in range(50):                               # the service's subscription may not be active yet
+        assert not ha.publish(button["command_topic"], button["payload_press"]).rc
+        with ha.cond:
+            if ha.cond.wait_for(lambda: "hingemarch/pi-anna/reply" in ha.topics(), 0.2):
+                break
+    assert "hingemarch/pi-anna/reply" in ha.topics()
+    # Home Assistant's birth message is accepted; it cannot write a tile or another device's discovery
+    t = tag()
+    ha.publish("homeassistant/status", "online-" + t)
+    assert ha.receives("homeassistant/status", f"online-{t}".encode())
+    ha.publish("hingemarch/pi-anna/value/reps", "99-" + t)
+    ha.publish("homeassistant/sensor/hingemarch_pi-anna/reps/config", "fake-" + t)
+    time.sleep(NOT_DELIVERED_S)
+    assert not [m for m in ha.got if m[1] in (f"99-{t}".encode(), f"fake-{t}".encode())]
+
+
+def test_a_refused_discovery_is_logged_with_its_topic(broker, service):
+    """A device account whose ACL does not cover the discovery prefix (here: another prefix) gets
+    MQTT 5 "Not authorized" for each discovery message, and the service says so in its log."""
+    port, _, passwords, _ = broker
+    where = type("Where", (), {"host": LOOPBACK, "port": port})
+    svc = service("--source", "sim", "--speed", "5", "--seed", "4", on=where, device_id="pi-ben", prefix="hingemarch",
+                  username="pi-ben", password=passwords["pi-ben"], ha_discovery=True, ha_prefix="ha-elsewhere")
+    svc.start()
+    deadline = time.monotonic() + 30
+    while "refused a publish" not in svc.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    line = next(x for x in svc.log.read_text().splitlines() if "refused a publish" in x)
+    assert "ha-elsewhere/" in line and "Not authorized" in line and "docs/mqtt.md" in line

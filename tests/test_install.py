@@ -326,7 +326,9 @@ def test_the_device_id_defaults_to_the_host_name(tmp_path):
 
 def test_bad_account_names_are_refused_before_anything_is_written(tmp_path):
     for args, err in ((("--device-id", DEV, "--phone", DEV), f"--phone {DEV}: that is a device's account name; "
-                       "give the phone its own"),
+                       "give it its own"),
+                      (("--device-id", DEV, "--home-assistant", DEV), f"--home-assistant {DEV}: that is a device's "
+                       "account name; give it its own"),
                       (("--phone", "a/b"), "account a/b: letters, digits, _ . - only"),
                       (("--device", "a+"), "account a+: letters, digits, _ . - only"),
                       (("--phone", "p:pi/x"), "--phone p:pi/x: device pi/x: letters, digits, _ . - only"),
@@ -374,3 +376,16 @@ def test_tls_makes_a_ca_and_a_server_certificate_once(tmp_path):
     assert (certs / "hingemarch-ca.crt").read_bytes() == ca and not (certs / "hingemarch-server.crt").exists()
     install(tmp_path, "--uninstall", "--purge")
     assert not (tmp_path / TLS_CONF).exists() and not certs.exists()
+
+
+def test_a_home_assistant_account_reads_every_device_and_sends_commands(tmp_path):
+    out = install(tmp_path, "--device-id", DEV, "--home-assistant", "ha").stdout
+    assert set(shown_passwords(out)) == {"ha"}
+    assert acl_rules(tmp_path / ACL)[-6:] == ["user ha", "topic read hingemarch/#", "topic write hingemarch/+/cmd",
+                                              "topic write hingemarch/+/cmd/#", "topic read homeassistant/#",
+                                              "topic write homeassistant/status"]
+    assert "the old shared ACL" not in out.replace("\n", " ")   # Home Assistant reads all devices by design
+    assert PHONE_HINT in out                                    # its command rights are not a phone's
+    before = snapshot(tmp_path)
+    assert "broker account ha: exists (kept)" in install(tmp_path, "--home-assistant", "ha").stdout
+    assert snapshot(tmp_path) == before

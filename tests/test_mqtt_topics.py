@@ -109,3 +109,8 @@ def test_ha_discovery_points_at_the_tree():
     # every button's press payload is accepted by the command parser
     assert tp.parse_command(undo["command_topic"], undo["payload_press"].encode(), T).name == "undo"
     assert len({m["unique_id"] for m in msgs.values()}) == len(msgs)
+    assert not any("object_id" in m or "configuration_url" in m["device"] for m in msgs.values())   # no page: no URL
+    assert {m["default_entity_id"] for m in msgs.values()} == {
+        f"{t.split('/')[1]}.{t.split('/')[2]}_{t.split('/')[3]}" for t in msgs}
+    page = tp.ha_discovery(T, "homeassistant", "0.1", "http://pi-7.local:8080/")
+    assert all(json.loads(v)["device"]["configuration_url"] == "http://pi-7.local:8080/" for v in page.values())

@@ -1,7 +1,9 @@
 """Count and measure the reps in a recorded session.
 
-FILE is a session folder, its samples.csv, or any CSV with a header row when --columns names the
-time, accelerometer and gyroscope columns (and --time-unit/--accel-unit/--gyro-unit their units).
+FILE is a session folder, its samples.csv, a phone app's export as it comes (Sensor Logger's zip or
+folder, phyphox's CSV zip, CSV or .xlsx: docs/phone.md), or any CSV with a header row when --columns
+names the time, accelerometer and gyroscope columns (and --time-unit/--accel-unit/--gyro-unit their
+units; units that do not fit the data, such as ms read as s or g as m/s², are refused with the fix).
 A session recorded with the optional second sensor (second.csv) gets its sway per set too.
 Prints a per-set table; --json prints the stable schema described in docs/analysis-json.md. No
 calibration is needed; when something keeps reps from being counted (no still moment, the
@@ -20,6 +22,7 @@ from analysis.reps import PLACEMENTS, RepParams
 from firmware_bridge.cli.flags import config_number
 from firmware_bridge.service.config import AXES, axis_vector
 from firmware_bridge.store.folder import samples_file, second_file
+from firmware_bridge.store.phone import read_phone_export
 from firmware_bridge.store.samples import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
 from imu.samples import SampleBlock
 
@@ -27,7 +30,8 @@ JSON_SCHEMA = "hingemarch.analysis/1"
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("file", metavar="FILE", help="session folder, samples.csv, or a generic CSV with --columns")
+    p.add_argument("file", metavar="FILE",
+                   help="session folder, samples.csv, a Sensor Logger or phyphox export, or a generic CSV with --columns")
     p.add_argument("--json", action="store_true", help="print JSON (schema hingemarch.analysis/1)")
     p.add_argument("--placement", choices=PLACEMENTS,
                    help="where the sensor was strapped (default: from the file's metadata, else thigh)")
@@ -46,6 +50,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def load(args) -> tuple:
+    if not args.columns:
+        phone = read_phone_export(args.file, args.skip_bad_rows)
+        if phone is not None:
+            return phone
     path = samples_file(args.file)
     if args.columns:
         cols = [c.strip() for c in args.columns.split(",")]

@@ -35,6 +35,7 @@ LOCAL_RECONNECT_MAX_S = 2    # a broker on this machine or the LAN is retried at
 STUCK_S = 10.0               # a callback running longer than this means the network thread is stuck
 STALL_S = 20.0               # connected, events queued, none acknowledged for this long: the link is dead
 WATCH_EVERY_S = 0.5
+MAX_IN_FLIGHT = 1000         # topics of unanswered QoS 1 publishes kept (to name a refused one)
 _LAN_SUFFIXES = (".local", ".lan", ".home", ".internal", ".home.arpa")
 
 
@@ -131,6 +132,11 @@ class Publisher:
         self._error = ""
         self._oncelog = _OnceLog()           # the broker's reachability
         self._faultlog = _OnceLog()          # repeated exceptions caught in callbacks
+        self._refusedlog = _OnceLog()        # publishes the broker refused (MQTT 5 reason codes)
+        self._flight_lock = threading.Lock()
+        self._in_flight: dict[int, str] = {}  # mid -> topic of a QoS 1/2 publish not yet answered
+        self._answered: dict[int, object] = {}  # mid -> reason code of an answer that came first
+        self.refused = 0                     # publishes the broker refused
         self._closed = False
         self.callback_errors: dict[str, int] = {}    # kind -> how many times it raised (caught)
         self.restarts = 0                            # paho clients replaced by the watchdog
@@ -148,6 +154,7 @@ class Publisher:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
         return client
 
     @property
@@ -233,19 +240,19 @@ class Publisher:
         with self._lock:
             self._error = message or ""
             if self.connected.is_set():
-                self.client.publish(self.topics.error, self._error, qos=1, retain=True)
+                self._publish(self.client, self.topics.error, self._error, qos=1, retain=True)
 
     def reply(self, cmd: tp.Command | None, ok: bool, error: str | None = None,
               session_id: str | None = None) -> None:
         """Answer a command on ``reply`` (and on its MQTT 5 response topic, if it gave one)."""
         payload = tp.reply_payload(cmd.name if cmd else None, cmd.id if cmd else None, ok, error, session_id)
-        self.client.publish(self.topics.reply, payload, qos=1)
+        self._publish(self.client, self.topics.reply, payload, qos=1)
         if cmd and cmd.response_topic:
             props = paho.Properties(paho.PacketTypes.PUBLISH)
             if cmd.correlation is not None:
                 props.CorrelationData = cmd.correlation
             try:
-                self.client.publish(cmd.response_topic, payload, qos=1, properties=props)
+                self._publish(self.client, cmd.response_topic, payload, qos=1, properties=props)
             except ValueError as e:   # e.g. a wildcard in the response topic: answer on reply only
                 log.warning("MQTT: cannot answer on response topic %r: %s", cmd.response_topic, e)
 
@@ -268,7 +275,7 @@ class Publisher:
                 self._wake.clear()
                 continue
             client = self.client
-            info = client.publish(row.topic, row.payload, qos=row.qos)
+            info = self._publish(client, row.topic, row.payload, qos=row.qos)
             # paho keeps an unacknowledged message and resends it after a reconnect: just wait.
             while not info.is_published() and not self._stop.is_set() and client is self.client:
                 try:
@@ -355,18 +362,53 @@ class Publisher:
         self._oncelog.recovered(f"MQTT: connected again; {len(self.outbox)} queued event(s) to deliver")
         for flt in self.topics.command_filters:
             client.subscribe(flt, qos=1)
-        client.publish(self.topics.status, tp.ONLINE, qos=1, retain=True)
+        self._publish(client, self.topics.status, tp.ONLINE, qos=1, retain=True)
         if self.settings.ha_discovery:
-            for topic, payload in tp.ha_discovery(self.topics, self.settings.ha_prefix, __version__).items():
-                client.publish(topic, payload, qos=1, retain=True)
+            for topic, payload in tp.ha_discovery(self.topics, self.settings.ha_prefix, __version__,
+                                                  self.settings.page_url).items():
+                self._publish(client, topic, payload, qos=1, retain=True)
         with self._lock:
-            client.publish(self.topics.error, self._error, qos=1, retain=True)
+            self._publish(client, self.topics.error, self._error, qos=1, retain=True)
             for name, text in self._tiles.items():
                 client.publish(self.topics.value(name), text, qos=0, retain=True)
             self._publish_state()
             self._progress_at = time.monotonic()
             self.connected.set()
         self._wake.set()
+
+    def _publish(self, client: paho.Client, topic: str, payload, qos: int, retain: bool = False, **kw):
+        """Publish, remembering a QoS 1/2 message's topic until the broker answers, so a refusal
+        (an MQTT 5 reason code, e.g. the ACL's "Not authorized") is logged with its topic. The answer
+        may come before ``publish`` returns: then it waits in ``_answered`` (no lock is held around
+        paho's publish, whose callbacks run under paho's own lock)."""
+        info = client.publish(topic, payload, qos=qos, retain=retain, **kw)
+        if qos and info.rc == paho.MQTT_ERR_SUCCESS:
+            with self._flight_lock:
+                early = self._answered.pop(info.mid, None)
+                if early is None:
+                    self._in_flight[info.mid] = topic
+                    while len(self._in_flight) > MAX_IN_FLIGHT:    # answers that never came (a dropped link)
+                        self._in_flight.pop(next(iter(self._in_flight)))
+            if early is not None:
+                self._answer(topic, early)
+        return info
+
+    @_guarded("on_publish")
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        with self._flight_lock:
+            topic = self._in_flight.pop(mid, None)
+            if topic is None:
+                self._answered[mid] = reason_code
+                while len(self._answered) > MAX_IN_FLIGHT:
+                    self._answered.pop(next(iter(self._answered)))
+        if topic is not None:
+            self._answer(topic, reason_code)
+
+    def _answer(self, topic: str, reason_code) -> None:
+        if reason_code.is_failure:
+            self.refused += 1
+            self._refusedlog.problem(f"MQTT: the broker refused a publish to {topic}: {reason_code} "
+                                     f"(its ACL must let this account write there: docs/mqtt.md)")
 
     @_guarded("on_connect_fail")
     def _on_connect_fail(self, client, userdata) -> None:

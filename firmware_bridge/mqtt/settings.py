@@ -26,3 +26,4 @@ class MqttSettings:
     reconnect_max_s: float
     ha_discovery: bool
     ha_prefix: str
+    page_url: str = ""                     # the live page, when served: Home Assistant's configuration_url

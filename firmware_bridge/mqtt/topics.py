@@ -257,30 +257,48 @@ def reply_payload(cmd_name: str | None, req_id: str | None, ok: bool, error: str
     return to_json({"cmd": cmd_name, "id": req_id, "ok": ok, "error": error, "session_id": session_id})
 
 
-def ha_discovery(topics: Topics, ha_prefix: str, version: str) -> dict[str, bytes]:
-    """Home Assistant MQTT discovery messages (topic -> retained payload) for tiles and buttons."""
+def ha_discovery(topics: Topics, ha_prefix: str, version: str, page_url: str = "") -> dict[str, bytes]:
+    """Home Assistant MQTT discovery messages (topic -> retained payload) for tiles, buttons and the
+    problem line, as Home Assistant documents them: ``default_entity_id`` (not the deprecated
+    ``object_id``), ``origin``, ``state_class`` and units where a value has history, the live page
+    (``page_url``, when served) as the device's ``configuration_url``."""
     node = f"{topics.prefix.replace('/', '_')}_{topics.device_id}".replace(".", "_")
     device = {"identifiers": [node], "name": f"hingemarch {topics.device_id}",
               "manufacturer": "hingemarch", "model": "wearable rep counter", "sw_version": version}
+    origin = {"name": "hingemarch", "sw_version": version}
+    if page_url:
+        device["configuration_url"] = page_url
+        origin["support_url"] = page_url
     common = {"availability_topic": topics.status, "payload_available": ONLINE,
-              "payload_not_available": OFFLINE, "device": device}
+              "payload_not_available": OFFLINE, "device": device, "origin": origin}
     out: dict[str, bytes] = {}
-    sensors = {"reps": ("Reps in set", None, "mdi:counter"), "set": ("Set", None, "mdi:format-list-numbered"),
-               "depth_deg": ("Last hinge depth", "°", "mdi:angle-acute"),
-               "height_deg": ("Last march height", "°", "mdi:angle-acute"),
-               "sway": ("Sway", "°", "mdi:scale-balance"), "session": ("Session", None, "mdi:run")}
-    for name, (label, unit, icon) in sensors.items():
-        cfg = {**common, "name": label, "unique_id": f"{node}_{name}", "object_id": f"{node}_{name}",
-               "state_topic": topics.value(name), "icon": icon}
-        if unit:
-            cfg.update(unit_of_measurement=unit, state_class="measurement")
-        out[f"{ha_prefix}/sensor/{node}/{name}/config"] = to_json(cfg)
-    out[f"{ha_prefix}/select/{node}/side/config"] = to_json(
-        {**common, "name": "Side", "unique_id": f"{node}_side", "object_id": f"{node}_side",
-         "state_topic": topics.value("side"), "command_topic": topics.command("side"), "options": list(SIDES)})
+
+    def entity(domain: str, key: str, **cfg) -> None:
+        out[f"{ha_prefix}/{domain}/{node}/{key}/config"] = to_json(
+            {**common, "unique_id": f"{node}_{key}", "default_entity_id": f"{domain}.{node}_{key}", **cfg})
+
+    # name -> (label, unit, state_class, icon): counts only grow within a set/session (a drop is a reset)
+    sensors = {"reps": ("Reps in set", None, "total_increasing", "mdi:counter"),
+               "set": ("Set", None, "total_increasing", "mdi:format-list-numbered"),
+               "depth_deg": ("Last hinge depth", "°", "measurement", "mdi:angle-acute"),
+               "height_deg": ("Last march height", "°", "measurement", "mdi:angle-acute"),
+               "sway": ("Sway", "°", "measurement", "mdi:scale-balance"),
+               "session": ("Session", None, None, "mdi:run")}
+    for name, (label, unit, state_class, icon) in sensors.items():
+        extra = {"unit_of_measurement": unit} if unit else {}
+        if state_class:
+            extra["state_class"] = state_class
+        if unit:      # an empty tile (no rep yet) is Home Assistant's "None": unknown, not a bad number
+            extra["value_template"] = "{{ value if value else 'None' }}"
+        entity("sensor", name, name=label, state_topic=topics.value(name), icon=icon, **extra)
+    entity("select", "side", name="Side", state_topic=topics.value("side"), command_topic=topics.command("side"),
+           options=list(SIDES))
     for name, label in {"start": "Start session", "stop": "Stop session", "new_set": "New set",
                         "undo": "Undo last rep"}.items():
-        out[f"{ha_prefix}/button/{node}/{name}/config"] = to_json(
-            {**common, "name": label, "unique_id": f"{node}_{name}", "object_id": f"{node}_{name}",
-             "command_topic": topics.command(name), "payload_press": "PRESS"})
+        entity("button", name, name=label, command_topic=topics.command(name), payload_press="PRESS")
+    # status/error: empty (removed) when all is well, else the problem lines
+    entity("binary_sensor", "problem", name="Problem", state_topic=topics.error, device_class="problem",
+           entity_category="diagnostic", value_template="{{ 'ON' if value else 'OFF' }}")
+    entity("sensor", "problem_text", name="Problem detail", state_topic=topics.error, entity_category="diagnostic",
+           icon="mdi:alert-circle-outline", value_template="{{ value[:255] if value else 'none' }}")
     return out

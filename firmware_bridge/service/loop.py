@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from firmware_bridge.mqtt.client import Publisher
@@ -46,6 +47,8 @@ def serve(cfg: Config, source, state: Path, on_block=None, *, device_id: str | N
             from firmware_bridge.web.app import start_for  # aiohttp only when the page is on
             web = start_for(service, cfg.web.host, cfg.web.port, cfg.web.token, sessions)
         if settings is not None:
+            if web is not None:
+                settings = replace(settings, page_url=web.url)
             outbox, problem = open_outbox(state / "mqtt" / f"outbox-{settings.topics.device_id}.sqlite3")
             if problem:    # a read-only state directory: publish anyway, from memory
                 service.notes.append(problem)

@@ -1,10 +1,10 @@
 """``--source`` names to Source objects: the one place that knows where samples come from.
 
-``sim``, ``replay:FILE`` (a v1 samples file or session folder), ``i2c`` (the [sensor] config) or a
-chip name (``mpu6050``, ``lsm6dsox``), ``emulated:CHIP`` (the real driver on an emulated chip
-moved by the simulator), and a phone: ``sensorlogger[:PORT]`` (Sensor Logger's HTTP push, received
-on PORT, 8000 by default) or ``phyphox:http://PHONE:PORT`` (phyphox's remote access, polled; the
-[phone] config). Everything after this hands out plain SampleBlocks.
+``sim``, ``replay:FILE`` (a v1 samples file or session folder, or a phone app's export), ``i2c``
+(the [sensor] config) or a chip name (``mpu6050``, ``lsm6dsox``), ``emulated:CHIP`` (the real
+driver on an emulated chip moved by the simulator), and a phone: ``sensorlogger[:PORT]`` (Sensor
+Logger's HTTP push, received on PORT, 8000 by default) or ``phyphox:http://PHONE:PORT`` (phyphox's
+remote access, polled; the [phone] config). Everything after this hands out plain SampleBlocks.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from analysis.errors import HingemarchError, one_line
 from firmware_bridge.service.config import Config
 from firmware_bridge.store.folder import samples_file
+from firmware_bridge.store.phone import read_phone_export
 from firmware_bridge.store.samples import read_samples
 from imu.errors import SensorNotFound
 from imu.samples import OneSensor, SampleBlock, SensorInfo, paced_blocks
@@ -34,10 +35,14 @@ class ReplaySource(OneSensor):
     recorded speed (0 or inf: as fast as the loop takes them)."""
 
     def __init__(self, path: str | Path, speed: float = 1.0, block_s: float = 0.1):
-        p = samples_file(path)
-        if not p.is_file():
-            raise SourceError(f"replay: {p} does not exist")
-        meta, self._block, _ = read_samples(p)
+        phone = read_phone_export(path) if Path(path).exists() else None
+        if phone is not None:
+            meta, self._block, _ = phone
+        else:
+            p = samples_file(path)
+            if not p.is_file():
+                raise SourceError(f"replay: {p} does not exist")
+            meta, self._block, _ = read_samples(p)
         self.meta, self.speed, self.block_s = meta, speed, block_s
         self.info = SensorInfo(meta.sensor, meta.nominal_rate_hz, meta.accel_range_g,
                                meta.gyro_range_dps, meta.calibration)

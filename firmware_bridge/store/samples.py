@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from analysis.errors import DataError, HingemarchError
+from analysis.health import GYRO_HIGH, GYRO_LOW, gyro_turn_ratio, resting_magnitude
 from analysis.units import STANDARD_GRAVITY_MPS2
 from imu.samples import SampleBlock
 
@@ -305,7 +306,7 @@ def _as_block(rows: list) -> SampleBlock:
     return SampleBlock(a[:, 0], a[:, 1:4], a[:, 4:7])
 
 
-TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
+TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 ACCEL_SCALE = {"mps2": 1.0, "g": STANDARD_GRAVITY_MPS2}
 GYRO_SCALE = {"dps": 1.0, "radps": 180.0 / math.pi}
 
@@ -339,16 +340,63 @@ def read_generic_csv(path: str | os.PathLike, time_col: str, accel_cols: list[st
         raise DataError(f"{p}:{body[0][0]}: no column named {', '.join(map(repr, missing))}; "
                         f"the header has {', '.join(header)}")
     idx = [header.index(c) for c in wanted]
+    decimal_comma = dialect.delimiter != ","       # "1,5" in a file separated by ; or tabs
     rows = []
     for lineno, line in body[1:]:
         cells = next(csv.reader([line], dialect))
-        rows.append((lineno, ",".join(cells[i].strip() if i < len(cells) else "" for i in idx)))
+        picked = (cells[i].strip() if i < len(cells) else "" for i in idx)
+        rows.append((lineno, ",".join(c.replace(",", ".") if decimal_comma else c for c in picked)))
     problems: list[str] = []
     data = _parse_rows(p, rows, 7, skip_bad_rows, problems,
                        (TIME_SCALE[time_unit], ACCEL_SCALE[accel_unit], GYRO_SCALE[gyro_unit]))
     t_s = (data[:, 0] - (data[0, 0] if len(data) else 0.0)) * TIME_SCALE[time_unit]
     _check_time(p, t_s)
     rate = 1.0 / float(np.median(np.diff(t_s))) if len(t_s) > 1 else 100.0
-    meta = SessionMeta(sensor="generic-csv", nominal_rate_hz=round(rate, 3))
-    return meta, SampleBlock(t_s, data[:, 1:4] * ACCEL_SCALE[accel_unit],
-                             data[:, 4:7] * GYRO_SCALE[gyro_unit]), problems
+    block = SampleBlock(t_s, data[:, 1:4] * ACCEL_SCALE[accel_unit], data[:, 4:7] * GYRO_SCALE[gyro_unit])
+    unit_problem = generic_unit_problem(block, rate, time_unit, accel_unit, gyro_unit)
+    if unit_problem:
+        raise DataError(f"{p}: {unit_problem}")
+    return SessionMeta(sensor="generic-csv", nominal_rate_hz=round(rate, 3)), block, problems
+
+
+MIN_RATE_HZ, MAX_RATE_HZ = 2.0, 10_000.0   # a sample rate outside these says the time unit is wrong
+LINEAR_REST_G = 0.05                       # a resting |a| below this (in g) is acceleration without gravity
+
+
+def linear_acceleration(block: SampleBlock) -> float | None:
+    """The resting |a| in m/s² when it is so near 0 that the file holds acceleration without gravity
+    (a phone's "linear acceleration", useless for the leg's tilt), else None."""
+    rest = resting_magnitude(block.t_s, block.accel_mps2)
+    return rest if rest < LINEAR_REST_G * STANDARD_GRAVITY_MPS2 else None
+
+
+def generic_unit_problem(block: SampleBlock, rate_hz: float, time_unit: str, accel_unit: str,
+                         gyro_unit: str) -> str | None:
+    """What says a generic CSV was read with the wrong unit flags, with the likely fix, or None: a
+    sample rate no sensor has, a resting |a| near 0 (no gravity), near 1/9.8 g or 9.8 g, a gyro that
+    turns ~57 x too little or too much against the accelerometer's turning."""
+    if len(block) > 1 and not MIN_RATE_HZ <= rate_hz <= MAX_RATE_HZ:
+        step = 1.0 / rate_hz / TIME_SCALE[time_unit]
+        fits = [u for u, k in TIME_SCALE.items() if MIN_RATE_HZ <= 1.0 / (step * k) <= MAX_RATE_HZ]
+        fix = f"are they in {fits[0]} (--time-unit {fits[0]})?" if fits else "is --columns' first name the time?"
+        return (f"time stamps {step:g} apart read as {time_unit} make {rate_hz:.3g} samples per second, "
+                f"which no sensor gives: {fix}")
+    linear = linear_acceleration(block)
+    if linear is not None:
+        return (f"the acceleration is {linear:.2f} m/s² at rest, so it has no gravity in it (linear "
+                f"acceleration): export the accelerometer with gravity (docs/phone.md)")
+    rest_g = resting_magnitude(block.t_s, block.accel_mps2) / STANDARD_GRAVITY_MPS2
+    if 0.07 < rest_g < 0.14 and accel_unit != "g":
+        return (f"the accelerometer reads {rest_g * STANDARD_GRAVITY_MPS2:.3g} m/s² at rest, about 1/9.8 of "
+                f"gravity: are the values in g (--accel-unit g)?")
+    if 7.0 < rest_g < 14.0 and accel_unit == "g":
+        return (f"the accelerometer reads {rest_g:.3g} g at rest, about 9.8 x gravity: are the values in m/s² "
+                f"(--accel-unit mps2)?")
+    ratio = gyro_turn_ratio(block.t_s, block.accel_mps2, block.gyro_dps)
+    if ratio < GYRO_LOW and gyro_unit == "dps":
+        return (f"the gyro turned {ratio:.2g} x as far as the accelerometer saw: are its values in rad/s "
+                f"(--gyro-unit radps)?")
+    if ratio > GYRO_HIGH and gyro_unit == "radps":
+        return (f"the gyro turned {ratio:.3g} x as far as the accelerometer saw: are its values in deg/s "
+                f"(--gyro-unit dps)?")
+    return None
