@@ -33,6 +33,7 @@ from analysis.errors import DataError
 from analysis.units import STANDARD_GRAVITY_MPS2
 from firmware_bridge.store.samples import FORMAT_MAGIC, MAX_ACCEL_MPS2, MAX_GYRO_DPS, SessionMeta, linear_acceleration
 from firmware_bridge.store.tables import MAX_ENTRY_BYTES, Table, parse_csv, parse_xlsx
+from imu.phone.join import Joiner
 from imu.samples import SampleBlock
 
 RAD_TO_DEG = 180.0 / math.pi
@@ -152,7 +153,8 @@ def read_sensor_logger(entries, skip_bad: bool) -> tuple[SessionMeta, SampleBloc
                             f"Gravity.csv to add: {WITH_GRAVITY_HINT}")
         scale = _g_scale(grav, "Gravity.csv", problems)
         sign = -1.0 if platform.lower() == "ios" else 1.0      # iOS's sign -> Android's (module doc)
-        total = Series(lin.t_s, sign * scale * (lin.xyz + _at(grav, lin.t_s)))
+        t_s, linear, gravity = _joined(lin, grav)
+        total = Series(t_s, sign * scale * (linear + gravity))
     else:
         total.xyz *= _g_scale(total, "TotalAcceleration.csv", problems)
     if gyro is None:
@@ -230,18 +232,21 @@ def read_phyphox(tables: list[Table], start_utc: str) -> tuple[SessionMeta, Samp
 
 # --- merging two sensors' time stamps ----------------------------------------------------------------
 
-def _at(s: Series, t_s: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.interp(t_s, s.t_s, s.xyz[:, i]) for i in range(3)])
+def _joined(first: Series, second: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, first, second at t): the live phone sources' Joiner, so a file and a stream are joined
+    alike (over the span both recorded, never across a gap)."""
+    joiner = Joiner()
+    joiner.add_first(first.t_s, first.xyz)
+    joiner.add_second(second.t_s, second.xyz)
+    return joiner.take()
 
 
 def _merge(accel: Series, gyro: Series, sensor: str, problems: list[str]) -> tuple[SessionMeta, SampleBlock, list[str]]:
     """Accelerometer interpolated onto the gyro's stamps where both recorded; t_s from 0."""
-    lo, hi = max(accel.t_s[0], gyro.t_s[0]), min(accel.t_s[-1], gyro.t_s[-1])
-    keep = (gyro.t_s >= lo) & (gyro.t_s <= hi)
-    if keep.sum() < 2:
+    t, gyro_dps, accel_mps2 = _joined(gyro, accel)
+    if len(t) < 2:
         raise DataError("the accelerometer and the gyro did not record at the same time")
-    t = gyro.t_s[keep]
-    block = SampleBlock(t - t[0], _at(accel, t), gyro.xyz[keep])
+    block = SampleBlock(t - t[0], accel_mps2, gyro_dps)
     for what, values, limit, unit in (("acceleration", block.accel_mps2, MAX_ACCEL_MPS2, "m/s²"),
                                       ("rotation", block.gyro_dps, MAX_GYRO_DPS, "°/s")):
         worst = float(np.linalg.norm(values, axis=1).max())
