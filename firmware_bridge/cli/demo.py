@@ -80,14 +80,20 @@ def event_line(ev: dict) -> str | None:
     return None
 
 
-def status_line(state: dict, t_s: float, duration_s: float, width: int = 24) -> str:
+def status_line(state: dict, t_s: float, duration_s: float, columns: int = 100) -> str:
+    """The one-line view, at most ``columns - 1`` characters (so the terminal never wraps it and
+    each redraw stays on its line): the progress bar shrinks first, then the line is cut."""
     last = state.get("last_rep") or {}
     frac = min(1.0, t_s / duration_s) if duration_s else 0.0
-    bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
     rep = (f"last: hinge {last['hinge_depth_deg']:.0f} deg, march {last['march_height_deg']:.0f} deg, "
            f"{last['duration_s']:.1f} s" if last else "last: -")
-    return (f"set {state.get('set_index', 0)}  reps {state.get('reps_in_set', 0):>2}  {rep:<44} "
-            f"[{bar}] {frac * 100:3.0f}%")
+    head = f"{state.get('side') or ''} set {state.get('set_index', 0)}  reps {state.get('reps_in_set', 0):>2}  {rep:<44}"
+    room = columns - 1 - len(head) - len(" [] 100%")
+    width = min(24, room)
+    if width < 4:
+        return head[: max(columns - 1, 0)].rstrip()
+    bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+    return f"{head} [{bar}] {frac * 100:3.0f}%"
 
 
 def run(args) -> int:
@@ -135,7 +141,7 @@ def run(args) -> int:
             for line in lines:
                 print(line)
             if tty:
-                sys.stdout.write(status_line(state, service.t_s, duration))
+                sys.stdout.write(status_line(state, service.t_s, duration, shutil.get_terminal_size().columns))
                 sys.stdout.flush()
 
         service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block)

@@ -20,7 +20,7 @@ TRACE_WINDOW_S = 30.0    # seconds of leg angle a page shows (and gets when it c
 TRACE_MIN_DT_S = 0.04    # at most 25 trace points per second of session time
 TRACE_MAX_POINTS = 2000  # more than a window's worth at 25 Hz
 PUSH_MIN_S = 0.1         # at most ten pushes a second to a page, except after an event
-SET_KEYS = ("set_index", "reps", "start_s", "end_s", "mean_hinge_depth_deg", "mean_march_height_deg",
+SET_KEYS = ("set_index", "side", "reps", "start_s", "end_s", "mean_hinge_depth_deg", "mean_march_height_deg",
             "mean_duration_s")
 
 
