@@ -6,20 +6,23 @@
     GET  /sessions                      sessions list    GET  /api/sessions
     GET  /sessions/{id}                 report           GET  /api/sessions/{id}
     GET  /sessions/{id}/files/{name}    one file         GET  /sessions/{id}/zip   every file, one zip
+    POST /api/sessions/{id}/edits       add an edit      POST /api/sessions/{id}/edits/undo   undo the last
     GET  /static/{name}                 the page's own script and style sheet
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import zipfile
 
 from aiohttp import web
 
 from analysis.errors import HingemarchError
 from firmware_bridge.mqtt.topics import CommandError, Topics, parse_command, to_json
+from firmware_bridge.store.edits import EditError, undo_edit
 from firmware_bridge.store.folder import SAMPLES
+from firmware_bridge.store.view import edit_session, session_view
 from firmware_bridge.web import assets, pages
-from firmware_bridge.web.report import reps_and_sets
 from firmware_bridge.web.sessions import NotFound
 
 KEEPALIVE_S = 10.0           # an SSE "ping" this often, so the page can tell a silent link
@@ -46,6 +49,8 @@ def add_routes(app: web.Application, server) -> None:
     r.add_get("/sessions/{sid}/zip", download_zip, allow_head=False)
     r.add_get("/api/sessions", api_sessions)
     r.add_get("/api/sessions/{sid}", api_session)
+    r.add_post("/api/sessions/{sid}/edits", api_edit)
+    r.add_post("/api/sessions/{sid}/edits/undo", api_undo_edit)
 
 
 def _server(request: web.Request):
@@ -169,8 +174,10 @@ async def _report(request: web.Request) -> tuple[dict, dict]:
     folder = s.sessions.folder(sid)
     loop = asyncio.get_running_loop()
     row = await loop.run_in_executor(None, s.sessions.describe, sid)
-    reps, sets = await loop.run_in_executor(None, reps_and_sets, folder)
-    report = {"reps": reps, "sets": sets, "trace": None, "trace_error": None}
+    view = await loop.run_in_executor(None, session_view, folder)
+    report = {k: view[k] for k in ("reps", "sets", "sides", "totals", "notes", "deleted_reps", "edited",
+                                   "deleted", "edits")}
+    report.update(trace=None, trace_error=None)
     try:
         report["trace"] = await s.reports.trace(s.sessions.file(sid, SAMPLES))
     except NotFound:
@@ -188,6 +195,44 @@ async def report_page(request: web.Request) -> web.Response:
 async def api_session(request: web.Request) -> web.Response:
     row, report = await _report(request)
     return _json({**_urls(row), **report})
+
+
+async def _json_body(request: web.Request):
+    """A small JSON body (415 unless JSON, 408 if it does not arrive, 400 if it does not parse)."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send edits as JSON (Content-Type: application/json)")
+    try:
+        raw = await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text=f"the body did not arrive within {BODY_TIMEOUT_S:g} s") from None
+    try:
+        return json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise web.HTTPBadRequest(text="the body is not JSON") from None
+
+
+async def api_edit(request: web.Request) -> web.Response:
+    """Add an edit to a session (edits.json beside its files): 200 with the stored edit, 400 on a bad one."""
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    body = await _json_body(request)
+    try:
+        edit = await asyncio.get_running_loop().run_in_executor(None, edit_session, folder, body)
+    except EditError as e:
+        return _json({"ok": False, "error": str(e)}, 400)
+    return _json({"ok": True, "edit": edit})
+
+
+async def api_undo_edit(request: web.Request) -> web.Response:
+    """Undo a session's latest edit in force: 200 with it, 409 when there is none."""
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    await _json_body(request)
+    try:
+        edit = await asyncio.get_running_loop().run_in_executor(None, undo_edit, folder)
+    except EditError as e:
+        return _json({"ok": False, "error": str(e)}, 409)
+    return _json({"ok": True, "undone": edit})
 
 
 async def download(request: web.Request) -> web.FileResponse:
