@@ -15,6 +15,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", metavar="DIR", help="where the session folder goes "
                    "(default: $HINGEMARCH_STATE_DIR, $STATE_DIRECTORY, ~/.local/state/hingemarch)")
     p.add_argument("--no-mqtt", action="store_true", help="skip the broker; show the pipeline's own state")
+    p.add_argument("--exit", action="store_true",
+                   help="end when the workout ends (by default the web page stays up until Ctrl-C)")
 
 
 class PhoneView:
@@ -144,7 +147,7 @@ def run(args) -> int:
                 sys.stdout.write(status_line(state, service.t_s, duration, shutil.get_terminal_size().columns))
                 sys.stdout.flush()
 
-        service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block)
+        service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block, keep_web=not args.exit)
         if view:
             time.sleep(0.5)               # the last events are on their way through the broker
         if tty:
@@ -152,6 +155,8 @@ def run(args) -> int:
         for line in _drain(view) if view else []:
             print(line)
         _report(service, sim)
+        if service.web is not None:
+            _linger(service)
     finally:
         if view:
             view.close()
@@ -159,6 +164,18 @@ def run(args) -> int:
             broker.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _linger(service) -> None:
+    """Keep the page up after the workout ("session ended", with its report) until Ctrl-C."""
+    print(f"the page stays up (session ended, its report and the sessions): {service.web.url} "
+          "- Ctrl-C to end", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print()
+    finally:
+        service.web.stop()
 
 
 def _web_port(preferred: int = 8080) -> int:

@@ -111,6 +111,7 @@ class Service:
         self.last_folder: Path | None = None
         self.listeners: list = []    # listen(kind, body) in this thread: every event and command reply (web page)
         self.parts: dict = {}        # status of optional parts, shown in the state (e.g. "web")
+        self.web = None              # the web server kept up after the source ended (serve(keep_web=True))
 
     # --- called from the MQTT thread --------------------------------------------------------------
     def on_command(self, cmd: Command) -> None:

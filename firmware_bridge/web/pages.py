@@ -11,7 +11,7 @@ from html import escape
 from urllib.parse import quote
 
 from analysis.sides import SIDES, asymmetry_pct
-from firmware_bridge.web.svg import bar_chart, trace_chart
+from firmware_bridge.web.svg import bar_chart, line_chart, trace_chart
 
 
 def page(title: str, body: str, asset_version: str, script: str = "") -> str:
@@ -269,3 +269,49 @@ def _second_rms_deg(s: dict):
     """The second sensor's RMS sway of a set: the mean of its ML and AP RMS (deg), None if not recorded."""
     ml, ap = s.get("second_rms_ml_deg"), s.get("second_rms_ap_deg")
     return round((ml + ap) / 2, 3) if isinstance(ml, (int, float)) and isinstance(ap, (int, float)) else None
+
+
+def history_index_page(rows: list[dict], asset_version: str) -> str:
+    if not rows:
+        return page("History", "<h1>History</h1><p>No session recorded yet.</p>", asset_version)
+    items = "".join(f'<li class="card"><a class="title" href="/history/{quote(r["athlete"])}">'
+                    f'{escape(r["athlete"] or "(no name)")}</a><span class="figs"><b>{r["sessions"]}</b> '
+                    f'session(s), the last {when(r.get("last_utc"))}</span></li>' for r in rows)
+    return page("History", f'<h1>History</h1><ul class="sessions">{items}</ul>', asset_version)
+
+
+def history_page(hist: dict, asset_version: str) -> str:
+    """Each side's figures per session over time, charts and a table, and the sway baseline."""
+    rows = hist["sessions"]
+    labels = [when(r["start_utc"])[5:16] for r in rows]           # "11-25 10:30"
+    placements = {r.get("placement") for r in rows}
+    hl = height_label(placements.pop()) if len(placements) == 1 else "march height"
+
+    def per_side(key, fix=lambda r, v: v):
+        return [(side, side, [fix(r, (r["sides"].get(side) or {}).get(key)) for r in rows]) for side in SIDES]
+
+    def height(r, v):
+        return height_value(r.get("placement"), v)
+
+    charts = (f'<h2>Reps per session</h2>{line_chart(labels, per_side("reps"), "reps", "reps per session, each side")}'
+              f'<h2>Hinge depth</h2>{line_chart(labels, per_side("mean_hinge_depth_deg"), "°", "mean hinge depth")}'
+              f'<h2>{escape(hl.capitalize())}</h2>{line_chart(labels, per_side("mean_march_height_deg", height), "°", "mean " + hl)}'
+              f'<h2>Sway</h2>{line_chart(labels, per_side("mean_sway_deg"), "° RMS tilt", "mean set sway")}')
+    base = hist.get("sway_baseline")
+    base_html = (f'<p>Typical set sway: <b>{base["typical_deg"]:.2f}°</b> ± {base["spread_deg"]:.2f}° '
+                 f'(from {base["sets"]} sets in {base["sessions"]} sessions); the live page compares each set with it.</p>'
+                 if base else '<p class="sub">No sway baseline yet: it needs a few sessions with sway.</p>')
+    table = []
+    for r in reversed(rows):
+        for side, fig in r["sides"].items():
+            table.append([f'<a href="/sessions/{quote(r["session_id"])}">{when(r["start_utc"])}</a>'
+                          + (' <span class="edited">*</span>' if r.get("edited") else ""), escape(side),
+                          str(fig["reps"]), _f(fig.get("mean_hinge_depth_deg")),
+                          _f(height_value(r.get("placement"), fig.get("mean_march_height_deg"))),
+                          _f(fig.get("mean_duration_s"), 2), _f(fig.get("mean_sway_deg"), 2)])
+    head = ["session", "side", "reps", "depth °", f"{hl.split()[-1]} °", "tempo s", "sway °"]
+    body = (f'<h1>{escape(hist["athlete"] or "(no name)")}</h1><p class="figs"><b>{len(rows)}</b> session(s), '
+            f"{when(rows[0]['start_utc'])} to {when(rows[-1]['start_utc'])}</p>{base_html}{charts}"
+            f"<h2>Sessions</h2>{_table(head, table, 'history')}"
+            '<p class="sub">* edited by hand. Deleted sessions are left out.</p>')
+    return page(f'History of {hist["athlete"]}', body, asset_version)

@@ -7,6 +7,8 @@
     GET  /sessions/{id}                 report           GET  /api/sessions/{id}
     GET  /sessions/{id}/files/{name}    one file         GET  /sessions/{id}/zip   every file, one zip
     POST /api/sessions/{id}/edits       add an edit      POST /api/sessions/{id}/edits/undo   undo the last
+    GET  /history                       athletes         GET  /history/{athlete}   their sessions over time
+    GET  /api/history/{athlete}         the same as JSON
     GET  /static/{name}                 the page's own script and style sheet
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from firmware_bridge.mqtt.topics import CommandError, Topics, parse_command, to_
 from firmware_bridge.store.edits import EditError, undo_edit
 from firmware_bridge.store.folder import SAMPLES
 from firmware_bridge.store.view import edit_session, session_view
-from firmware_bridge.web import assets, pages
+from firmware_bridge.web import assets, history, pages
 from firmware_bridge.web.sessions import NotFound
 
 KEEPALIVE_S = 10.0           # an SSE "ping" this often, so the page can tell a silent link
@@ -50,6 +52,9 @@ def add_routes(app: web.Application, server) -> None:
     r.add_get("/api/sessions", api_sessions)
     r.add_get("/api/sessions/{sid}", api_session)
     r.add_post("/api/sessions/{sid}/edits", api_edit)
+    r.add_get("/history", history_index)
+    r.add_get("/history/{athlete}", history_page)
+    r.add_get("/api/history/{athlete}", api_history)
     r.add_post("/api/sessions/{sid}/edits/undo", api_undo_edit)
 
 
@@ -67,7 +72,10 @@ def _html(text: str) -> web.Response:
 
 # --- live ----------------------------------------------------------------------------------------
 async def live_page(request: web.Request) -> web.Response:
+    """The live page; without a live service (``hingemarch serve``) the sessions list instead."""
     s = _server(request)
+    if s.service is None:
+        raise web.HTTPFound("/sessions" + (f"?{request.query_string}" if request.query_string else ""))
     return _html(s.static["live.html"].decode().replace("__V__", s.asset_version))
 
 
@@ -195,6 +203,26 @@ async def report_page(request: web.Request) -> web.Response:
 async def api_session(request: web.Request) -> web.Response:
     row, report = await _report(request)
     return _json({**_urls(row), **report})
+
+
+async def history_index(request: web.Request) -> web.Response:
+    s = _server(request)
+    rows = await asyncio.get_running_loop().run_in_executor(None, history.athletes, s.sessions)
+    return _html(pages.history_index_page(rows, s.asset_version))
+
+
+async def _history(request: web.Request) -> dict:
+    s = _server(request)
+    return await asyncio.get_running_loop().run_in_executor(None, history.history, s.sessions,
+                                                            request.match_info["athlete"])
+
+
+async def history_page(request: web.Request) -> web.Response:
+    return _html(pages.history_page(await _history(request), _server(request).asset_version))
+
+
+async def api_history(request: web.Request) -> web.Response:
+    return _json(await _history(request))
 
 
 async def _json_body(request: web.Request):

@@ -152,6 +152,37 @@ def _bars(z: Size, labels, series, y_label, title, groups) -> str:
     return _frame(z, title, body, y_ticks, x_ticks, y_label)
 
 
+def line_chart(labels: list[str], series: list[tuple[str, str, list]], y_label: str, title: str) -> str:
+    """One point per label (a session), a line per series ``(name, css class, values)`` joining its
+    known points; a value None is a session without it."""
+    values = [v for _, _, vs in series for v in vs if isinstance(v, (int, float))]
+    if not labels or not values:
+        return '<p class="empty">Nothing to plot.</p>'
+    return _both(lambda z: _lines(z, labels, series, y_label, title, values))
+
+
+def _lines(z: Size, labels, series, y_label, title, values) -> str:
+    y, y_ticks = _y_scale(z, values)
+    n = len(labels)
+    step = (z.w - z.left - z.right - 2 * z.font) / max(n - 1, 1)
+    x = lambda i: z.left + z.font + (i * step if n > 1 else (z.w - z.left - z.right) / 2 - z.font)   # noqa: E731
+    every = max(1, math.ceil(z.font * 3.2 / max(step, 1e-9)))
+    x_ticks = [(x(i), lab) for i, lab in enumerate(labels) if i % every == 0]
+    body = []
+    for name, css, vs in series:
+        pts = [(x(i), y(v), i, v) for i, v in enumerate(vs) if isinstance(v, (int, float))]
+        if len(pts) > 1:
+            body.append(f'<polyline class="{css}" points="{" ".join(f"{a:.1f},{b:.1f}" for a, b, _, _ in pts)}"/>')
+        for a, b, i, v in pts:
+            body.append(f'<circle class="{css}" cx="{a:.1f}" cy="{b:.1f}" r="4"><title>{escape(labels[i])}: '
+                        f'{escape(name)} {v:g}</title></circle>')
+    x_legend = z.w - z.right
+    for name, css, _ in reversed(series):
+        body.append(f'<text class="legend {css}" x="{x_legend:.0f}" y="{z.font}" text-anchor="end">● {escape(name)}</text>')
+        x_legend -= (len(name) + 3) * z.font * 0.55
+    return _frame(z, title, body, y_ticks, x_ticks, y_label)
+
+
 def _frange(start: float, stop: float, step: float):
     v = start
     while v <= stop + 1e-9:

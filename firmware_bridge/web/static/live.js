@@ -33,6 +33,7 @@ function apply(msg) {
   view.state = msg.state || {};
   view.marks = msg.marks || [];
   view.sets = msg.sets || [];
+  view.recorded = !!msg.recorded;
   render();
 }
 
@@ -77,6 +78,10 @@ function render() {
   bar.style.width = pct + "%";
   bar.className = pct > 60 ? "high" : pct > 30 ? "mid" : "low";
   $("session").textContent = view.session ? "session " + view.session + (s.recording ? " · recording" : "") : "";
+  const ended = !s.running && !!view.session;       // the session is over: say so, and where it is now
+  $("ended").hidden = !ended;
+  $("ended-report").hidden = !(ended && view.recorded);
+  if (ended) $("ended-report").href = "/sessions/" + encodeURIComponent(view.session);
   const web = s.web || {};
   $("error").textContent = s.error || (s.sensor_status && s.sensor_status !== "ok" && s.running ? "sensor: " + s.sensor_status : "") || web.error || "";
   draw();
