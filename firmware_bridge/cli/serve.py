@@ -42,7 +42,7 @@ def run(args) -> int:
         raise HingemarchError(f"{root} is not a folder of sessions (give SESSIONS_DIR, or --state-dir)")
     host = args.host or (cfg.web.host if config_file(args.config) else "127.0.0.1")
     token = os.environ.get(TOKEN_ENV) or cfg.web.token
-    server = WebServer(host, cfg.web.port if args.port is None else args.port, token, root).start()
+    server = WebServer(host, cfg.web.port if args.port is None else args.port, token, root, live=False).start()
     print(f"hingemarch serve: the sessions in {root} on {server.url}"
           + (" (access token required)" if token else "") + "; Ctrl-C to stop", flush=True)
     stopping = threading.Event()

@@ -72,10 +72,10 @@ def _html(text: str) -> web.Response:
 
 # --- live ----------------------------------------------------------------------------------------
 async def live_page(request: web.Request) -> web.Response:
-    """The live page; without a live service (``hingemarch serve``) the sessions list instead."""
+    """The live page; on a sessions-only server (``hingemarch serve``) the sessions list instead."""
     s = _server(request)
-    if s.service is None:
-        raise web.HTTPFound("/sessions" + (f"?{request.query_string}" if request.query_string else ""))
+    if not s.live:      # a response, not raised: the token's cookie is set on a first visit
+        return web.Response(status=302, headers={"Location": "/sessions"})
     return _html(s.static["live.html"].decode().replace("__V__", s.asset_version))
 
 
