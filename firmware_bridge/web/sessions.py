@@ -1,10 +1,11 @@
-"""Read-only access to the session folders for the web page: names checked, nothing outside followed.
+"""Access to the session folders for the web page: names checked, nothing outside followed (edits
+are written only through :mod:`firmware_bridge.store.edits`, the raw files never).
 
 A session id or file name is one path component of letters, digits and ``_ . -`` (not starting with a
 dot); folders and files are taken only as real directories and regular files (``lstat``: a symlink,
 FIFO or device is as good as absent) whose resolved path is inside the sessions folder. Listing reads
-``summary.json`` of finished sessions and only the head and tail of ``samples.csv`` of open ones, so a
-long session being recorded never makes the list slow.
+``summary.json``, reps.csv, sets.csv and edits.json, and only the head and tail of ``samples.csv``, so
+a long session being recorded never makes the list slow.
 """
 from __future__ import annotations
 
