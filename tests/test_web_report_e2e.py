@@ -110,7 +110,9 @@ def test_an_edit_made_on_the_page_shows_and_is_undone(site):
     driver = _browser(390, 844)
     try:
         driver.get(f"http://127.0.0.1:{server.port}/sessions/{folder.name}")
-        wait = WebDriverWait(driver, 30, poll_frequency=0.05)
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+        wait = WebDriverWait(driver, 30, poll_frequency=0.05,    # the page reloads after each edit
+                             ignored_exceptions=(StaleElementReferenceException, NoSuchElementException))
         form = driver.find_element(By.CSS_SELECTOR, 'form[data-kind="set_count"]')
         Select(form.find_element(By.NAME, "set_index")).select_by_value("2")
         form.find_element(By.NAME, "reps").send_keys("6")

@@ -126,9 +126,12 @@ def _f(x, digits: int = 1) -> str:
     return f"{x:.{digits}f}" if isinstance(x, (int, float)) else escape(str(x))
 
 
-def _table(head: list[str], rows: list[list[str]], css: str = "") -> str:
-    th = "".join(f"<th>{h}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+def _table(head: list[str], rows: list[list[str]], css: str = "", optional: tuple[int, ...] = ()) -> str:
+    """A table in a box that scrolls sideways if it must (the page itself never does); the
+    ``optional`` columns are left out on a phone (style.css)."""
+    opt = lambda i: ' class="opt"' if i in optional else ""   # noqa: E731
+    th = "".join(f"<th{opt(i)}>{h}</th>" for i, h in enumerate(head))
+    body = "".join("<tr>" + "".join(f"<td{opt(i)}>{c}</td>" for i, c in enumerate(r)) + "</tr>" for r in rows)
     return f'<div class="scroll"><table class="{css}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
@@ -167,7 +170,7 @@ def sets_table(sets: list[dict], start_utc, placement) -> str:
                      _f(s.get("mean_hinge_depth_deg")), _f(height_value(placement, s.get("mean_march_height_deg"))),
                      _f(s.get("mean_duration_s"), 2), _f(s.get("sway_deg"), 2)])
     head = ["set", "side", "start", "reps", "depth °", f"{height_label(placement).split()[-1]} °", "tempo s", "sway °"]
-    return _table(head, rows, "sets")
+    return _table(head, rows, "sets", optional=(2,))
 
 
 def report_page(row: dict, report: dict, asset_version: str) -> str:
@@ -215,7 +218,8 @@ def report_page(row: dict, report: dict, asset_version: str) -> str:
              f'<button type="button" class="small" data-edit=\'{{"kind":"delete_rep","set_index":{int(r["set_index"])},'
              f'"rep_in_set":{int(r["rep_in_set"])}}}\' aria-label="delete set {r["set_index"]} rep {r["rep_in_set"]}">'
              f"delete</button>"] for r in reps]
-    reps_html = _table(["rep", "side", "at", "depth °", f"{hl.split()[-1]} °", "tempo s", "sway °", ""], rows, "reps")
+    reps_html = _table(["rep", "side", "at", "depth °", f"{hl.split()[-1]} °", "tempo s", "sway °", ""], rows, "reps",
+                       optional=(1, 2))
     if deleted:
         reps_html += f'<p class="sub">{len(deleted)} rep(s) deleted by an edit (undo below).</p>'
     starred = ('<p class="sub">* edited by hand; the raw files keep what was counted live.</p>'
