@@ -132,3 +132,55 @@ def test_an_edit_made_on_the_page_shows_and_is_undone(site):
         _check_layout(driver, "report after edits")
     finally:
         driver.quit()
+
+
+def test_the_light_theme_follows_the_phone_and_the_toggle_is_remembered(site):
+    from selenium.webdriver.common.by import By
+    server, folder = site
+    driver = _browser(390, 844)
+    bg = "return getComputedStyle(document.body).backgroundColor"
+    try:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                               {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+        driver.get(f"http://127.0.0.1:{server.port}/sessions/{folder.name}")
+        assert driver.execute_script(bg) == "rgb(255, 255, 255)"
+        toggle = driver.find_element(By.ID, "theme")
+        assert toggle.text == "Dark"
+        toggle.click()
+        assert driver.execute_script(bg) == "rgb(16, 19, 23)" and toggle.text == "Light"
+        driver.get(f"http://127.0.0.1:{server.port}/sessions")        # remembered on every page
+        assert driver.execute_script(bg) == "rgb(16, 19, 23)"
+        driver.find_element(By.ID, "theme").click()
+        _check_layout(driver, "sessions, light")
+        assert driver.execute_script(bg) == "rgb(255, 255, 255)"
+    finally:
+        driver.quit()
+
+
+def test_the_live_page_between_sets_shows_the_rest_the_total_and_says_why_the_trace_is_quiet(tmp_path):
+    from conftest import free_port
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from web_helpers import LiveService
+    live = LiveService(tmp_path, free_port()).start()
+    driver = _browser(390, 844)
+    try:
+        first, second = live.truth.sets
+        k = live.source.sim.stage.clock_factor                # sample time per true second
+        live.source.advance_to((first.end_s + 23.0) * k)      # set 1 is over (set gap 20 s), resting
+        driver.get(f"http://127.0.0.1:{live.port}/")
+        wait = WebDriverWait(driver, 60, poll_frequency=0.05)
+        text = lambda el: driver.find_element(By.ID, el).text   # noqa: E731
+        wait.until(lambda d: text("caption").startswith("set 1 done · rest 0:"))
+        assert text("total") == f"session: {first.reps} reps in 1 set"
+        assert driver.execute_script("return traceWord()").startswith("between sets · rest 0:")
+        live.source.advance_to((second.start_s + 0.5 * (second.end_s - second.start_s)) * k)
+        wait.until(lambda d: text("caption") == "set 2")
+        assert driver.execute_script("return traceWord()") == ""
+        n, total = driver.execute_script('return [document.getElementById("count").textContent, '
+                                         'document.getElementById("total").textContent]')   # one moment
+        assert total == f"session: {first.reps + int(n)} reps in 2 sets"
+        _check_layout(driver, "live page")
+    finally:
+        driver.quit()
+        live.close()

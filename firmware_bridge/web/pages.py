@@ -19,9 +19,11 @@ def page(title: str, body: str, asset_version: str, script: str = "") -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<link rel="icon" href="data:,"><title>{escape(title)} · hingemarch</title>'
-            f'<link rel="stylesheet" href="/static/style.css?v={asset_version}">{js}</head>'
+            f'<link rel="stylesheet" href="/static/style.css?v={asset_version}">'
+            f'<script src="/static/theme.js?v={asset_version}"></script>{js}</head>'
             f'<body class="doc"><nav><a href="/">Live</a><a href="/sessions">Sessions</a>'
-            f'<a href="/history">History</a></nav>'
+            f'<a href="/history">History</a><button id="theme" type="button" '
+            f'aria-label="switch between the light and the dark theme">Light</button></nav>'
             f"<main>{body}</main></body></html>")
 
 

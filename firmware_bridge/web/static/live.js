@@ -61,9 +61,14 @@ function render() {
     count = 0;
     caption = "waiting for the first rep";
   }
+  const rest = restS();
+  if (rest !== null) caption += " · rest " + clock(rest);
   $("count").textContent = count;
   $("count").className = s.in_set ? "" : "idle";
   $("caption").textContent = caption;
+  const total = view.sets.reduce((n, x) => n + (x.reps || 0), 0) + (s.in_set ? s.reps_in_set || 0 : 0);
+  const sets = view.sets.length + (s.in_set ? 1 : 0);
+  $("total").textContent = s.running || view.sets.length ? "session: " + total + " reps in " + sets + " set" + (sets === 1 ? "" : "s") : "";
   $("side").textContent = s.side ? s.side + " leg" : "–";
   $("btn-side").textContent = s.side === "left" ? "Switch to right" : s.side === "right" ? "Switch to left" : "Switch side";
   const rep = s.last_rep || {};
@@ -87,6 +92,28 @@ function render() {
   draw();
 }
 
+// Seconds since the last set ended, while resting between sets of a running session (else null).
+function restS() {
+  const s = view.state, last = view.sets.length ? view.sets[view.sets.length - 1] : null;
+  if (!s.running || s.in_set || !last || typeof s.t_s !== "number") return null;
+  return Math.max(0, s.t_s - last.end_s);
+}
+
+function clock(t) {
+  const m = Math.floor(t / 60), sec = Math.floor(t % 60);
+  return m + ":" + String(sec).padStart(2, "0");
+}
+
+// What the trace shows when it has no set running: a word instead of a blank.
+function traceWord() {
+  const s = view.state;
+  if (!s.running) return view.session ? "session ended" : "no session running";
+  if (s.in_set) return "";
+  return view.sets.length ? "between sets · rest " + clock(restS() || 0) : "waiting for the first rep";
+}
+
+const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
 function draw() {
   const c = $("trace");
   const dpr = window.devicePixelRatio || 1;
@@ -104,17 +131,23 @@ function draw() {
   for (const p of pts) if (p[1] !== null && Math.abs(p[1]) > span) span = Math.abs(p[1]);
   const x = (t) => ((t - t0) / view.windowS) * w;
   const y = (a) => h / 2 - (a / span) * (h / 2 - 6);
-  g.strokeStyle = "#39424e"; g.lineWidth = 1;
+  g.strokeStyle = css("--grid"); g.lineWidth = 1;
   g.beginPath(); g.moveTo(0, y(0)); g.lineTo(w, y(0)); g.stroke();
-  g.fillStyle = "#7d8794"; g.font = "11px system-ui, sans-serif";
-  g.fillText("march", 4, 12); g.fillText("hinge", 4, h - 4);
-  g.strokeStyle = "#f0b429"; g.fillStyle = "#f0b429";
+  g.fillStyle = css("--dim"); g.font = "12px system-ui, sans-serif";
+  g.fillText("march", 4, 13); g.fillText("hinge", 4, h - 4);
+  const word = traceWord();
+  if (word) {
+    g.font = "600 16px system-ui, sans-serif"; g.textAlign = "center";
+    g.fillText(word, w / 2, h / 2 - 10);
+    g.textAlign = "start"; g.font = "12px system-ui, sans-serif";
+  }
+  g.strokeStyle = css("--mark"); g.fillStyle = css("--mark");
   for (const m of view.marks) {
     if (m.t_s < t0) continue;
     g.beginPath(); g.moveTo(x(m.t_s), 0); g.lineTo(x(m.t_s), h); g.stroke();
     g.fillText(String(m.rep_in_set), x(m.t_s) + 3, 24);
   }
-  g.strokeStyle = "#4cc9f0"; g.lineWidth = 2.5; g.lineJoin = "round";
+  g.strokeStyle = css("--accent"); g.lineWidth = 2.5; g.lineJoin = "round";
   g.beginPath();
   let pen = false;
   for (const [t, a] of pts) {
@@ -147,6 +180,7 @@ document.addEventListener("DOMContentLoaded", () => {
     command("side", { side }, side + " leg");
   };
   window.addEventListener("resize", draw);
+  window.addEventListener("themechange", draw);
   setInterval(() => {       // a link that went silent (Wi-Fi gone without a close): say so
     if (view.lastMsg && Date.now() - view.lastMsg > 15000) setLink("no data…", "off");
   }, 1000);
