@@ -11,7 +11,7 @@ from pathlib import Path
 from analysis.sides import per_side
 from firmware_bridge.store.edits import EditError, add_edit, check_edit, read_edits
 from firmware_bridge.store.folder import SAMPLES, group_sets, read_reps, read_sets, read_summary
-from firmware_bridge.store.samples import head_meta
+from firmware_bridge.store.samples import head_meta, last_time_s
 
 REP_KEYS = ("set_index", "rep_in_set", "completed_s", "start_s", "duration_s", "hinge_depth_deg",
             "march_height_deg", "sway_deg")
@@ -30,7 +30,7 @@ def number(x):
 
 def session_view(folder: Path) -> dict:
     """``{"reps", "sets", "sides", "totals", "notes", "edited", "deleted", "side", "placement",
-    "start_utc", "athlete"}`` of one session folder, its edits applied."""
+    "start_utc", "duration_s", "athlete"}`` of one session folder, its edits applied."""
     summary = read_summary(folder) or {}
     meta = head_meta(folder / SAMPLES)
     start_side = summary.get("side") or meta.get("side") or ""
@@ -57,6 +57,7 @@ def session_view(folder: Path) -> dict:
     reps = [{**{k: number(r.get(k)) for k in REP_KEYS}, "side": r.get("side") or start_side} for r in rows]
     return {"start_utc": summary.get("start_utc") or meta.get("start_utc"), "athlete": summary.get("athlete") or meta.get("athlete"),
             "side": start_side, "placement": summary.get("placement") or meta.get("placement"),
+            "duration_s": summary.get("duration_s") if summary else last_time_s(folder / SAMPLES),
             "reps": reps, "sets": sets, "sides": per_side(sets),
             "totals": {"sets": len(sets), "reps": sum(s["reps"] for s in sets)},
             "deleted_reps": sorted(edits.deleted_reps), "notes": list(edits.notes),
@@ -75,3 +76,14 @@ def edit_session(folder: Path, body) -> dict:
     if edit["kind"] == "delete_session" and view["deleted"]:
         raise EditError("this session is deleted already")
     return add_edit(folder, body)
+
+
+def athlete_views(root: Path, athlete: str) -> list[tuple[str, dict]]:
+    """(session id, view) of every session folder right inside ``root`` whose athlete is ``athlete``,
+    oldest first; deleted sessions are left out (real folders only: a symlink is not followed)."""
+    out = []
+    for folder in sorted(p for p in root.iterdir() if not p.is_symlink() and p.is_dir() and (p / SAMPLES).is_file()):
+        view = session_view(folder)
+        if not view["deleted"] and str(view["athlete"] or "") == athlete:
+            out.append((folder.name, view))
+    return out

@@ -52,3 +52,8 @@ def history(sessions: Sessions, athlete: str) -> dict:
     except DataError:
         baseline = None
     return {"athlete": athlete, "sessions": rows, "sway_baseline": asdict(baseline) if baseline else None}
+
+
+def athlete_views(sessions: Sessions, athlete: str) -> list[tuple[str, dict]]:
+    """(session id, view) of the athlete's sessions, oldest first (deleted ones left out)."""
+    return [(sid, view) for sid, view in _views(sessions) if str(view["athlete"] or "") == athlete][::-1]

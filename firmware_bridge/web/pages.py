@@ -78,11 +78,16 @@ def _size(n: int) -> str:
     return ""
 
 
-def _downloads(row: dict) -> str:
+def _downloads(row: dict, exports: bool = False) -> str:
+    """The session's files and its zip; with ``exports`` also the FIT activity and the athlete's sets
+    CSV, both as edited."""
     sid = quote(row["session_id"])
     links = [f'<span class="file"><a href="/sessions/{sid}/files/{quote(f["name"])}" download>'
              f'{escape(f["name"])}</a> <small>{_size(f["size_bytes"])}</small></span>' for f in row["files"]]
     links.append(f'<span class="file"><a href="/sessions/{sid}/zip" download>all as .zip</a></span>')
+    if exports:
+        links.append(f'<span class="file"><a href="/sessions/{sid}/export.fit" download>FIT activity</a></span>')
+        links.append(f'<span class="file"><a href="/sessions/{sid}/sets.csv" download>the athlete\'s sets (CSV)</a></span>')
     return " · ".join(links)
 
 
@@ -184,7 +189,7 @@ def report_page(row: dict, report: dict, asset_version: str) -> str:
     head = (f'<h1>{when(start)}</h1><p class="figs"><b>{row.get("reps", 0)}</b> reps in '
             f'<b>{row.get("sets", 0)}</b> sets · {duration(row.get("duration_s"))} · '
             f'{escape(str(row.get("athlete") or ""))} · {_sides_text(row)} · '
-            f'sensor on the {escape(str(placement or ""))}{edited}</p><p class="dl">{_downloads(row)}</p>')
+            f'sensor on the {escape(str(placement or ""))}{edited}</p><p class="dl">{_downloads(row, True)}</p>')
     if report.get("deleted"):
         head = ('<p class="banner">This session is deleted: it is hidden from the sessions list and the history. '
                 '<button type="button" data-undo>Undo the deletion</button></p>') + head

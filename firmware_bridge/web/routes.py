@@ -7,6 +7,7 @@
     GET  /sessions/{id}                 report           GET  /api/sessions/{id}
     GET  /sessions/{id}/files/{name}    one file         GET  /sessions/{id}/zip   every file, one zip
     POST /api/sessions/{id}/edits       add an edit      POST /api/sessions/{id}/edits/undo   undo the last
+    GET  /sessions/{id}/export.fit      FIT activity     GET  /sessions/{id}/sets.csv   the athlete's sets
     GET  /history                       athletes         GET  /history/{athlete}   their sessions over time
     GET  /api/history/{athlete}         the same as JSON
     GET  /static/{name}                 the page's own script and style sheet
@@ -19,9 +20,10 @@ import zipfile
 
 from aiohttp import web
 
-from analysis.errors import HingemarchError
+from analysis.errors import DataError, HingemarchError
 from firmware_bridge.mqtt.topics import CommandError, Topics, parse_command, to_json
 from firmware_bridge.store.edits import EditError, undo_edit
+from firmware_bridge.store.export import fit_activity, sets_csv
 from firmware_bridge.store.folder import SAMPLES
 from firmware_bridge.store.view import edit_session, session_view
 from firmware_bridge.web import assets, history, pages
@@ -49,6 +51,8 @@ def add_routes(app: web.Application, server) -> None:
     r.add_get("/sessions/{sid}", report_page)
     r.add_get("/sessions/{sid}/files/{name}", download)
     r.add_get("/sessions/{sid}/zip", download_zip, allow_head=False)
+    r.add_get("/sessions/{sid}/export.fit", export_fit)
+    r.add_get("/sessions/{sid}/sets.csv", export_sets)
     r.add_get("/api/sessions", api_sessions)
     r.add_get("/api/sessions/{sid}", api_session)
     r.add_post("/api/sessions/{sid}/edits", api_edit)
@@ -269,6 +273,34 @@ async def download(request: web.Request) -> web.FileResponse:
     kind = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/json"
     return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache",
                                            "Content-Disposition": f'attachment; filename="{sid}-{name}"'})
+
+
+async def export_fit(request: web.Request) -> web.Response:
+    """The session as edited, as a FIT strength-training activity (store/export.py)."""
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    loop = asyncio.get_running_loop()
+    try:
+        data = await loop.run_in_executor(None, lambda: fit_activity(session_view(folder)))
+    except DataError as e:
+        raise NotFound(str(e)) from None
+    return web.Response(body=data, headers={"Content-Type": "application/vnd.ant.fit", "Cache-Control": "no-cache",
+                                            "Content-Disposition": f'attachment; filename="{sid}.fit"'})
+
+
+async def export_sets(request: web.Request) -> web.Response:
+    """One row per set across every session of this session's athlete, as edited (a spreadsheet)."""
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    loop = asyncio.get_running_loop()
+
+    def build() -> tuple[str, str]:
+        athlete = str(session_view(folder)["athlete"] or "")
+        return athlete, sets_csv(history.athlete_views(s.sessions, athlete))
+    athlete, text = await loop.run_in_executor(None, build)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in athlete)[:40] or "athlete"
+    return web.Response(text=text, headers={"Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-cache",
+                                            "Content-Disposition": f'attachment; filename="{name}-sets.csv"'})
 
 
 class _Sink:
