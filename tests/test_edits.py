@@ -151,3 +151,23 @@ def test_an_unreadable_edits_file_reads_as_no_edits(session, web_server):
     (folder / EDITS).write_text('{"edits": [{"kind": "set_count", "set_index": "x"}, 7, {"id": 3, "kind": "note", "text": "ok"}]}')
     view = _api(port, folder.name)
     assert [n["text"] for n in view["notes"]] == ["ok"] and [s["reps"] for s in view["sets"]] == [3, 4]
+
+
+def test_the_edit_command_does_the_same_from_a_shell(session):
+    import subprocess
+    import sys
+    _, folder = session
+    cli = [sys.executable, "-m", "firmware_bridge.cli.hingemarch", "edit", str(folder)]
+    run = lambda *a: subprocess.run([*cli, *a], capture_output=True, text=True, timeout=60)   # noqa: E731
+    r = run("--set-count", "1=6")
+    assert r.returncode == 0 and "10 reps in 2 sets as edited" in r.stdout
+    shown = json.loads(run("--show").stdout)
+    assert [s["reps"] for s in shown["sets"]] == [6, 4] and shown["edited"] is True
+    r = run("--delete-session")
+    assert r.returncode == 2 and "needs --yes" in r.stderr and r.stderr.count("\n") == 1
+    assert run("--delete-session", "--yes").returncode == 0 and read_edits(folder).deleted
+    assert run("--undo").returncode == 0 and not read_edits(folder).deleted
+    r = run("--set-count", "9=3")
+    assert r.returncode == 2 and "this session has no set 9" in r.stderr
+    r = run("--set-count", "1=x")
+    assert r.returncode == 2 and "expected SET=REPS" in r.stderr

@@ -1,7 +1,8 @@
 """The report and the history in headless Chromium, on a phone (360 and 390 px wide) and a laptop
 (1280 px): no text under 12 px (SVG chart text as drawn), nothing wider than the screen, the left and
 right comparison there, and an edit made with the page's own controls, then undone. Saves
-screenshots (HINGEMARCH_SCREENSHOT_DIR=folder copies them there, e.g. docs/img/)."""
+screenshots (HINGEMARCH_SCREENSHOT_DIR=folder copies them there; docs/img/report-phone.png is
+report-phone390.png)."""
 from __future__ import annotations
 
 import os
@@ -174,12 +175,21 @@ def test_the_live_page_between_sets_shows_the_rest_the_total_and_says_why_the_tr
         wait.until(lambda d: text("caption").startswith("set 1 done · rest 0:"))
         assert text("total") == f"session: {first.reps} reps in 1 set"
         assert driver.execute_script("return traceWord()").startswith("between sets · rest 0:")
+        cue = driver.find_element(By.ID, "btn-cue")
+        assert cue.text == "Rep cue: off"
+        cue.click()
+        assert cue.text == "Rep cue: beep"
+        driver.execute_script("window.cued = []; repCue = (n) => cued.push(n);")   # what would sound
         live.source.advance_to((second.start_s + 0.5 * (second.end_s - second.start_s)) * k)
         wait.until(lambda d: text("caption") == "set 2")
         assert driver.execute_script("return traceWord()") == ""
         n, total = driver.execute_script('return [document.getElementById("count").textContent, '
                                          'document.getElementById("total").textContent]')   # one moment
         assert total == f"session: {first.reps + int(n)} reps in 2 sets"
+        cued = driver.execute_script("return cued")
+        assert cued and cued == sorted(set(cued)) and cued[-1] <= int(n)    # one cue per new rep, in order
+        driver.refresh()
+        assert driver.find_element(By.ID, "btn-cue").text == "Rep cue: beep"     # remembered
         _check_layout(driver, "live page")
     finally:
         driver.quit()

@@ -17,6 +17,36 @@ function connect() {
   };
 }
 
+// A cue on each counted rep, chosen on the page and remembered on this phone: off, a beep, a
+// vibration (phones that have one) or the count spoken (the browser's own speech).
+const CUES = ["off", "beep", "vibrate", "voice"];
+let cue = CUES.includes(localStorage.getItem("hingemarch-cue")) ? localStorage.getItem("hingemarch-cue") : "off";
+let audio = null;
+let lastCount = null;      // [session, set, reps] seen last: a cue only for a new rep
+
+function repCue(n) {
+  if (cue === "beep") {
+    audio = audio || new AudioContext();
+    const osc = audio.createOscillator(), gain = audio.createGain();
+    osc.frequency.value = 880; gain.gain.value = 0.2;
+    osc.connect(gain).connect(audio.destination);
+    osc.start(); osc.stop(audio.currentTime + 0.12);
+  } else if (cue === "vibrate" && navigator.vibrate) {
+    navigator.vibrate(120);
+  } else if (cue === "voice" && window.speechSynthesis) {
+    speechSynthesis.cancel();
+    speechSynthesis.speak(new SpeechSynthesisUtterance(String(n)));
+  }
+}
+
+function watchReps() {
+  const s = view.state, now = [view.session, s.set_index, s.reps_in_set];
+  if (s.in_set && lastCount && now[0] === lastCount[0] && now[1] === lastCount[1] && now[2] > lastCount[2]) {
+    repCue(now[2]);
+  }
+  lastCount = now;
+}
+
 function setLink(text, cls) {
   const el = $("link");
   el.textContent = text;
@@ -34,6 +64,7 @@ function apply(msg) {
   view.marks = msg.marks || [];
   view.sets = msg.sets || [];
   view.recorded = !!msg.recorded;
+  watchReps();
   render();
 }
 
@@ -178,6 +209,14 @@ document.addEventListener("DOMContentLoaded", () => {
   $("btn-side").onclick = () => {
     const side = view.state.side === "left" ? "right" : "left";
     command("side", { side }, side + " leg");
+  };
+  const cueButton = $("btn-cue");
+  cueButton.textContent = "Rep cue: " + cue;
+  cueButton.onclick = () => {
+    cue = CUES[(CUES.indexOf(cue) + 1) % CUES.length];
+    localStorage.setItem("hingemarch-cue", cue);
+    cueButton.textContent = "Rep cue: " + cue;
+    if (cue === "beep") { audio = audio || new AudioContext(); audio.resume(); }   // a tap unlocks sound
   };
   window.addEventListener("resize", draw);
   window.addEventListener("themechange", draw);
