@@ -1,4 +1,4 @@
-"""A recorded session's report: the leg angle over the whole session, its reps, sets and sway.
+"""A recorded session's leg angle over the whole session, for its report (web/pages.py draws it).
 
 The leg angle comes from running the samples through the same streaming pipeline as live (the angle
 is read after every 0.1 s, as the live page sees it), reading the file a chunk at a time so a two-hour

@@ -41,9 +41,8 @@ function repCue(n) {
 
 function watchReps() {
   const s = view.state, now = [view.session, s.set_index, s.reps_in_set];
-  if (s.in_set && lastCount && now[0] === lastCount[0] && now[1] === lastCount[1] && now[2] > lastCount[2]) {
-    repCue(now[2]);
-  }
+  const more = lastCount && now[0] === lastCount[0] && (now[1] === lastCount[1] ? now[2] > lastCount[2] : now[2] > 0);
+  if (s.in_set && more) repCue(now[2]);      // a new set's first rep too
   lastCount = now;
 }
 
