@@ -35,3 +35,7 @@ class SensorNotFound(SensorError):
 
 class SensorConfigError(HingemarchError, ValueError):
     """A requested range, rate or filter is not available on this chip."""
+
+
+class PhoneError(SensorError):
+    """A phone source that cannot be opened (its port is taken, its address is not a phone app's)."""

@@ -214,6 +214,8 @@ def test_every_schema_key_is_read_somewhere(broker, tmp_path, monkeypatch):
           stop=stop)
     with pytest.raises(HingemarchError):       # the real bus, by its number (none here)
         open_sensor_bus(cfg.updated("sensor", backend="smbus2", i2c_bus=31).sensor)
+    for spec in (f"sensorlogger:{free_port()}", "phyphox:http://127.0.0.1:9"):   # a phone as the sensor
+        open_source(spec, cfg, tmp_path).close()
     unread = [f"{sec}.{name}" for sec, keys in config.SCHEMA.items() for name in keys if f"{sec}.{name}" not in read]
     assert unread == []
 

@@ -10,13 +10,15 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from conftest import Recorder
 from mqtt_helpers import publisher, settings
 
+from analysis.events import RepEvent
 from firmware_bridge.service import config
 from firmware_bridge.service.live import Service
 from firmware_bridge.store.folder import read_reps, read_sets, read_summary
-from firmware_bridge.store.recorder import SessionRecorder
+from firmware_bridge.store.recorder import RecorderError, SessionRecorder
 from firmware_bridge.store.samples import SessionMeta, read_samples
 from imu.samples import SampleBlock
 from imu.sim import SimSource, simulate_session
@@ -153,6 +155,39 @@ def test_a_full_queue_drops_samples_as_a_gap_and_the_file_stays_valid(tmp_path):
     assert len(block) + summary["samples_dropped"] == 21 * 20
     assert block.t_s[-1] == 10.19 and np.diff(block.t_s).max() > 1.0    # the dropped span: a gap
     assert rec.problems == []
+
+
+def test_a_disk_stalled_as_the_session_starts_holds_up_nothing(tmp_path):
+    gate = threading.Event()
+    made: list[SessionRecorder] = []
+    starter = threading.Thread(target=lambda: made.append(
+        SessionRecorder(tmp_path / "sessions", SessionMeta(), flush_s=0.05, before_write=lambda path: gate.wait(30))))
+    starter.start()
+    starter.join(10)
+    assert not starter.is_alive() and made, "the session start waited for the stalled disk"
+    (rec,) = made
+    assert not rec.folder.exists()                       # the folder is still being created
+    rec.samples(_block(0.0))
+    rep = RepEvent(t_s=1.0, set_index=1, rep_in_set=1, completed_s=1.0, start_s=0.0, duration_s=1.0,
+                   hinge_depth_deg=40.0, march_height_deg=50.0, evidence={"rule": "test"})
+    rec.event(rep)
+    time.sleep(1.2)
+    assert any("storage stalled" in p for p in rec.problems)
+    gate.set()
+    summary = rec.close()
+    assert summary["totals"]["reps"] == 1 and len(read_reps(rec.folder)) == 1
+    _, block, problems = read_samples(rec.folder / "samples.csv")
+    assert problems == [] and len(block) == 20
+    assert rec.problems == []
+
+
+def test_a_session_folder_refused_at_once_raises_and_leaves_no_thread(tmp_path):
+    blocker = tmp_path / "ro"
+    blocker.write_text("a file: nothing can be created under it")
+    with pytest.raises(RecorderError, match="cannot write session files in"):
+        SessionRecorder(blocker / "sessions", SessionMeta())
+    time.sleep(0.3)
+    assert not [t for t in threading.enumerate() if t.name.startswith("recorder-")]
 
 
 def test_a_read_only_state_dir_still_counts_and_publishes(broker, service, tmp_path):

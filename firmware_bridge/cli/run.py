@@ -28,7 +28,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="i2c", metavar="SRC",
                    help="i2c (the [sensor] config) | mpu6050 | lsm6dsox | replay:FILE (a samples file or "
                         "session folder) | sim | emulated:CHIP (the real driver on an emulated chip moved "
-                        "by the simulator) (default %(default)s)")
+                        "by the simulator) | sensorlogger[:PORT] (a phone's Sensor Logger HTTP push, received "
+                        "on PORT, default 8000) | phyphox:http://PHONE:PORT (a phone's phyphox remote access); "
+                        "phones: docs/phone.md (default %(default)s)")
     p.add_argument("--speed", type=SPEED, default=1.0,
                    help="replay/sim pace, 0..1000: 1 = recorded speed, 10 = ten times faster, 0 = as fast as "
                         "possible")

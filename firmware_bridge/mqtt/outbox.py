@@ -112,12 +112,12 @@ class Outbox:
 
     @property
     def problem(self) -> str | None:
-        """A line while the disk is stalled (rows sent from memory meanwhile), else None."""
+        """A line while the disk is stalled (rows sent from memory meanwhile), else None. Its text
+        stays the same while the stall lasts (one log line, a status/error that does not flicker)."""
         with self._cond:
             if not self._stalled():
                 return None
-            waiting = len(self._unwritten)
-        return (f"MQTT outbox stalled: {self.path} is not answering; {waiting} event(s) kept in memory "
+        return (f"MQTT outbox stalled: {self.path} is not answering; events are kept in memory "
                 "and sent meanwhile, written when it answers")
 
     def close(self, wait_s: float = 2.0) -> None:

@@ -145,6 +145,18 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class PhoneConfig:
+    """[phone]: a phone as the sensor (run --source sensorlogger or phyphox; see docs/phone.md)."""
+
+    timeout_s: float = key(5.0, "no readings from the phone for this long shows \"sensor not answering\"; "
+                           "keep it above Sensor Logger's batch period", "s", 1.0, 120.0)
+    phyphox_accel: str = key("acc_time,accX,accY,accZ", "phyphox buffers of the accelerometer with g: time,x,y,z "
+                             "(the names in phyphox's \"Acceleration with g\")")
+    phyphox_gyro: str = key("gyr_time,gyrX,gyrY,gyrZ", "phyphox buffers of the gyroscope: time,x,y,z "
+                            "(the names in phyphox's \"Gyroscope\")")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole file, validated: one frozen section per table."""
 
@@ -154,6 +166,7 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     run: RunConfig = field(default_factory=RunConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    phone: PhoneConfig = field(default_factory=PhoneConfig)
 
     def updated(self, section: str, source: str = "command line", **changes: Any) -> Config:
         """A copy with ``changes`` in ``section``, checked by the same rules as the file; a problem

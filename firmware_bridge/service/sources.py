@@ -1,8 +1,10 @@
 """``--source`` names to Source objects: the one place that knows where samples come from.
 
 ``sim``, ``replay:FILE`` (a v1 samples file or session folder), ``i2c`` (the [sensor] config) or a
-chip name (``mpu6050``, ``lsm6dsox``), and ``emulated:CHIP`` (the real driver on an emulated chip
-moved by the simulator). Everything after this hands out plain SampleBlocks.
+chip name (``mpu6050``, ``lsm6dsox``), ``emulated:CHIP`` (the real driver on an emulated chip
+moved by the simulator), and a phone: ``sensorlogger[:PORT]`` (Sensor Logger's HTTP push, received
+on PORT, 8000 by default) or ``phyphox:http://PHONE:PORT`` (phyphox's remote access, polled; the
+[phone] config). Everything after this hands out plain SampleBlocks.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from imu.errors import SensorNotFound
 from imu.samples import OneSensor, SampleBlock, SensorInfo, paced_blocks
 
 CHIPS = ("mpu6050", "lsm6dsox")
+SOURCES = "i2c, mpu6050, lsm6dsox, replay:FILE, sim, emulated:CHIP, sensorlogger[:PORT] or phyphox:http://PHONE:PORT"
 log = logging.getLogger("hingemarch.run")
 
 
@@ -131,5 +134,43 @@ def open_source(spec: str, cfg: Config, state_dir=None, speed: float = 1.0, seed
             return opener()
         except SensorNotFound as e:      # the bus is there, the sensor is not (yet): wait for it
             return WaitingSource(opener, e)
-    raise SourceError(f"unknown source {spec!r}; use i2c, {', '.join(CHIPS)}, replay:FILE, sim "
-                      f"or emulated:CHIP")
+    if spec == "sensorlogger" or spec.startswith("sensorlogger:"):
+        return sensor_logger_source(spec[len("sensorlogger:"):] if ":" in spec else "", cfg)
+    if spec.startswith("phyphox:"):
+        return phyphox_source(spec[len("phyphox:"):], cfg)
+    raise SourceError(f"unknown source {spec!r}; use {SOURCES}")
+
+
+def sensor_logger_source(port: str, cfg: Config):
+    """``sensorlogger[:PORT]``: Sensor Logger's pushes received on PORT (every network)."""
+    from imu.phone.sensorlogger import DEFAULT_PORT, SensorLoggerSource
+    try:
+        number = int(port) if port else DEFAULT_PORT
+    except ValueError:
+        number = None
+    if number is None or not 1 <= number <= 65535:
+        raise SourceError(f"sensorlogger:{port}: the port must be a whole number 1..65535 (e.g. sensorlogger:8000)")
+    return SensorLoggerSource(number, timeout_s=cfg.phone.timeout_s)
+
+
+def phyphox_source(url: str, cfg: Config):
+    """``phyphox:http://PHONE:PORT``: phyphox's remote access polled at that address (the one the app
+    shows), for the buffers the [phone] config names."""
+    from urllib.parse import urlsplit
+
+    from imu.phone.phyphox import Buffers, PhyphoxSource
+    full = url if "://" in url else f"http://{url}"
+    parts = urlsplit(full)
+    try:
+        ok = parts.scheme == "http" and bool(parts.hostname) and (parts.port or 80) > 0
+    except ValueError:                   # a port that is not a number 0..65535
+        ok = False
+    if not ok:
+        raise SourceError(f"phyphox:{url}: give the address phyphox shows under remote access, "
+                          "e.g. phyphox:http://192.168.1.20:8080")
+    try:
+        accel = Buffers.parse(cfg.phone.phyphox_accel, "phone.phyphox_accel")
+        gyro = Buffers.parse(cfg.phone.phyphox_gyro, "phone.phyphox_gyro")
+    except HingemarchError as e:
+        raise SourceError(str(e)) from None
+    return PhyphoxSource(f"http://{parts.netloc}", accel, gyro, timeout_s=cfg.phone.timeout_s)

@@ -98,9 +98,13 @@ class _Lines:
 
     def __init__(self, path: Path, head: str):
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)   # in a folder of our own
         self.size = 0
-        self.append(head)
+        try:
+            self.append(head)
+        except OSError:
+            os.close(self._fd)
+            raise
 
     def append(self, text: str) -> None:
         data = text.encode("utf-8")
@@ -127,37 +131,35 @@ class _Lines:
 
 class SessionRecorder:
     """Writes one session folder as samples and events arrive; ``samples``, ``event`` and ``undo``
-    only queue (they never block on the disk), a writer thread does the writing.
+    only queue (they never block on the disk), a writer thread does the writing, the folder's
+    creation included: the constructor waits ``open_wait_s`` at most, so a disk that stalls just as
+    a session starts holds up nothing (the rows wait in memory); one that refuses at once (read-only,
+    no permission) raises RecorderError.
 
-    ``before_write(path)``, if set, runs in the writer thread before each write: a seam for tests
-    to stall a write (block on an Event) or fail it (raise ``OSError(ENOSPC)``)."""
+    ``before_write(path)``, if set (here or later), runs in the writer thread before creating the
+    folder and before each write: a seam for tests to stall a write (block on an Event) or fail it
+    (raise ``OSError(ENOSPC)``)."""
 
     def __init__(self, sessions_dir: str | os.PathLike, meta: SessionMeta, fsync_s: float = 10.0,
                  second_meta: SessionMeta | None = None, *, flush_s: float = 0.5, stall_s: float = 1.0,
-                 retry_s: float = 1.0, close_wait_s: float = 5.0, max_queued_samples: int = 60_000):
+                 retry_s: float = 1.0, close_wait_s: float = 5.0, max_queued_samples: int = 60_000,
+                 open_wait_s: float = 0.2, before_write=None):
         start = _utc_now()
         self.meta = meta
         self.meta.start_utc = meta.start_utc or _iso(start)
         self.session_id = meta.session_id or start.strftime("%Y%m%dT%H%M%SZ")
         self.meta.session_id = self.session_id
-        root = Path(sessions_dir)
-        self.folder = root / self.session_id
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-            n = 1
-            while self.folder.exists():          # two sessions in one second
-                n += 1
-                self.folder = root / f"{self.session_id}-{n}"
-            self.folder.mkdir()
-            self._files = {"samples": _Lines(self.folder / SAMPLES, header_text(meta)),
-                           "reps": _Lines(self.folder / REPS, csv_line(REP_COLUMNS)),
-                           "sets": _Lines(self.folder / SETS, csv_line(SET_COLUMNS))}
-            if second_meta is not None:   # the optional second sensor's samples
-                second_meta.start_utc, second_meta.session_id = self.meta.start_utc, self.session_id
-                self._files["second"] = _Lines(self.folder / SECOND, header_text(second_meta))
-        except OSError as e:
-            raise _disk_error(root, e) from None
-        self.before_write = None
+        self._root = Path(sessions_dir)
+        self.folder = self._root / self.session_id
+        self._heads = {SAMPLES: header_text(meta), REPS: csv_line(REP_COLUMNS), SETS: csv_line(SET_COLUMNS)}
+        if second_meta is not None:   # the optional second sensor's samples
+            second_meta.start_utc, second_meta.session_id = self.meta.start_utc, self.session_id
+            self._heads[SECOND] = header_text(second_meta)
+        self._files: dict[str, _Lines] = {}
+        self._made = False                 # the folder exists (files may still be missing)
+        self._abandoned = False            # it was refused at once: the constructor raised
+        self._opened = threading.Event()   # the first try to create the folder has finished
+        self.before_write = before_write
         self._fsync_s, self._flush_s, self._stall_s, self._retry_s = fsync_s, flush_s, stall_s, retry_s
         self._close_wait_s, self._max_queued = close_wait_s, max_queued_samples
         self._cond = threading.Condition()
@@ -175,12 +177,17 @@ class SessionRecorder:
         self.closed = False
         self._thread = threading.Thread(target=self._run, name=f"recorder-{self.folder.name}", daemon=True)
         self._thread.start()
+        if self._opened.wait(open_wait_s) and self._error is not None and not self._made:
+            with self._cond:
+                self.closed = self._abandoned = True      # refused at once: the thread gives up
+                self._cond.notify()
+            raise RecorderError(self._error)
 
     # --- the counting loop's side: queue only --------------------------------------------------------
     def samples(self, block: SampleBlock, second: bool = False) -> None:
         """Queue raw samples (of the second sensor: ``second``); dropped when the queue is full."""
-        key = "second" if second else "samples"
-        if key not in self._files or not len(block):
+        key = SECOND if second else SAMPLES
+        if key not in self._heads or not len(block):
             return
         with self._cond:
             if self._queued + len(block) > self._max_queued:
@@ -193,13 +200,13 @@ class SessionRecorder:
     def event(self, ev: Event, side: str) -> None:
         """Queue a rep or a finished set done on ``side``, written at once."""
         if isinstance(ev, RepEvent):
-            self._row("reps", rep_row(ev, side))
+            self._row(REPS, rep_row(ev, side))
         elif isinstance(ev, SetEvent):
-            self._row("sets", set_row(ev, side))
+            self._row(SETS, set_row(ev, side))
 
     def undo(self, rep: RepEvent, side: str) -> None:
         """Record that a rep was taken back (the row stays, marked undone)."""
-        self._row("reps", rep_row(rep, side, "undone"))
+        self._row(REPS, rep_row(rep, side, "undone"))
 
     def _row(self, key: str, values: list) -> None:
         with self._cond:
@@ -244,10 +251,45 @@ class SessionRecorder:
             self.before_write(f.path)
         f.append(text)
 
+    def _open(self) -> bool:
+        """Create the folder and its files with their headers; False (the reason in ``problems``)
+        until it succeeds."""
+        with self._cond:
+            self._busy_since = time.monotonic()
+        error = None
+        try:
+            if self.before_write is not None:
+                self.before_write(self.folder)
+            if not self._made:
+                self._root.mkdir(parents=True, exist_ok=True)
+                n = 1
+                while self.folder.exists():          # two sessions in one second
+                    n += 1
+                    self.folder = self._root / f"{self.session_id}-{n}"
+                self.folder.mkdir()
+                self._made = True
+            for name, head in self._heads.items():
+                if name not in self._files:
+                    self._files[name] = _Lines(self.folder / name, head)
+        except OSError as e:
+            error = _disk_error(self._root if not self._made else self.folder, e)
+        with self._cond:
+            self._busy_since = None
+            self._error = str(error) if error else None
+            self._rows_failed = error is not None and bool(self._rows)
+        self._opened.set()
+        return error is None
+
     def _run(self) -> None:
-        """The writer thread: every ``flush_s`` (at once for a rep or set row) the queued samples,
-        then the rows in order; fsync every ``fsync_s``; on closing, the files and summary.json.
-        After a failure it retries every ``retry_s``."""
+        """The writer thread: the folder first (retried every ``retry_s``), then every ``flush_s``
+        (at once for a rep or set row) the queued samples, then the rows in order; fsync every
+        ``fsync_s``; on closing, the files and summary.json. After a failure it retries every
+        ``retry_s``."""
+        while not self._open():
+            with self._cond:
+                if self._abandoned:
+                    return
+                self._cond.wait(self._retry_s)
         next_sync = time.monotonic() + self._fsync_s
         while True:
             with self._cond:
