@@ -170,12 +170,12 @@ def test_a_disk_stalled_as_the_session_starts_holds_up_nothing(tmp_path):
     rec.samples(_block(0.0))
     rep = RepEvent(t_s=1.0, set_index=1, rep_in_set=1, completed_s=1.0, start_s=0.0, duration_s=1.0,
                    hinge_depth_deg=40.0, march_height_deg=50.0, evidence={"rule": "test"})
-    rec.event(rep)
+    rec.event(rep, "right")
     time.sleep(1.2)
     assert any("storage stalled" in p for p in rec.problems)
     gate.set()
     summary = rec.close()
-    assert summary["totals"]["reps"] == 1 and len(read_reps(rec.folder)) == 1
+    assert summary["totals"]["reps"] == 1 and [r["side"] for r in read_reps(rec.folder)] == ["right"]
     _, block, problems = read_samples(rec.folder / "samples.csv")
     assert problems == [] and len(block) == 20
     assert rec.problems == []

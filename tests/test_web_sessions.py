@@ -115,10 +115,13 @@ def test_report_plots_leg_angle_with_rep_marks_depth_height(recorded, web_server
     page = http(port, f"/sessions/{folder.name}")
     assert page.status == 200
     html = page.text
-    assert html.count('<svg class="chart"') == 3               # leg angle, depth/height, sway per set
-    assert len(re.findall(r'<line class="mark"', html)) == len(counted)
-    assert len(re.findall(r'<rect class="depth"', html)) == len(re.findall(r'<rect class="height"', html)) == len(counted)
-    assert html.count("<tr><td>") == len(counted)
+    # leg angle, depth/height, sway per set: each drawn for a phone and for a wider screen
+    assert html.count('<svg class="chart narrow"') == html.count('<svg class="chart wide"') == 3
+    assert len(re.findall(r'<line class="mark"', html)) == 2 * len(counted)
+    assert len(re.findall(r'<rect class="depth"', html)) == len(re.findall(r'<rect class="height"', html)) == 2 * len(counted)
+    reps_table = html[html.index('<table class="reps">'):]
+    assert reps_table[:reps_table.index("</table>")].count("<tr><td>") == len(counted)
+    assert "set 1 · rep 1" in html and "1.1<" not in html and "sway_deg" not in html
 
 
 def test_sway_per_set_is_what_was_recorded_and_absent_from_older_sessions(recorded, tmp_path, web_server):
@@ -127,7 +130,7 @@ def test_sway_per_set_is_what_was_recorded_and_absent_from_older_sessions(record
     port = web_server(sessions).port
     sets = http(port, f"/api/sessions/{folder.name}").json()["sets"]
     assert {s["set_index"]: s.get("sway_deg") for s in sets} == recorded_sway
-    bars = re.findall(r'<rect class="sway"[^>]*><title>set (\d+): sway_deg ([\d.]+)</title>',
+    bars = re.findall(r'<rect class="sway"[^>]*><title>set (\d+) · \w+: sway, RMS tilt ([\d.]+)</title>',
                       http(port, f"/sessions/{folder.name}").text)
     assert {int(i): float(v) for i, v in bars} == {i: v for i, v in recorded_sway.items() if v is not None}
     assert bars                                                 # the simulated sets do have sway
@@ -144,7 +147,7 @@ def test_sway_per_set_is_what_was_recorded_and_absent_from_older_sessions(record
     port = web_server(older.parent).port
     assert all("sway_deg" not in s for s in http(port, f"/api/sessions/{folder.name}").json()["sets"])
     html = http(port, f"/sessions/{folder.name}").text
-    assert html.count('<svg class="chart"') == 2 and "No sway was measured in this session." in html
+    assert html.count('<svg class="chart narrow"') == 2 and "No sway was measured in this session." in html
 
 
 def test_the_second_sensor_sway_is_plotted_beside_the_leg_sway(recorded, tmp_path, web_server):
@@ -160,9 +163,9 @@ def test_the_second_sensor_sway_is_plotted_beside_the_leg_sway(recorded, tmp_pat
         w.writeheader()
         w.writerows(rows)
     html = http(web_server(copy.parent).port, f"/sessions/{folder.name}").text
-    bars = re.findall(r'<rect class="second"[^>]*><title>set (\d+): second_rms_deg ([\d.]+)</title>', html)
+    bars = re.findall(r'<rect class="second"[^>]*><title>set (\d+) · \w+: second sensor ([\d.]+)</title>', html)
     assert {int(i): float(v) for i, v in bars} == {int(r["set_index"]): 1.5 + i for i, r in enumerate(rows)}
-    assert len(re.findall(r'<rect class="sway"', html)) == len(rows)   # the leg's own sway stays
+    assert len(re.findall(r'<rect class="sway"', html)) == 2 * len(rows)   # the leg's own sway stays (both sizes)
 
 
 def test_a_session_left_open_is_listed_and_reported_from_its_files(recorded, tmp_path, web_server):

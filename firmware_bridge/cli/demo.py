@@ -15,6 +15,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--state-dir", metavar="DIR", help="where the session folder goes "
                    "(default: $HINGEMARCH_STATE_DIR, $STATE_DIRECTORY, ~/.local/state/hingemarch)")
     p.add_argument("--no-mqtt", action="store_true", help="skip the broker; show the pipeline's own state")
+    p.add_argument("--exit", action="store_true",
+                   help="end when the workout ends (by default the web page stays up until Ctrl-C)")
 
 
 class PhoneView:
@@ -80,14 +83,20 @@ def event_line(ev: dict) -> str | None:
     return None
 
 
-def status_line(state: dict, t_s: float, duration_s: float, width: int = 24) -> str:
+def status_line(state: dict, t_s: float, duration_s: float, columns: int = 100) -> str:
+    """The one-line view, at most ``columns - 1`` characters (so the terminal never wraps it and
+    each redraw stays on its line): the progress bar shrinks first, then the line is cut."""
     last = state.get("last_rep") or {}
     frac = min(1.0, t_s / duration_s) if duration_s else 0.0
-    bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
     rep = (f"last: hinge {last['hinge_depth_deg']:.0f} deg, march {last['march_height_deg']:.0f} deg, "
            f"{last['duration_s']:.1f} s" if last else "last: -")
-    return (f"set {state.get('set_index', 0)}  reps {state.get('reps_in_set', 0):>2}  {rep:<44} "
-            f"[{bar}] {frac * 100:3.0f}%")
+    head = f"{state.get('side') or ''} set {state.get('set_index', 0)}  reps {state.get('reps_in_set', 0):>2}  {rep:<44}"
+    room = columns - 1 - len(head) - len(" [] 100%")
+    width = min(24, room)
+    if width < 4:
+        return head[: max(columns - 1, 0)].rstrip()
+    bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+    return f"{head} [{bar}] {frac * 100:3.0f}%"
 
 
 def run(args) -> int:
@@ -135,10 +144,10 @@ def run(args) -> int:
             for line in lines:
                 print(line)
             if tty:
-                sys.stdout.write(status_line(state, service.t_s, duration))
+                sys.stdout.write(status_line(state, service.t_s, duration, shutil.get_terminal_size().columns))
                 sys.stdout.flush()
 
-        service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block)
+        service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block, keep_web=not args.exit)
         if view:
             time.sleep(0.5)               # the last events are on their way through the broker
         if tty:
@@ -146,6 +155,8 @@ def run(args) -> int:
         for line in _drain(view) if view else []:
             print(line)
         _report(service, sim)
+        if service.web is not None:
+            _linger(service)
     finally:
         if view:
             view.close()
@@ -153,6 +164,18 @@ def run(args) -> int:
             broker.stop()
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def _linger(service) -> None:
+    """Keep the page up after the workout ("session ended", with its report) until Ctrl-C."""
+    print(f"the page stays up (session ended, its report and the sessions): {service.web.url} "
+          "- Ctrl-C to end", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print()
+    finally:
+        service.web.stop()
 
 
 def _web_port(preferred: int = 8080) -> int:

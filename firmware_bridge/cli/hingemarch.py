@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "probe": ("firmware_bridge.cli.probe", "scan the I2C bus, identify the IMU, show its settings and live samples"),
     "calibrate": ("firmware_bridge.cli.calibrate", "six-position accelerometer and gyro-bias calibration, stored in the state directory"),
     "run": ("firmware_bridge.cli.run", "count reps live from a sensor, simulation or recording; record and publish over MQTT"),
+    "serve": ("firmware_bridge.cli.serve", "serve the sessions, reports and history from a sessions folder, no sensor needed"),
+    "edit": ("firmware_bridge.cli.edit", "fix a set's count, delete a rep or a session, add a note, undo: kept beside the raw files"),
+    "export": ("firmware_bridge.cli.export", "a session as a FIT strength-training activity, or an athlete's sets as one CSV"),
     "config": ("firmware_bridge.cli.config", "check the config file (one line per problem) or show the effective values"),
     "doctor": ("firmware_bridge.cli.doctor", "check I2C bus, sensor, broker, state folder and clock, and say what to fix"),
 }

@@ -43,7 +43,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                         "$STATE_DIRECTORY, ~/.local/state/hingemarch)")
     p.add_argument("--device-id", help="overrides mqtt.device_id")
     p.add_argument("--no-mqtt", action="store_true", help="don't publish (record only)")
-    p.add_argument("--no-record", action="store_true", help="don't write session folders")
+    p.add_argument("--no-record", action="store_true",
+                   help="don't write session folders (the page still shows those already recorded)")
     p.add_argument("--web", action=argparse.BooleanOptionalAction, default=None,
                    help="serve the live page and session downloads at http://HOST:PORT/ (default: "
                         "web.enabled from the config, on)")

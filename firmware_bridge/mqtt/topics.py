@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.errors import HingemarchError
+from analysis.sides import SIDES
 
 ONLINE, OFFLINE = "online", "offline"
 COMMANDS = ("start", "stop", "new_set", "side", "undo")
-SIDES = ("left", "right")
 VALUES = ("reps", "set", "side", "depth_deg", "height_deg", "sway", "session")   # tiles under value/
 MAX_COMMAND_BYTES = 1024
 MAX_COMMAND_DEPTH = 2        # a command is one flat object; 2 lets a stray list value get a clear answer

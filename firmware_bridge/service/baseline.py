@@ -2,7 +2,8 @@
 
 Reads each closed session's summary.json (whose athlete it was) and sets.csv (each set's sway_deg)
 through :mod:`firmware_bridge.store`.
-Sessions recorded before sway was measured have no such column and are skipped, as are folders a
+Sessions recorded before sway was measured have no such column and are skipped, as are sessions
+deleted by an edit (store/edits.py) and folders a
 crash left unreadable: the history is a best effort, never a reason to stop a session.
 """
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 from pathlib import Path
 
 from analysis.sway.baseline import MAX_SESSIONS, Baseline, sway_baseline
+from firmware_bridge.store.edits import read_edits
 from firmware_bridge.store.folder import read_sets, read_summary
 
 
@@ -26,7 +28,7 @@ def sway_history(sessions_dir: Path | None, athlete: str, exclude: str | None = 
         if folder.name == exclude:
             continue
         summary = read_summary(folder)
-        if summary is None or summary.get("athlete") != athlete:
+        if summary is None or summary.get("athlete") != athlete or read_edits(folder).deleted:
             continue
         try:
             values = [float(r["sway_deg"]) for r in read_sets(folder) if r.get("sway_deg")]

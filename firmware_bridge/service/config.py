@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 
 from analysis.errors import HingemarchError
 from analysis.reps import PLACEMENTS
+from analysis.sides import SIDES
 from firmware_bridge.mqtt import topics as tp
 from firmware_bridge.mqtt.settings import PASSWORD_ENV, MqttSettings
 from imu.chips import CHIPS
@@ -59,7 +60,7 @@ class SessionConfig:
     """[session]: who trains, which leg, where the sensor sits."""
 
     placement: str = key("thigh", "where the sensor is strapped on the lifted leg", choices=PLACEMENTS)
-    side: str = key("left", "which leg is lifted", choices=("left", "right"))
+    side: str = key("left", "which leg is lifted", choices=SIDES)
     athlete: str = key("athlete", "name used in topics and session folders")
 
 

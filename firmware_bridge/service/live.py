@@ -18,6 +18,7 @@ from analysis.errors import HingemarchError
 from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import Params, Pipeline
 from analysis.reps import RepParams
+from analysis.sides import per_side
 from analysis.sway.baseline import compare
 from firmware_bridge import __version__
 from firmware_bridge.mqtt.topics import Command
@@ -52,6 +53,7 @@ class LiveSession:
         self.pipeline = Pipeline(pipeline_params(cfg), second_forward_axis=axis)   # the second's sway per set
         self.sets: list[dict] = []
         self.reps = 0
+        self.set_sides: dict[int, str] = {}   # set index -> the side active at its first rep
         self.recorder: SessionRecorder | None = None
         self.meta = SessionMeta(sensor=info.sensor, placement=cfg.session.placement, side=side,
                                 nominal_rate_hz=info.nominal_rate_hz, accel_range_g=info.accel_range_g,
@@ -75,11 +77,15 @@ class LiveSession:
         self.seq += 1
         return self.seq
 
+    def side_of(self, set_index: int) -> str:
+        """The side of a set (and of each of its reps): the one active when its first rep came."""
+        return self.set_sides.setdefault(set_index, self.side)
+
     def summary(self, duration_s: float) -> dict:
-        """From the recorder's files when recording, else from the events seen."""
-        return {"session_id": self.id, "athlete": self.meta.athlete, "side": self.side,
+        """From the events seen (the recorder's files give it when recording): like summary.json."""
+        return {"session_id": self.id, "athlete": self.meta.athlete, "side": self.meta.side,
                 "placement": self.meta.placement, "sensor": self.meta.sensor,
-                "duration_s": round(duration_s, 3), "sets": self.sets,
+                "duration_s": round(duration_s, 3), "sets": self.sets, "sides": per_side(self.sets),
                 "totals": {"sets": len(self.sets), "reps": self.reps}}
 
 
@@ -105,6 +111,7 @@ class Service:
         self.last_folder: Path | None = None
         self.listeners: list = []    # listen(kind, body) in this thread: every event and command reply (web page)
         self.parts: dict = {}        # status of optional parts, shown in the state (e.g. "web")
+        self.web = None              # the web server kept up after the source ended (serve(keep_web=True))
 
     # --- called from the MQTT thread --------------------------------------------------------------
     def on_command(self, cmd: Command) -> None:
@@ -195,8 +202,9 @@ class Service:
             if rep is None:
                 return "no rep to undo in the current set"
             s.reps -= 1
-            self._record(lambda r: r.undo(rep))
-            self._publish("undo", rep.to_dict())
+            side = s.side_of(rep.set_index)
+            self._record(lambda r: r.undo(rep, side))
+            self._publish("undo", {**rep.to_dict(), "side": side})
         return None
 
     def _start(self, t0_s: float) -> None:
@@ -240,18 +248,18 @@ class Service:
     def _emit(self, events) -> None:
         s = self.session
         for ev in events:
+            if not isinstance(ev, (RepEvent, SetEvent)):
+                continue
+            side = s.side_of(ev.set_index)
+            body = {**ev.to_dict(), "side": side}
             if isinstance(ev, RepEvent):
                 s.reps += 1
-                body = {**ev.to_dict(), "side": s.side}
-            elif isinstance(ev, SetEvent):
-                body = ev.to_dict()
+            else:
                 if s.baseline is not None and ev.sway_deg is not None:
                     body["sway_baseline"] = compare(s.baseline, ev.sway_deg)
                 s.sets.append(body)
                 log.info("session %s: set %d ended, %d rep(s)", s.id, ev.set_index, ev.reps)
-            else:
-                continue
-            self._record(lambda r, ev=ev: r.event(ev))
+            self._record(lambda r, ev=ev, side=side: r.event(ev, side))
             self._publish(ev.kind, body)
 
     def _tell(self, kind: str, body: dict) -> None:

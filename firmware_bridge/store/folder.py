@@ -13,6 +13,7 @@ import io
 import json
 from pathlib import Path
 
+from analysis.sides import per_side
 from firmware_bridge.store.samples import is_regular_file, read_samples
 
 SAMPLES, SECOND, REPS, SETS, SUMMARY = "samples.csv", "second.csv", "reps.csv", "sets.csv", "summary.json"
@@ -66,9 +67,16 @@ def read_summary(folder: Path) -> dict | None:
     return summary if isinstance(summary, dict) else None
 
 
-def group_sets(reps: list[dict], set_rows: list[dict]) -> list[dict]:
-    """The sets of a session grouped from its counted reps (rows of reps.csv), in order, with the
-    headline sway and foot taps of sets.csv where it was measured (older files: no such columns)."""
+def rep_side(row: dict, default: str) -> str:
+    """The side of a reps.csv or sets.csv row; ``default`` (the session's starting side, from the
+    samples header) for files written before the ``side`` column."""
+    return row.get("side") or default
+
+
+def group_sets(reps: list[dict], set_rows: list[dict], side: str = "") -> list[dict]:
+    """The sets of a session grouped from its counted reps (rows of reps.csv), in order, each with
+    its side (that of its first rep; ``side`` for older files without the column) and the headline
+    sway and foot taps of sets.csv where it was measured (older files: no such columns)."""
     grouped: dict[int, list[dict]] = {}
     for r in reps:
         grouped.setdefault(int(r["set_index"]), []).append(r)
@@ -77,11 +85,13 @@ def group_sets(reps: list[dict], set_rows: list[dict]) -> list[dict]:
     for i, rs in sorted(grouped.items()):
         depth = [float(r["hinge_depth_deg"]) for r in rs]
         height = [float(r["march_height_deg"]) for r in rs]
-        sets.append({"set_index": i, "start_s": float(rs[0]["start_s"]),
+        tempo = [float(r["duration_s"]) for r in rs]
+        sets.append({"set_index": i, "side": rep_side(rs[0], side), "start_s": float(rs[0]["start_s"]),
                      "end_s": float(rs[-1]["completed_s"]), "reps": len(rs),
                      "rep_times_s": [float(r["completed_s"]) for r in rs],
                      "mean_hinge_depth_deg": round(sum(depth) / len(depth), 1),
-                     "mean_march_height_deg": round(sum(height) / len(height), 1)})
+                     "mean_march_height_deg": round(sum(height) / len(height), 1),
+                     "mean_duration_s": round(sum(tempo) / len(tempo), 2)})
         row = sway.get(str(i), {})
         if row.get("sway_deg"):
             sets[-1].update(sway_deg=float(row["sway_deg"]), foot_taps=int(row.get("foot_taps") or 0))
@@ -89,12 +99,13 @@ def group_sets(reps: list[dict], set_rows: list[dict]) -> list[dict]:
 
 
 def summarize(folder: Path) -> dict:
-    """The session summary, computed from its files (sets grouped from the reps)."""
+    """The session summary, computed from its files (sets grouped from the reps), with the figures
+    per side (``sides``; ``side`` is the side the session started on)."""
     reps = read_reps(folder)
-    set_list = group_sets(reps, read_sets(folder))
     meta, block, _ = read_samples(folder / SAMPLES, skip_bad_rows=True)
+    set_list = group_sets(reps, read_sets(folder), meta.side)
     return {"session_id": meta.session_id or folder.name, "start_utc": meta.start_utc,
             "athlete": meta.athlete, "side": meta.side, "placement": meta.placement, "sensor": meta.sensor,
             "duration_s": round(float(block.t_s[-1]), 3) if len(block) else 0.0,
-            "samples": len(block), "sets": set_list,
+            "samples": len(block), "sets": set_list, "sides": per_side(set_list),
             "totals": {"sets": len(set_list), "reps": len(reps)}}

@@ -30,7 +30,8 @@ from firmware_bridge.store.samples import SessionMeta, format_rows, header_text
 from imu.samples import SampleBlock
 
 REP_COLUMNS = ("set_index", "rep_in_set", "completed_s", "event_s", "start_s", "duration_s",
-               "hinge_depth_deg", "march_height_deg", "rule", "status", "sway_deg", "sway_dps")
+               "hinge_depth_deg", "march_height_deg", "rule", "status", "sway_deg", "sway_dps",
+               "side")   # columns are only ever added at the end
 SET_COLUMNS = ("set_index", "start_s", "end_s", "reps", "mean_hinge_depth_deg",
                "mean_march_height_deg", "mean_duration_s", "rep_times_s",
                # balance sway (docs/sway.md); columns are only ever added at the end
@@ -39,7 +40,7 @@ SET_COLUMNS = ("set_index", "start_s", "end_s", "reps", "mean_hinge_depth_deg",
                "hold_rms_ml_deg", "hold_rms_ap_deg", "hold_mean_velocity_dps", "hold_ellipse_area_95_deg2")
 # the optional second sensor's sway during the set (docs/sway.md), as second_<measure>
 SECOND_SET_KEYS = ("rms_ml_deg", "rms_ap_deg", "mean_velocity_dps", "ellipse_area_95_deg2")
-SET_COLUMNS += tuple(f"second_{k}" for k in SECOND_SET_KEYS)
+SET_COLUMNS += tuple(f"second_{k}" for k in SECOND_SET_KEYS) + ("side",)
 
 
 class RecorderError(HingemarchError, OSError):
@@ -63,13 +64,15 @@ def _cell(x) -> object:
     return "" if x is None else x
 
 
-def rep_row(rep: RepEvent, status: str = "counted") -> list:
+def rep_row(rep: RepEvent, side: str, status: str = "counted") -> list:
+    """A row of reps.csv: the rep on ``side`` (its set's side)."""
     return [rep.set_index, rep.rep_in_set, rep.completed_s, rep.t_s, rep.start_s, rep.duration_s,
             rep.hinge_depth_deg, rep.march_height_deg, rep.evidence.get("rule", ""), status,
-            _cell(rep.sway_deg), _cell(rep.sway_dps)]
+            _cell(rep.sway_deg), _cell(rep.sway_dps), side]
 
 
-def set_row(s: SetEvent) -> list:
+def set_row(s: SetEvent, side: str) -> list:
+    """A row of sets.csv: the set done on ``side``."""
     frontal, held = s.sway.get("frontal", {}), s.sway.get("holds", {})
     sway = [s.sway_deg, s.sway_dps, s.foot_taps, " ".join(f"{x:.3f}" for x in s.foot_tap_s),
             frontal.get("range_deg"), frontal.get("mean_velocity_dps"), frontal.get("f50_hz"),
@@ -78,7 +81,7 @@ def set_row(s: SetEvent) -> list:
     second = s.sway.get("second") or {}
     sway += [second.get(k) for k in SECOND_SET_KEYS]
     return [s.set_index, s.start_s, s.end_s, s.reps, s.mean_hinge_depth_deg, s.mean_march_height_deg,
-            s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)] + [_cell(x) for x in sway]
+            s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)] + [_cell(x) for x in sway] + [side]
 
 
 def csv_line(values) -> str:
@@ -194,16 +197,16 @@ class SessionRecorder:
             self._blocks.append((key, block))
             self._queued += len(block)
 
-    def event(self, ev: Event) -> None:
-        """Queue a rep or a finished set, written at once."""
+    def event(self, ev: Event, side: str) -> None:
+        """Queue a rep or a finished set done on ``side``, written at once."""
         if isinstance(ev, RepEvent):
-            self._row(REPS, rep_row(ev))
+            self._row(REPS, rep_row(ev, side))
         elif isinstance(ev, SetEvent):
-            self._row(SETS, set_row(ev))
+            self._row(SETS, set_row(ev, side))
 
-    def undo(self, rep: RepEvent) -> None:
+    def undo(self, rep: RepEvent, side: str) -> None:
         """Record that a rep was taken back (the row stays, marked undone)."""
-        self._row(REPS, rep_row(rep, "undone"))
+        self._row(REPS, rep_row(rep, side, "undone"))
 
     def _row(self, key: str, values: list) -> None:
         with self._cond:

@@ -57,8 +57,9 @@ class WebServer:
 
     def __init__(self, host: str, port: int, token: str = "", sessions_dir: Path | None = None,
                  hub: LiveHub | None = None, service=None, idle_timeout_s: float = IDLE_TIMEOUT_S,
-                 max_connections: int = MAX_CONNECTIONS):
+                 max_connections: int = MAX_CONNECTIONS, live: bool = True):
         self.host, self.port, self.token = host, port, token
+        self.live = live          # False: sessions only (``hingemarch serve``), / opens the sessions list
         self.idle_timeout_s, self.max_connections = idle_timeout_s, max_connections
         self.hub = hub or LiveHub()
         self.service = service

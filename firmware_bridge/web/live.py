@@ -20,7 +20,7 @@ TRACE_WINDOW_S = 30.0    # seconds of leg angle a page shows (and gets when it c
 TRACE_MIN_DT_S = 0.04    # at most 25 trace points per second of session time
 TRACE_MAX_POINTS = 2000  # more than a window's worth at 25 Hz
 PUSH_MIN_S = 0.1         # at most ten pushes a second to a page, except after an event
-SET_KEYS = ("set_index", "reps", "start_s", "end_s", "mean_hinge_depth_deg", "mean_march_height_deg",
+SET_KEYS = ("set_index", "side", "reps", "start_s", "end_s", "mean_hinge_depth_deg", "mean_march_height_deg",
             "mean_duration_s")
 
 
@@ -40,6 +40,7 @@ class LiveHub:
         self._marks: list[dict] = []    # counted reps of the session (undone ones removed)
         self._sets: list[dict] = []     # finished sets of the session
         self._session_id: str | None = None
+        self._recorded = False          # the session that ended has its folder (a report to link to)
         self._urgent = False
         self._last_push = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -71,6 +72,7 @@ class LiveHub:
                 self._n += 1
                 self._trace.append((self._n, t, angle))
             self._state = state
+            self._recorded = service.last_folder is not None and not state.get("running")
             urgent, self._urgent = self._urgent, False
             replies, self._replies = self._replies, []
         for fut, body in replies:        # after the state: a program reading it next sees the effect
@@ -150,7 +152,8 @@ class LiveHub:
             pts = [p for p in self._trace if (p[1] >= since if cursor is None else p[0] > cursor)]
             msg = {"full": cursor is None, "session_id": self._session_id, "window_s": TRACE_WINDOW_S,
                    "state": state, "trace": [[t, a] for _, t, a in pts],
-                   "marks": [m for m in self._marks if m["t_s"] >= since], "sets": list(self._sets)}
+                   "marks": [m for m in self._marks if m["t_s"] >= since], "sets": list(self._sets),
+                   "recorded": self._recorded}
             return msg, self._n
 
     def message(self, cursor: int | None = None) -> tuple[bytes, int]:

@@ -1,4 +1,4 @@
-"""A recorded session's report: the leg angle over the whole session, its reps, sets and sway.
+"""A recorded session's leg angle over the whole session, for its report (web/pages.py draws it).
 
 The leg angle comes from running the samples through the same streaming pipeline as live (the angle
 is read after every 0.1 s, as the live page sees it), reading the file a chunk at a time so a two-hour
@@ -21,13 +21,10 @@ import numpy as np
 from analysis.errors import HingemarchError
 from analysis.pipeline import Pipeline
 from analysis.reps import PLACEMENTS
-from firmware_bridge.store.folder import group_sets, read_reps, read_sets, read_summary
 from firmware_bridge.store.samples import head_meta, sample_chunks
 
 STEP_S = 0.1          # the leg angle is read after each 0.1 s of samples, like the live page
 MAX_POINTS = 1500
-REP_KEYS = ("set_index", "rep_in_set", "completed_s", "start_s", "duration_s", "hinge_depth_deg",
-            "march_height_deg", "sway_deg")
 
 
 def leg_angle_trace(samples: str, max_points: int = MAX_POINTS) -> dict:
@@ -66,36 +63,6 @@ def thin(t: list, y: list, max_points: int) -> tuple[list, list]:
             t_out.append(t[j])
             y_out.append(y[j])
     return t_out, y_out
-
-
-def reps_and_sets(folder: Path) -> tuple[list[dict], list[dict]]:
-    """Counted reps (undone ones removed) and per-set figures, sway included when recorded: from
-    summary.json when the session is finished, else grouped from reps.csv; sway (and the optional
-    second sensor's, ``second_*``) from sets.csv."""
-    rows, set_rows = read_reps(folder), read_sets(folder)
-    reps = [{k: _num(r.get(k)) for k in REP_KEYS} for r in rows]
-    summary = read_summary(folder)
-    if summary is not None and isinstance(summary.get("sets"), list):
-        sets = [dict(s) for s in summary["sets"] if isinstance(s, dict)]
-    else:
-        sets = group_sets(rows, set_rows)
-    by_index = {s.get("set_index"): s for s in sets}
-    for row in set_rows:
-        s = by_index.get(_num(row.get("set_index")))
-        if s is not None:
-            s.update({k: _num(v) for k, v in row.items()
-                      if k and k.startswith(("sway", "second_")) and k not in s})
-    return reps, sets
-
-
-def _num(x):
-    if x is None or x == "":         # an empty CSV cell: not measured
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return x
-    return int(v) if v.is_integer() and "." not in str(x) else v
 
 
 class ReportWorker:

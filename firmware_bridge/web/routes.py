@@ -6,20 +6,27 @@
     GET  /sessions                      sessions list    GET  /api/sessions
     GET  /sessions/{id}                 report           GET  /api/sessions/{id}
     GET  /sessions/{id}/files/{name}    one file         GET  /sessions/{id}/zip   every file, one zip
+    POST /api/sessions/{id}/edits       add an edit      POST /api/sessions/{id}/edits/undo   undo the last
+    GET  /sessions/{id}/export.fit      FIT activity     GET  /sessions/{id}/sets.csv   the athlete's sets
+    GET  /history                       athletes         GET  /history/{athlete}   their sessions over time
+    GET  /api/history/{athlete}         the same as JSON
     GET  /static/{name}                 the page's own script and style sheet
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import zipfile
 
 from aiohttp import web
 
-from analysis.errors import HingemarchError
+from analysis.errors import DataError, HingemarchError
 from firmware_bridge.mqtt.topics import CommandError, Topics, parse_command, to_json
+from firmware_bridge.store.edits import EditError, undo_edit
+from firmware_bridge.store.export import fit_activity, sets_csv
 from firmware_bridge.store.folder import SAMPLES
-from firmware_bridge.web import assets, pages
-from firmware_bridge.web.report import reps_and_sets
+from firmware_bridge.store.view import edit_session, session_view
+from firmware_bridge.web import assets, history, pages
 from firmware_bridge.web.sessions import NotFound
 
 KEEPALIVE_S = 10.0           # an SSE "ping" this often, so the page can tell a silent link
@@ -44,8 +51,15 @@ def add_routes(app: web.Application, server) -> None:
     r.add_get("/sessions/{sid}", report_page)
     r.add_get("/sessions/{sid}/files/{name}", download)
     r.add_get("/sessions/{sid}/zip", download_zip, allow_head=False)
+    r.add_get("/sessions/{sid}/export.fit", export_fit)
+    r.add_get("/sessions/{sid}/sets.csv", export_sets)
     r.add_get("/api/sessions", api_sessions)
     r.add_get("/api/sessions/{sid}", api_session)
+    r.add_post("/api/sessions/{sid}/edits", api_edit)
+    r.add_get("/history", history_index)
+    r.add_get("/history/{athlete}", history_page)
+    r.add_get("/api/history/{athlete}", api_history)
+    r.add_post("/api/sessions/{sid}/edits/undo", api_undo_edit)
 
 
 def _server(request: web.Request):
@@ -62,7 +76,10 @@ def _html(text: str) -> web.Response:
 
 # --- live ----------------------------------------------------------------------------------------
 async def live_page(request: web.Request) -> web.Response:
+    """The live page; on a sessions-only server (``hingemarch serve``) the sessions list instead."""
     s = _server(request)
+    if not s.live:      # a response, not raised: the token's cookie is set on a first visit
+        return web.Response(status=302, headers={"Location": "/sessions"})
     return _html(s.static["live.html"].decode().replace("__V__", s.asset_version))
 
 
@@ -169,8 +186,10 @@ async def _report(request: web.Request) -> tuple[dict, dict]:
     folder = s.sessions.folder(sid)
     loop = asyncio.get_running_loop()
     row = await loop.run_in_executor(None, s.sessions.describe, sid)
-    reps, sets = await loop.run_in_executor(None, reps_and_sets, folder)
-    report = {"reps": reps, "sets": sets, "trace": None, "trace_error": None}
+    view = await loop.run_in_executor(None, session_view, folder)
+    report = {k: view[k] for k in ("reps", "sets", "sides", "totals", "notes", "deleted_reps", "edited",
+                                   "deleted", "edits")}
+    report.update(trace=None, trace_error=None)
     try:
         report["trace"] = await s.reports.trace(s.sessions.file(sid, SAMPLES))
     except NotFound:
@@ -190,12 +209,98 @@ async def api_session(request: web.Request) -> web.Response:
     return _json({**_urls(row), **report})
 
 
+async def history_index(request: web.Request) -> web.Response:
+    s = _server(request)
+    rows = await asyncio.get_running_loop().run_in_executor(None, history.athletes, s.sessions)
+    return _html(pages.history_index_page(rows, s.asset_version))
+
+
+async def _history(request: web.Request) -> dict:
+    s = _server(request)
+    return await asyncio.get_running_loop().run_in_executor(None, history.history, s.sessions,
+                                                            request.match_info["athlete"])
+
+
+async def history_page(request: web.Request) -> web.Response:
+    return _html(pages.history_page(await _history(request), _server(request).asset_version))
+
+
+async def api_history(request: web.Request) -> web.Response:
+    return _json(await _history(request))
+
+
+async def _json_body(request: web.Request):
+    """A small JSON body (415 unless JSON, 408 if it does not arrive, 400 if it does not parse)."""
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send edits as JSON (Content-Type: application/json)")
+    try:
+        raw = await asyncio.wait_for(request.read(), BODY_TIMEOUT_S)
+    except TimeoutError:
+        raise web.HTTPRequestTimeout(text=f"the body did not arrive within {BODY_TIMEOUT_S:g} s") from None
+    try:
+        return json.loads(raw or b"{}")
+    except (ValueError, RecursionError):
+        raise web.HTTPBadRequest(text="the body is not JSON") from None
+
+
+async def api_edit(request: web.Request) -> web.Response:
+    """Add an edit to a session (edits.json beside its files): 200 with the stored edit, 400 on a bad one."""
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    body = await _json_body(request)
+    try:
+        edit = await asyncio.get_running_loop().run_in_executor(None, edit_session, folder, body)
+    except EditError as e:
+        return _json({"ok": False, "error": str(e)}, 400)
+    return _json({"ok": True, "edit": edit})
+
+
+async def api_undo_edit(request: web.Request) -> web.Response:
+    """Undo a session's latest edit in force: 200 with it, 409 when there is none."""
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    await _json_body(request)
+    try:
+        edit = await asyncio.get_running_loop().run_in_executor(None, undo_edit, folder)
+    except EditError as e:
+        return _json({"ok": False, "error": str(e)}, 409)
+    return _json({"ok": True, "undone": edit})
+
+
 async def download(request: web.Request) -> web.FileResponse:
     sid, name = request.match_info["sid"], request.match_info["name"]
     path = _server(request).sessions.file(sid, name)
     kind = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/json"
     return web.FileResponse(path, headers={"Content-Type": kind, "Cache-Control": "no-cache",
                                            "Content-Disposition": f'attachment; filename="{sid}-{name}"'})
+
+
+async def export_fit(request: web.Request) -> web.Response:
+    """The session as edited, as a FIT strength-training activity (store/export.py)."""
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    loop = asyncio.get_running_loop()
+    try:
+        data = await loop.run_in_executor(None, lambda: fit_activity(session_view(folder)))
+    except DataError as e:
+        raise NotFound(str(e)) from None
+    return web.Response(body=data, headers={"Content-Type": "application/vnd.ant.fit", "Cache-Control": "no-cache",
+                                            "Content-Disposition": f'attachment; filename="{sid}.fit"'})
+
+
+async def export_sets(request: web.Request) -> web.Response:
+    """One row per set across every session of this session's athlete, as edited (a spreadsheet)."""
+    s, sid = _server(request), request.match_info["sid"]
+    folder = s.sessions.folder(sid)
+    loop = asyncio.get_running_loop()
+
+    def build() -> tuple[str, str]:
+        athlete = str(session_view(folder)["athlete"] or "")
+        return athlete, sets_csv(history.athlete_views(s.sessions, athlete))
+    athlete, text = await loop.run_in_executor(None, build)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in athlete)[:40] or "athlete"
+    return web.Response(text=text, headers={"Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-cache",
+                                            "Content-Disposition": f'attachment; filename="{name}-sets.csv"'})
 
 
 class _Sink:

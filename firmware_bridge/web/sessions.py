@@ -1,10 +1,11 @@
-"""Read-only access to the session folders for the web page: names checked, nothing outside followed.
+"""Access to the session folders for the web page: names checked, nothing outside followed (edits
+are written only through :mod:`firmware_bridge.store.edits`, the raw files never).
 
 A session id or file name is one path component of letters, digits and ``_ . -`` (not starting with a
 dot); folders and files are taken only as real directories and regular files (``lstat``: a symlink,
 FIFO or device is as good as absent) whose resolved path is inside the sessions folder. Listing reads
-``summary.json`` of finished sessions and only the head and tail of ``samples.csv`` of open ones, so a
-long session being recorded never makes the list slow.
+``summary.json``, reps.csv, sets.csv and edits.json, and only the head and tail of ``samples.csv``, so
+a long session being recorded never makes the list slow.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import stat
 from pathlib import Path
 
 from analysis.errors import HingemarchError
-from firmware_bridge.store.folder import SAMPLES, group_sets, read_reps, read_summary
-from firmware_bridge.store.samples import head_meta, last_time_s
+from firmware_bridge.store.folder import SAMPLES, read_summary
+from firmware_bridge.store.samples import last_time_s
+from firmware_bridge.store.view import session_view
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 FILE_SUFFIXES = (".csv", ".json")
@@ -65,22 +67,19 @@ class Sessions:
                       reverse=True)
 
     def describe(self, session_id: str) -> dict:
-        """One line of the list: date, duration, sets, reps, files; from summary.json when finished."""
+        """One line of the list: date, duration, sets, reps (as edited), sides, files; the duration
+        from summary.json when finished, else from the tail of samples.csv."""
         folder = self.folder(session_id)
         summary = read_summary(folder)
+        view = session_view(folder)
         files = [{"name": p.name, "size_bytes": p.lstat().st_size} for p in self.files(folder)]
-        row = {"session_id": session_id, "complete": summary is not None, "files": files}
-        if summary is not None:
-            totals = summary.get("totals") or {}
-            return {**row, "start_utc": summary.get("start_utc"), "duration_s": summary.get("duration_s"),
-                    "sets": totals.get("sets"), "reps": totals.get("reps"), "athlete": summary.get("athlete"),
-                    "side": summary.get("side"), "placement": summary.get("placement"),
-                    "recovered_after_crash": summary.get("recovered_after_crash", False)}
-        meta = head_meta(folder / SAMPLES)
-        reps = read_reps(folder)
-        return {**row, "start_utc": meta.get("start_utc"), "duration_s": last_time_s(folder / SAMPLES),
-                "sets": len(group_sets(reps, [])), "reps": len(reps), "athlete": meta.get("athlete"),
-                "side": meta.get("side"), "placement": meta.get("placement"), "recovered_after_crash": False}
+        return {"session_id": session_id, "complete": summary is not None, "files": files,
+                "start_utc": view["start_utc"],
+                "duration_s": summary.get("duration_s") if summary else last_time_s(folder / SAMPLES),
+                "sets": view["totals"]["sets"], "reps": view["totals"]["reps"], "athlete": view["athlete"],
+                "side": view["side"], "sides": list(view["sides"]), "placement": view["placement"],
+                "edited": view["edited"], "deleted": view["deleted"],
+                "recovered_after_crash": bool(summary and summary.get("recovered_after_crash", False))}
 
 
 def _check_name(name: str, what: str) -> str:

@@ -17,6 +17,35 @@ function connect() {
   };
 }
 
+// A cue on each counted rep, chosen on the page and remembered on this phone: off, a beep, a
+// vibration (phones that have one) or the count spoken (the browser's own speech).
+const CUES = ["off", "beep", "vibrate", "voice"];
+let cue = CUES.includes(localStorage.getItem("hingemarch-cue")) ? localStorage.getItem("hingemarch-cue") : "off";
+let audio = null;
+let lastCount = null;      // [session, set, reps] seen last: a cue only for a new rep
+
+function repCue(n) {
+  if (cue === "beep") {
+    audio = audio || new AudioContext();
+    const osc = audio.createOscillator(), gain = audio.createGain();
+    osc.frequency.value = 880; gain.gain.value = 0.2;
+    osc.connect(gain).connect(audio.destination);
+    osc.start(); osc.stop(audio.currentTime + 0.12);
+  } else if (cue === "vibrate" && navigator.vibrate) {
+    navigator.vibrate(120);
+  } else if (cue === "voice" && window.speechSynthesis) {
+    speechSynthesis.cancel();
+    speechSynthesis.speak(new SpeechSynthesisUtterance(String(n)));
+  }
+}
+
+function watchReps() {
+  const s = view.state, now = [view.session, s.set_index, s.reps_in_set];
+  const more = lastCount && now[0] === lastCount[0] && (now[1] === lastCount[1] ? now[2] > lastCount[2] : now[2] > 0);
+  if (s.in_set && more) repCue(now[2]);      // a new set's first rep too
+  lastCount = now;
+}
+
 function setLink(text, cls) {
   const el = $("link");
   el.textContent = text;
@@ -33,6 +62,8 @@ function apply(msg) {
   view.state = msg.state || {};
   view.marks = msg.marks || [];
   view.sets = msg.sets || [];
+  view.recorded = !!msg.recorded;
+  watchReps();
   render();
 }
 
@@ -60,9 +91,14 @@ function render() {
     count = 0;
     caption = "waiting for the first rep";
   }
+  const rest = restS();
+  if (rest !== null) caption += " · rest " + clock(rest);
   $("count").textContent = count;
   $("count").className = s.in_set ? "" : "idle";
   $("caption").textContent = caption;
+  const total = view.sets.reduce((n, x) => n + (x.reps || 0), 0) + (s.in_set ? s.reps_in_set || 0 : 0);
+  const sets = view.sets.length + (s.in_set ? 1 : 0);
+  $("total").textContent = s.running || view.sets.length ? "session: " + total + " reps in " + sets + " set" + (sets === 1 ? "" : "s") : "";
   $("side").textContent = s.side ? s.side + " leg" : "–";
   $("btn-side").textContent = s.side === "left" ? "Switch to right" : s.side === "right" ? "Switch to left" : "Switch side";
   const rep = s.last_rep || {};
@@ -77,10 +113,36 @@ function render() {
   bar.style.width = pct + "%";
   bar.className = pct > 60 ? "high" : pct > 30 ? "mid" : "low";
   $("session").textContent = view.session ? "session " + view.session + (s.recording ? " · recording" : "") : "";
+  const ended = !s.running && !!view.session;       // the session is over: say so, and where it is now
+  $("ended").hidden = !ended;
+  $("ended-report").hidden = !(ended && view.recorded);
+  if (ended) $("ended-report").href = "/sessions/" + encodeURIComponent(view.session);
   const web = s.web || {};
   $("error").textContent = s.error || (s.sensor_status && s.sensor_status !== "ok" && s.running ? "sensor: " + s.sensor_status : "") || web.error || "";
   draw();
 }
+
+// Seconds since the last set ended, while resting between sets of a running session (else null).
+function restS() {
+  const s = view.state, last = view.sets.length ? view.sets[view.sets.length - 1] : null;
+  if (!s.running || s.in_set || !last || typeof s.t_s !== "number") return null;
+  return Math.max(0, s.t_s - last.end_s);
+}
+
+function clock(t) {
+  const m = Math.floor(t / 60), sec = Math.floor(t % 60);
+  return m + ":" + String(sec).padStart(2, "0");
+}
+
+// What the trace shows when it has no set running: a word instead of a blank.
+function traceWord() {
+  const s = view.state;
+  if (!s.running) return view.session ? "session ended" : "no session running";
+  if (s.in_set) return "";
+  return view.sets.length ? "between sets · rest " + clock(restS() || 0) : "waiting for the first rep";
+}
+
+const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 
 function draw() {
   const c = $("trace");
@@ -99,17 +161,23 @@ function draw() {
   for (const p of pts) if (p[1] !== null && Math.abs(p[1]) > span) span = Math.abs(p[1]);
   const x = (t) => ((t - t0) / view.windowS) * w;
   const y = (a) => h / 2 - (a / span) * (h / 2 - 6);
-  g.strokeStyle = "#39424e"; g.lineWidth = 1;
+  g.strokeStyle = css("--grid"); g.lineWidth = 1;
   g.beginPath(); g.moveTo(0, y(0)); g.lineTo(w, y(0)); g.stroke();
-  g.fillStyle = "#7d8794"; g.font = "11px system-ui, sans-serif";
-  g.fillText("march", 4, 12); g.fillText("hinge", 4, h - 4);
-  g.strokeStyle = "#f0b429"; g.fillStyle = "#f0b429";
+  g.fillStyle = css("--dim"); g.font = "12px system-ui, sans-serif";
+  g.fillText("march", 4, 13); g.fillText("hinge", 4, h - 4);
+  const word = traceWord();
+  if (word) {
+    g.font = "600 16px system-ui, sans-serif"; g.textAlign = "center";
+    g.fillText(word, w / 2, h / 2 - 10);
+    g.textAlign = "start"; g.font = "12px system-ui, sans-serif";
+  }
+  g.strokeStyle = css("--mark"); g.fillStyle = css("--mark");
   for (const m of view.marks) {
     if (m.t_s < t0) continue;
     g.beginPath(); g.moveTo(x(m.t_s), 0); g.lineTo(x(m.t_s), h); g.stroke();
     g.fillText(String(m.rep_in_set), x(m.t_s) + 3, 24);
   }
-  g.strokeStyle = "#4cc9f0"; g.lineWidth = 2.5; g.lineJoin = "round";
+  g.strokeStyle = css("--accent"); g.lineWidth = 2.5; g.lineJoin = "round";
   g.beginPath();
   let pen = false;
   for (const [t, a] of pts) {
@@ -141,7 +209,16 @@ document.addEventListener("DOMContentLoaded", () => {
     const side = view.state.side === "left" ? "right" : "left";
     command("side", { side }, side + " leg");
   };
+  const cueButton = $("btn-cue");
+  cueButton.textContent = "Rep cue: " + cue;
+  cueButton.onclick = () => {
+    cue = CUES[(CUES.indexOf(cue) + 1) % CUES.length];
+    localStorage.setItem("hingemarch-cue", cue);
+    cueButton.textContent = "Rep cue: " + cue;
+    if (cue === "beep") { audio = audio || new AudioContext(); audio.resume(); }   // a tap unlocks sound
+  };
   window.addEventListener("resize", draw);
+  window.addEventListener("themechange", draw);
   setInterval(() => {       // a link that went silent (Wi-Fi gone without a close): say so
     if (view.lastMsg && Date.now() - view.lastMsg > 15000) setLink("no data…", "off");
   }, 1000);
