@@ -16,7 +16,6 @@ from test_side_files import _switched_session
 from web_helpers import http, post_json
 
 from firmware_bridge.store.edits import add_edit
-from firmware_bridge.store.export import fit_crc
 from firmware_bridge.store.view import session_view
 
 CLI = [sys.executable, "-m", "firmware_bridge.cli.hingemarch", "export"]
@@ -41,11 +40,6 @@ def _decode(data: bytes) -> dict:
     messages, errors = Decoder(Stream.from_byte_array(bytearray(data))).read()
     assert errors == []
     return messages
-
-
-def test_the_crc_is_fits_crc16():
-    assert fit_crc(b"123456789") == 0xBB3D                     # CRC-16/ARC's check value
-    assert fit_crc(b"") == 0
 
 
 def test_the_fit_activity_has_each_set_as_edited(folder, tmp_path):
