@@ -1,0 +1,163 @@
+"""Reps of any one-sided leg exercise: excursions from the rest pose and back (analysis/exercises.py).
+
+The signal is the tilt of the fused "up" (sensor axes) away from the rest pose's, in degrees, with
+its direction (the tangent of the tilt at the rest pose), so neither the mount nor the movement
+plane needs to be known: a raise, an abduction or a lunge all tilt the segment. The rest pose is
+the still pose the leg holds between reps (standing, seated, lying), renewed at every still moment
+near it. A rep: the leg leaves rest, passes ``enter_frac`` x the set's typical range (at least
+``min_rom_deg``), comes back within ``return_frac`` x its own peak, and stops there (walking and
+stairs swing through rest without stopping). Its direction must match the set's, learned from its
+first reps, and the set's first rep counts only once a like one follows (an isolated movement is
+not a set). A still pose far from rest (``hold_far_deg``) or held long (``max_hold_s``) is a new
+posture (sitting down, lying down): it becomes the rest pose and nothing is counted.
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from statistics import median
+
+import numpy as np
+
+from analysis.exercises import ExerciseProfile
+from analysis.reps import RepFound
+
+IDLE, OUT, SETTLE, WAIT = "idle", "out", "settle", "wait"   # at rest | away | back, not stopped | void, until back
+
+
+class ExcursionDetector:
+    """Per-bucket excursion counting (tuning: :class:`ExerciseProfile`)."""
+
+    def __init__(self, profile: ExerciseProfile):
+        self.p = profile
+        self.rest: np.ndarray | None = None   # "up" at the rest pose, sensor axes
+        self.phase = IDLE
+        self.angle_deg = math.nan             # tilt from rest now
+        self.postures = 0                     # new postures taken as rest
+        self._roms: deque = deque(maxlen=profile.typical_reps)
+        self._dir: np.ndarray | None = None   # the set's direction (sum of its reps' unit directions)
+        self._first: RepFound | None = None   # the set's first rep, waiting for a like one
+        self._first_dir: np.ndarray | None = None
+        self._cand: RepFound | None = None
+        self._cand_dir: np.ndarray | None = None
+        self._t_near = self._t_back = self._t_slow = -math.inf
+        self._peak, self._peak_dir = 0.0, None
+
+    def enter_deg(self) -> float:
+        """How far from rest a rep must go: the set's typical range x ``enter_frac``, at least the floor."""
+        typ = median(self._roms) if self._roms else 0.0
+        return max(self.p.min_rom_deg, self.p.enter_frac * typ)
+
+    def reset(self) -> None:
+        """A gap in the data: drop any rep in progress (the rest pose and the set's pattern stay)."""
+        self.phase, self._cand = IDLE, None
+
+    def relearn(self) -> None:
+        """A set has ended: the next one learns its own direction and range."""
+        self._roms.clear()
+        self._dir = self._first = self._first_dir = None
+
+    def update(self, t_s: float, up: np.ndarray, gyro_dps, still_s: float) -> list[RepFound]:
+        """One bucket: the reps decided now (the set's first two come together)."""
+        p = self.p
+        gx, gy, gz = gyro_dps
+        if gx * gx + gy * gy + gz * gz >= p.stop_dps ** 2:
+            self._t_slow = t_s
+        stopped = t_s - self._t_slow >= p.stop_s
+        if self.rest is None:
+            if stopped:
+                self.rest = up.copy()
+            return []
+        c = float(np.clip(up @ self.rest, -1.0, 1.0))
+        e = self.angle_deg = math.degrees(math.acos(c))
+        enter = self.enter_deg()
+        if self.phase is SETTLE:
+            if e >= enter or t_s - self._t_back > p.settle_within_s:
+                self.phase, self._cand = IDLE, None      # swung on through rest: a stride, not a rep
+            elif stopped:
+                self.phase, self.rest = IDLE, up.copy()
+                return self._accept(t_s)
+            else:
+                return []
+        if self.phase is WAIT:
+            if e < enter * p.return_frac or (still_s > 0 and self._posture(up, e, still_s)):
+                self.phase = IDLE
+            return []
+        if self.phase is IDLE:
+            if e < enter * p.return_frac:
+                self._t_near = t_s
+                if stopped:                     # follow the rest pose: it is where the leg stops
+                    self.rest = up.copy()
+            elif still_s > 0 and self._posture(up, e, still_s):
+                return []
+            if e >= enter:
+                self.phase, self._peak, self._peak_dir = OUT, e, None
+                if t_s - self._t_near > p.max_rep_s:
+                    self._t_near = t_s
+            return []
+        # OUT: away from rest
+        if e > self._peak or self._peak_dir is None:
+            self._peak = max(self._peak, e)
+            v = up - c * self.rest
+            n = float(np.linalg.norm(v))
+            if n > 1e-6:
+                self._peak_dir = v / n
+        if still_s > 0 and self._posture(up, e, still_s):
+            return []
+        if e > p.max_rom_deg or t_s - self._t_near > p.max_rep_s:
+            self.phase = WAIT
+            return []
+        if e < p.return_frac * self._peak and e < enter:
+            self._returned(t_s, enter)
+        return []
+
+    def _posture(self, up: np.ndarray, e: float, still_s: float) -> bool:
+        """Still away from rest: far, or for long, is a new posture (it becomes rest; no rep)."""
+        if e > self.p.hold_far_deg or still_s > self.p.max_hold_s:
+            self.rest = up.copy()
+            self.postures += 1
+            self.phase, self._cand = IDLE, None
+            self.relearn()
+            self._t_near = -math.inf
+            return True
+        return False
+
+    def _returned(self, t_s: float, enter: float) -> None:
+        """Back near rest: a candidate if long and large enough, going the set's way; it then has
+        to stop at rest (SETTLE)."""
+        p, d = self.p, self._peak_dir
+        self.phase = IDLE
+        duration = t_s - self._t_near
+        if d is None or not p.min_rep_s <= duration <= p.max_rep_s or self._peak < enter:
+            return
+        if self._dir is not None and not self._same_way(d, self._dir):
+            return
+        self._cand = RepFound(t_s, self._t_near, 0.0, 0.0,
+                              {"rule": "back_at_rest", "enter_deg": round(enter, 2)}, rom_deg=self._peak)
+        self._cand_dir, self._t_back, self.phase = d, t_s, SETTLE
+
+    def _same_way(self, a: np.ndarray, b: np.ndarray) -> bool:
+        return float(a @ b) >= math.cos(math.radians(self.p.max_dir_deg)) * float(np.linalg.norm(b))
+
+    def _accept(self, t_s: float) -> list[RepFound]:
+        """A candidate stopped at rest: count it, or (the set's first) hold it until a like one follows."""
+        cand, d = self._cand, self._cand_dir
+        self._cand = None
+        found = cand                             # t_s: when it was back at rest
+        if self._dir is not None:
+            return [self._count(found, d)]
+        first = self._first
+        if first is not None and cand.t_s - first.t_s <= self.p.confirm_within_s \
+                and self._same_way(d, self._first_dir) and self._like(first.rom_deg, cand.rom_deg):
+            self._first = None
+            return [self._count(first, self._first_dir), self._count(found, d)]
+        self._first, self._first_dir = found, d    # the first of a set, or a lone movement: wait
+        return []
+
+    def _like(self, a: float, b: float) -> bool:
+        return min(a, b) >= self.p.like_frac * max(a, b)
+
+    def _count(self, found: RepFound, d: np.ndarray) -> RepFound:
+        self._roms.append(found.rom_deg)
+        self._dir = d.copy() if self._dir is None else self._dir + d
+        return found
