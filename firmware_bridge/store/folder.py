@@ -81,7 +81,8 @@ def group_sets(reps: list[dict], set_rows: list[dict]) -> list[dict]:
                      "end_s": float(rs[-1]["completed_s"]), "reps": len(rs),
                      "rep_times_s": [float(r["completed_s"]) for r in rs],
                      "mean_hinge_depth_deg": round(sum(depth) / len(depth), 1),
-                     "mean_march_height_deg": round(sum(height) / len(height), 1)})
+                     "mean_march_height_deg": round(sum(height) / len(height), 1),
+                     "exercise": rs[0].get("exercise") or "hinge_march"})   # older files: no such column
         row = sway.get(str(i), {})
         if row.get("sway_deg"):
             sets[-1].update(sway_deg=float(row["sway_deg"]), foot_taps=int(row.get("foot_taps") or 0))
@@ -95,6 +96,7 @@ def summarize(folder: Path) -> dict:
     meta, block, _ = read_samples(folder / SAMPLES, skip_bad_rows=True)
     return {"session_id": meta.session_id or folder.name, "start_utc": meta.start_utc,
             "athlete": meta.athlete, "side": meta.side, "placement": meta.placement, "sensor": meta.sensor,
+            "exercise": meta.exercise,
             "duration_s": round(float(block.t_s[-1]), 3) if len(block) else 0.0,
             "samples": len(block), "sets": set_list,
             "totals": {"sets": len(set_list), "reps": len(reps)}}
