@@ -35,11 +35,11 @@ class Params:
     """Everything tunable, with units, one part per stage (each documented where it is defined)."""
 
     set_gap_s: float = 20.0       # a pause longer than this between reps ends the set
-    exercise: str = HINGE_MARCH   # what is counted (analysis/exercises.py; docs/exercises.md)
     reps: RepParams = field(default_factory=RepParams)
     still: StillParams = field(default_factory=StillParams)
     tilt: TiltParams = field(default_factory=TiltParams)
     leg: LegAngleParams = field(default_factory=LegAngleParams)
+    exercise: str = HINGE_MARCH   # what is counted (analysis/exercises.py; docs/exercises.md)
 
 
 class Pipeline:

@@ -20,7 +20,7 @@ from analysis.pipeline import Params, recording_pipeline
 from analysis.reps import PLACEMENTS, RepParams
 from firmware_bridge.cli.flags import config_number
 from firmware_bridge.service.config import AXES, axis_vector
-from firmware_bridge.store.folder import samples_file, second_file
+from firmware_bridge.store.folder import recorded_exercise, samples_file, second_file
 from firmware_bridge.store.samples import ACCEL_SCALE, GYRO_SCALE, TIME_SCALE, read_generic_csv, read_samples
 from imu.samples import SampleBlock
 
@@ -35,7 +35,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set-gap-s", type=config_number("analysis", "set_gap_s"), default=Params().set_gap_s,
                    help="a pause this long ends a set (5..600 s, default %(default)s s)")
     p.add_argument("--exercise", choices=EXERCISES, default=None,
-                   help="what to count (docs/exercises.md; default: from the file's metadata, else hinge_march)")
+                   help="what to count (docs/exercises.md; default: what the session folder's reps.csv says, else hinge_march)")
     p.add_argument("--columns", metavar="T,AX,AY,AZ,GX,GY,GZ",
                    help="generic CSV: the seven column names for time, accel x/y/z, gyro x/y/z")
     p.add_argument("--time-unit", choices=tuple(TIME_SCALE), default="s")
@@ -115,7 +115,8 @@ def table(doc: dict) -> str:
 def run(args) -> int:
     meta, block, problems = load(args)
     placement = args.placement or (meta.placement if meta.placement in PLACEMENTS else "thigh")
-    exercise = args.exercise or (meta.exercise if meta.exercise in EXERCISES else HINGE_MARCH)
+    recorded = None if args.columns else recorded_exercise(args.file)
+    exercise = args.exercise or (recorded if recorded in EXERCISES else HINGE_MARCH)
     pipeline = recording_pipeline(Params(args.set_gap_s, RepParams(placement=placement), exercise=exercise),
                                   second=second_sensor(args, problems), second_forward_axis=axis_vector(args.second_forward_axis))
     events = pipeline.feed(block.t_s, block.accel_mps2, block.gyro_dps) + pipeline.finish()

@@ -64,8 +64,7 @@ def run(args) -> int:
                        nominal_rate_hz=info.nominal_rate_hz, accel_range_g=info.accel_range_g,
                        gyro_range_dps=info.gyro_range_dps, calibration=dict(info.calibration),
                        start_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                       software_version=__version__, session_id=f"sim-seed{args.seed}", athlete="simulated",
-                       exercise=args.exercise)
+                       software_version=__version__, session_id=f"sim-seed{args.seed}", athlete="simulated")
     try:
         out.mkdir(parents=True, exist_ok=True)
         write_samples(samples_path, meta, session.block)

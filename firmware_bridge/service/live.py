@@ -58,7 +58,7 @@ class LiveSession:
                                 nominal_rate_hz=info.nominal_rate_hz, accel_range_g=info.accel_range_g,
                                 gyro_range_dps=info.gyro_range_dps, calibration=dict(info.calibration),
                                 software_version=__version__, session_id=self.id,
-                                athlete=cfg.session.athlete, exercise=cfg.analysis.exercise)
+                                athlete=cfg.session.athlete)
         self.second = second_info is not None   # a second sensor on the standing leg or pelvis (docs/sway.md)
         second_meta = None
         if second_info is not None:

@@ -49,6 +49,14 @@ def read_reps(folder: Path) -> list[dict]:
     return [r for r in rows if r.get("status") == "counted" and (r["set_index"], r["rep_in_set"]) not in undone]
 
 
+def recorded_exercise(path: Path) -> str | None:
+    """The exercise a recorded session counted (its first rep's, in reps.csv beside the samples);
+    None when there is no such file or column (older sessions, no reps)."""
+    p = Path(path)
+    rows = read_rows((p if p.is_dir() else p.parent) / REPS)
+    return (rows[0].get("exercise") or None) if rows else None
+
+
 def read_sets(folder: Path) -> list[dict]:
     """The rows of sets.csv (a row per finished set, the set's sway in its later columns)."""
     return read_rows(folder / SETS)
@@ -96,7 +104,6 @@ def summarize(folder: Path) -> dict:
     meta, block, _ = read_samples(folder / SAMPLES, skip_bad_rows=True)
     return {"session_id": meta.session_id or folder.name, "start_utc": meta.start_utc,
             "athlete": meta.athlete, "side": meta.side, "placement": meta.placement, "sensor": meta.sensor,
-            "exercise": meta.exercise,
             "duration_s": round(float(block.t_s[-1]), 3) if len(block) else 0.0,
             "samples": len(block), "sets": set_list,
             "totals": {"sets": len(set_list), "reps": len(reps)}}

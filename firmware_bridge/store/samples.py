@@ -46,7 +46,6 @@ class SessionMeta:
     software_version: str = ""
     session_id: str = ""
     athlete: str = ""
-    exercise: str = "hinge_march"      # what the session counted at its start (docs/exercises.md)
 
 
 def header_text(meta: SessionMeta) -> str:
