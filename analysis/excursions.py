@@ -8,8 +8,8 @@ near it. A rep: the leg leaves rest, passes ``enter_frac`` x the set's typical r
 ``min_rom_deg``), comes back within ``return_frac`` x its own peak, and stops there (walking and
 stairs swing through rest without stopping). Its direction must match the set's, learned from its
 first reps, and the set's first rep counts only once a like one follows (an isolated movement is
-not a set). A still pose far from rest (``hold_far_deg``) or held long (``max_hold_s``) is a new
-posture (sitting down, lying down): it becomes the rest pose and nothing is counted.
+not a set). A still pose far from rest (``hold_far_deg`` for ``far_hold_s``) or held long
+(``max_hold_s``) is a new posture (sitting down, lying down): it becomes the rest pose and nothing is counted.
 """
 from __future__ import annotations
 
@@ -36,8 +36,7 @@ class ExcursionDetector:
         self.postures = 0                     # new postures taken as rest
         self._roms: deque = deque(maxlen=profile.typical_reps)
         self._dir: np.ndarray | None = None   # the set's direction (sum of its reps' unit directions)
-        self._first: RepFound | None = None   # the set's first rep, waiting for a like one
-        self._first_dir: np.ndarray | None = None
+        self._unconfirmed: list = []          # (rep, direction) before the set's first: waiting for a like one
         self._cand: RepFound | None = None
         self._cand_dir: np.ndarray | None = None
         self._t_near = self._t_back = self._t_slow = -math.inf
@@ -55,7 +54,7 @@ class ExcursionDetector:
     def relearn(self) -> None:
         """A set has ended: the next one learns its own direction and range."""
         self._roms.clear()
-        self._dir = self._first = self._first_dir = None
+        self._dir, self._unconfirmed = None, []
 
     def update(self, t_s: float, up: np.ndarray, gyro_dps, still_s: float) -> list[RepFound]:
         """One bucket: the reps decided now (the set's first two come together)."""
@@ -64,8 +63,8 @@ class ExcursionDetector:
         if gx * gx + gy * gy + gz * gz >= p.stop_dps ** 2:
             self._t_slow = t_s
         stopped = t_s - self._t_slow >= p.stop_s
-        if self.rest is None:
-            if stopped:
+        if self.rest is None:             # the first still window: fusion is anchored there
+            if still_s > 0:
                 self.rest = up.copy()
             return []
         c = float(np.clip(up @ self.rest, -1.0, 1.0))
@@ -86,8 +85,8 @@ class ExcursionDetector:
         if self.phase is IDLE:
             if e < enter * p.return_frac:
                 self._t_near = t_s
-                if stopped:                     # follow the rest pose: it is where the leg stops
-                    self.rest = up.copy()
+            if e < enter and (still_s > 0 or (stopped and e < enter * p.return_frac)):
+                self.rest = up.copy()           # follow the rest pose: where the leg stops between reps
             elif still_s > 0 and self._posture(up, e, still_s):
                 return []
             if e >= enter:
@@ -113,7 +112,7 @@ class ExcursionDetector:
 
     def _posture(self, up: np.ndarray, e: float, still_s: float) -> bool:
         """Still away from rest: far, or for long, is a new posture (it becomes rest; no rep)."""
-        if e > self.p.hold_far_deg or still_s > self.p.max_hold_s:
+        if (e > self.p.hold_far_deg and still_s >= self.p.far_hold_s) or still_s > self.p.max_hold_s:
             self.rest = up.copy()
             self.postures += 1
             self.phase, self._cand = IDLE, None
@@ -146,12 +145,12 @@ class ExcursionDetector:
         found = cand                             # t_s: when it was back at rest
         if self._dir is not None:
             return [self._count(found, d)]
-        first = self._first
-        if first is not None and cand.t_s - first.t_s <= self.p.confirm_within_s \
-                and self._same_way(d, self._first_dir) and self._like(first.rom_deg, cand.rom_deg):
-            self._first = None
-            return [self._count(first, self._first_dir), self._count(found, d)]
-        self._first, self._first_dir = found, d    # the first of a set, or a lone movement: wait
+        waiting = [(r, rd) for r, rd in self._unconfirmed if cand.t_s - r.t_s <= self.p.confirm_within_s]
+        for r, rd in reversed(waiting):   # the latest like one: what lay between went another way (a step down)
+            if self._same_way(d, rd) and self._like(r.rom_deg, cand.rom_deg):
+                self._unconfirmed = []
+                return [self._count(r, rd), self._count(found, d)]
+        self._unconfirmed = (waiting + [(found, d)])[-self.p.typical_reps:]   # a set's first, or a lone movement
         return []
 
     def _like(self, a: float, b: float) -> bool:

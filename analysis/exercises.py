@@ -34,7 +34,8 @@ class ExerciseProfile:
     settle_within_s: float = 1.5    # ...this soon after it came back (walking and stairs never stop)
     confirm_within_s: float = 20.0  # a set's first rep counts once a like one (direction, range) follows this soon
     like_frac: float = 0.5          # "like": ranges within this factor of each other
-    hold_far_deg: float = 45.0      # still this far from rest is a new posture (sat down, lay down), not a rep
+    hold_far_deg: float = 45.0      # still this far from rest...
+    far_hold_s: float = 2.0         # ...for this long is a new posture (sat down, lay down), not a rep
     max_hold_s: float = 10.0        # still this long anywhere away from rest is a new posture too
     max_rom_deg: float = 150.0      # no leg goes further: the sensor is in the hand
     typical_reps: int = 5           # the set's typical range follows this many recent reps
