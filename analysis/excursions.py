@@ -5,8 +5,9 @@ its direction (the tangent of the tilt at the rest pose), so neither the mount n
 plane needs to be known: a raise, an abduction or a lunge all tilt the segment. The rest pose is
 the still pose the leg holds between reps (standing, seated, lying), renewed at every still moment
 near it. A rep: the leg leaves rest, passes ``enter_frac`` x the set's typical range (at least
-``min_rom_deg``), comes back within ``return_frac`` x its own peak, and stops there (walking and
-stairs swing through rest without stopping). Its direction must match the set's, learned from its
+``min_rom_deg``), comes back within ``return_frac`` x its own peak, and stops or lingers there (walking and
+stairs swing through rest without lingering; a rep must also start from a leg at rest); it goes out once (back half way, then out again by
+``lobe_frac`` x the peak is a swing back and forth: gait, not a rep). Its direction must match the set's, learned from its
 first reps, and the set's first rep counts only once a like one follows (an isolated movement is
 not a set). A still pose far from rest (``hold_far_deg`` for ``far_hold_s``) or held long
 (``max_hold_s``) is a new posture (sitting down, lying down): it becomes the rest pose and nothing is counted.
@@ -39,8 +40,9 @@ class ExcursionDetector:
         self._unconfirmed: list = []          # (rep, direction) before the set's first: waiting for a like one
         self._cand: RepFound | None = None
         self._cand_dir: np.ndarray | None = None
-        self._t_near = self._t_back = self._t_slow = -math.inf
-        self._peak, self._peak_dir = 0.0, None
+        self._t_near = self._t_back = self._t_slow = self._t_unsettled = -math.inf
+        self._armed = False                   # the leg has stopped at rest since its last movement that was no rep
+        self._peak, self._dip, self._peak_dir = 0.0, 0.0, None
 
     def enter_deg(self) -> float:
         """How far from rest a rep must go: the set's typical range x ``enter_frac``, at least the floor."""
@@ -49,7 +51,7 @@ class ExcursionDetector:
 
     def reset(self) -> None:
         """A gap in the data: drop any rep in progress (the rest pose and the set's pattern stay)."""
-        self.phase, self._cand = IDLE, None
+        self.phase, self._cand, self._armed = IDLE, None, False
 
     def relearn(self) -> None:
         """A set has ended: the next one learns its own direction and range."""
@@ -60,7 +62,8 @@ class ExcursionDetector:
         """One bucket: the reps decided now (the set's first two come together)."""
         p = self.p
         gx, gy, gz = gyro_dps
-        if gx * gx + gy * gy + gz * gz >= p.stop_dps ** 2:
+        rate2 = gx * gx + gy * gy + gz * gz
+        if rate2 >= p.stop_dps ** 2:
             self._t_slow = t_s
         stopped = t_s - self._t_slow >= p.stop_s
         if self.rest is None:             # the first still window: fusion is anchored there
@@ -70,11 +73,15 @@ class ExcursionDetector:
         c = float(np.clip(up @ self.rest, -1.0, 1.0))
         e = self.angle_deg = math.degrees(math.acos(c))
         enter = self.enter_deg()
+        near = enter * p.return_frac if self._cand is None else max(enter, self._cand.rom_deg) * p.return_frac
+        if e >= near or rate2 >= p.settle_dps ** 2:
+            self._t_unsettled = t_s
+        settled = t_s - self._t_unsettled >= p.dwell_s     # lingering at rest, slowly: not a stride through it
         if self.phase is SETTLE:
             if e >= enter or t_s - self._t_back > p.settle_within_s:
-                self.phase, self._cand = IDLE, None      # swung on through rest: a stride, not a rep
-            elif stopped:
-                self.phase, self.rest = IDLE, up.copy()
+                self.phase, self._cand, self._armed = IDLE, None, False   # swung on through rest: a stride
+            elif stopped or settled:
+                self.phase, self.rest, self._armed = IDLE, up.copy(), True
                 return self._accept(t_s)
             else:
                 return []
@@ -85,26 +92,30 @@ class ExcursionDetector:
         if self.phase is IDLE:
             if e < enter * p.return_frac:
                 self._t_near = t_s
-            if e < enter and (still_s > 0 or (stopped and e < enter * p.return_frac)):
+            if e < enter and (still_s > 0 or stopped):
                 self.rest = up.copy()           # follow the rest pose: where the leg stops between reps
+            if e < enter and (still_s > 0 or stopped or settled):
+                self._armed = True
             elif still_s > 0 and self._posture(up, e, still_s):
                 return []
             if e >= enter:
-                self.phase, self._peak, self._peak_dir = OUT, e, None
+                self.phase, self._peak, self._dip, self._peak_dir = OUT, e, e, None
                 if t_s - self._t_near > p.max_rep_s:
                     self._t_near = t_s
             return []
         # OUT: away from rest
         if e > self._peak or self._peak_dir is None:
-            self._peak = max(self._peak, e)
+            self._peak, self._dip = max(self._peak, e), e
             v = up - c * self.rest
             n = float(np.linalg.norm(v))
             if n > 1e-6:
                 self._peak_dir = v / n
         if still_s > 0 and self._posture(up, e, still_s):
             return []
-        if e > p.max_rom_deg or t_s - self._t_near > p.max_rep_s:
-            self.phase = WAIT
+        self._dip = min(self._dip, e)
+        if e > p.max_rom_deg or t_s - self._t_near > p.max_rep_s \
+                or (self._dip < 0.5 * self._peak and e > self._dip + p.lobe_frac * self._peak):
+            self.phase, self._armed = WAIT, False   # the sensor in the hand, a pose, or a swing back and forth (gait)
             return []
         if e < p.return_frac * self._peak and e < enter:
             self._returned(t_s, enter)
@@ -127,7 +138,7 @@ class ExcursionDetector:
         p, d = self.p, self._peak_dir
         self.phase = IDLE
         duration = t_s - self._t_near
-        if d is None or not p.min_rep_s <= duration <= p.max_rep_s or self._peak < enter:
+        if d is None or not self._armed or not p.min_rep_s <= duration <= p.max_rep_s or self._peak < enter:
             return
         if self._dir is not None and not self._same_way(d, self._dir):
             return
@@ -146,10 +157,10 @@ class ExcursionDetector:
         if self._dir is not None:
             return [self._count(found, d)]
         waiting = [(r, rd) for r, rd in self._unconfirmed if cand.t_s - r.t_s <= self.p.confirm_within_s]
-        for r, rd in reversed(waiting):   # the latest like one: what lay between went another way (a step down)
-            if self._same_way(d, rd) and self._like(r.rom_deg, cand.rom_deg):
-                self._unconfirmed = []
-                return [self._count(r, rd), self._count(found, d)]
+        like = [(r, rd) for r, rd in waiting if self._same_way(d, rd) and self._like(r.rom_deg, cand.rom_deg)]
+        if len(like) + 1 >= self.p.confirm_reps:   # what lay between went another way (a step down): not reps
+            self._unconfirmed = []
+            return [self._count(r, rd) for r, rd in like] + [self._count(found, d)]
         self._unconfirmed = (waiting + [(found, d)])[-self.p.typical_reps:]   # a set's first, or a lone movement
         return []
 
