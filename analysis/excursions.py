@@ -78,16 +78,18 @@ class ExcursionDetector:
             self._t_unsettled = t_s
         settled = t_s - self._t_unsettled >= p.dwell_s     # lingering at rest, slowly: not a stride through it
         if self.phase is SETTLE:
-            if e >= enter or t_s - self._t_back > p.settle_within_s:
+            if e >= max(enter, p.rebound_frac * self._cand.rom_deg) or t_s - self._t_back > p.settle_within_s:
                 self.phase, self._cand, self._armed = IDLE, None, False   # swung on through rest: a stride
             elif stopped or settled:
                 self.phase, self.rest, self._armed = IDLE, up.copy(), True
                 return self._accept(t_s)
             else:
                 return []
-        if self.phase is WAIT:
-            if e < enter * p.return_frac or (still_s > 0 and self._posture(up, e, still_s)):
+        if self.phase is WAIT:            # no rep: back at rest, or wherever the leg stops is rest now
+            if e < enter * p.return_frac:
                 self.phase = IDLE
+            elif stopped or still_s > 0:
+                self.phase, self.rest, self._armed = IDLE, up.copy(), True
             return []
         if self.phase is IDLE:
             if e < enter * p.return_frac:
