@@ -51,7 +51,7 @@ ANY = ExerciseProfile("any")
 PROFILES: dict[str, ExerciseProfile] = {p.name: p for p in (
     ANY,
     replace(ANY, name="straight_leg_raise", rep="lying on the back, the straight leg is raised and lowered",
-            min_rom_deg=10.0, max_hold_s=12.0),
+            min_rom_deg=10.0, hold_far_deg=90.0, far_hold_s=5.0, max_hold_s=12.0),
     replace(ANY, name="hip_abduction", rep="lying on the side (or standing), the leg is lifted sideways and lowered",
             max_hold_s=12.0),
     replace(ANY, name="hip_extension", rep="lying face down (or standing), the leg is lifted backwards and lowered",
