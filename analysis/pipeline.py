@@ -17,7 +17,7 @@ import numpy as np
 from analysis.errors import DataError
 from analysis.events import Event, RepEvent, SetEvent
 from analysis.excursions import ExcursionDetector
-from analysis.exercises import HINGE_MARCH, PROFILES, check_exercise
+from analysis.exercises import EXERCISES, HINGE_MARCH, PROFILES, check_exercise
 from analysis.health import Health
 from analysis.legangle import LegAngle, LegAngleParams
 from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
@@ -165,6 +165,7 @@ class Pipeline:
             "sets_done": self._sets.sets_done,
             "in_set": open_set is not None,
             "exercise": self.params.exercise,
+            "exercises": list(EXERCISES),     # the choices, for a selector
             "leg_angle_deg": None if math.isnan(angle) else round(angle, 1),
             "last_rep": self.last_rep.to_dict() if self.last_rep else None,
             "sway_deg": sway["sway_deg"] if sway else None,     # the open set's so far, else the last set's
