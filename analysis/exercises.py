@@ -27,7 +27,7 @@ class ExerciseProfile:
     enter_frac: float = 0.5         # a rep must pass this x the set's typical range (median of its last reps)
     return_frac: float = 0.3        # the leg is back once within this x the rep's own peak of the rest pose
     lobe_frac: float = 0.25         # out, back half way and out again by this x the peak: a swing (gait), not a rep
-    min_rep_s: float = 1.0          # leave rest -> back at rest takes at least this (a stride's swing is quicker)
+    min_rep_s: float = 0.7          # leave rest -> back at rest takes at least this
     max_rep_s: float = 15.0         # ...and at most this
     max_dir_deg: float = 45.0       # a rep goes within this of the set's learned direction (else: another movement)
     stop_dps: float = 6.0           # back at rest, the leg stops: rate below this for ``stop_s``...
@@ -65,7 +65,7 @@ PROFILES: dict[str, ExerciseProfile] = {p.name: p for p in (
     replace(ANY, name="single_leg_squat", rep="on one leg, down and back up to standing",
             min_rom_deg=15.0, hold_far_deg=120.0, max_hold_s=5.0),
     replace(ANY, name="heel_raise", rep="up onto the toes and down (the shank tilts a few degrees)",
-            min_rom_deg=4.0, min_rep_s=0.8),
+            min_rom_deg=4.0),
 )}
 
 EXERCISES = (HINGE_MARCH, *PROFILES)   # every name the setting takes
