@@ -3,14 +3,16 @@
 The signal is the tilt of the fused "up" (sensor axes) away from the rest pose's, in degrees, with
 its direction (the tangent of the tilt at the rest pose), so neither the mount nor the movement
 plane needs to be known: a raise, an abduction or a lunge all tilt the segment. The rest pose is
-the still pose the leg holds between reps (standing, seated, lying), renewed at every still moment
-near it. A rep: the leg leaves rest, passes ``enter_frac`` x the set's typical range (at least
-``min_rom_deg``), comes back within ``return_frac`` x its own peak, and stops or lingers there (walking and
-stairs swing through rest without lingering; a rep must also start from a leg at rest); it goes out once (back half way, then out again by
-``lobe_frac`` x the peak is a swing back and forth: gait, not a rep). Its direction must match the set's, learned from its
-first reps, and the set's first rep counts only once a like one follows (an isolated movement is
-not a set). A still pose far from rest (``hold_far_deg`` for ``far_hold_s``) or held long
-(``max_hold_s``) is a new posture (sitting down, lying down): it becomes the rest pose and nothing is counted.
+the pose the leg stops in between reps (standing, seated, lying: the first still window, then every
+stop near it). A rep: the leg, at rest, leaves it; passes ``enter_frac`` x the set's typical range
+(at least ``min_rom_deg``); goes out once (back half way, then out again by ``lobe_frac`` x the peak
+is a swing back and forth: gait); comes back within ``return_frac`` x its own peak; and stops or
+lingers there. Walking and stairs swing through rest at speed, so no stride both starts and ends at
+rest. Its direction must match the set's; the set's first reps count once ``confirm_reps`` like
+ones (direction, range) have come (a fidget or two is no set), and the set's direction and range
+are learned from them. A still pose far from rest (``hold_far_deg`` for ``far_hold_s``) or held
+long (``max_hold_s``) is a new posture (sitting down, lying down): it becomes the rest pose and
+nothing is counted; so is wherever the leg stops after an excursion that was no rep.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numpy as np
 from analysis.exercises import ExerciseProfile
 from analysis.reps import RepFound
 
-IDLE, OUT, SETTLE, WAIT = "idle", "out", "settle", "wait"   # at rest | away | back, not stopped | void, until back
+IDLE, OUT, SETTLE, WAIT = "idle", "out", "settle", "wait"   # at rest | away | back, not yet settled | no rep
 
 
 class ExcursionDetector:
@@ -59,7 +61,7 @@ class ExcursionDetector:
         self._dir, self._unconfirmed = None, []
 
     def update(self, t_s: float, up: np.ndarray, gyro_dps, still_s: float) -> list[RepFound]:
-        """One bucket: the reps decided now (the set's first two come together)."""
+        """One bucket: the reps decided now (a set's first ones come together)."""
         p = self.p
         gx, gy, gz = gyro_dps
         rate2 = gx * gx + gy * gy + gz * gz

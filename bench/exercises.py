@@ -4,7 +4,7 @@ profile; and, when ../shared/data/real_dev/ exists beside the repository (real r
 README.md; never copied into the repo), every recording there counted with ``--exercise any``
 (targets: >= 90 % of the exercise sets exact, 100 % within +-1, 0 reps on walking and sit/stand).
 
-    ./run bench exercises [--sessions 8] [--jobs 2] [--first-seed 1000] [--verbose]
+    ./run bench exercises [--sessions 8] [--jobs 2] [--first-seed 1000] [--verbose] [--real-as any]
 """
 from __future__ import annotations
 
@@ -57,12 +57,12 @@ def run_spec(spec: dict) -> dict:
     return out
 
 
-def run_recording(path: Path) -> dict:
-    """One real recording counted as ``any``: reps per true set, and in all."""
+def run_recording(path: Path, exercise: str = "any") -> dict:
+    """One real recording counted as ``exercise``: reps per true set, and in all."""
     x = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     truth = json.loads(path.with_name(path.name.replace(".imu.csv", ".truth.json")).read_text())
     placement = "shank" if "shank" in truth["placement"].lower() else "thigh"
-    reps, _ = stream(SampleBlock(x[:, 0], x[:, 1:4], np.degrees(x[:, 4:7])), placement, exercise="any")
+    reps, _ = stream(SampleBlock(x[:, 0], x[:, 1:4], np.degrees(x[:, 4:7])), placement, exercise=exercise)
     sets = [(st["reps"], sum(st["start_s"] - SET_MARGIN_S[0] <= r.t_s <= st["end_s"] + SET_MARGIN_S[1] for r in reps))
             for st in truth["sets"]]
     return {"name": path.name.replace(".imu.csv", ""), "placement": placement, "sets": sets, "reps": len(reps),
@@ -85,13 +85,14 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--first-seed", type=int, default=1000)
     ap.add_argument("--verbose", action="store_true", help="one line per session and recording")
+    ap.add_argument("--real-as", choices=sorted(PROFILES), default="any", help="count the real recordings as this")
     args = ap.parse_args()
     todo = [sp for ex in MOVES for sp in specs(ex, args.sessions, args.first_seed)] + negatives(args.sessions, args.first_seed)
     recordings = sorted(REAL_DEV.glob("*.imu.csv")) if REAL_DEV.is_dir() else []
     t0 = time.perf_counter()
     with mp.Pool(args.jobs) as pool:
         results = pool.map(run_spec, todo, chunksize=1)
-        real = pool.map(run_recording, recordings, chunksize=1)
+        real = pool.starmap(run_recording, [(r, args.real_as) for r in recordings], chunksize=1)
     print(f"hingemarch exercises bench: {len(todo)} simulated sessions, {time.perf_counter() - t0:.0f} s on {machine()}")
     for ex in MOVES:
         mine = [r for r in results if r["exercise"] == ex]
@@ -109,7 +110,7 @@ def main() -> int:
     if not recordings:
         print(f"real recordings: {REAL_DEV} not found (or empty), skipped")
         return 0
-    print(f"real recordings in {REAL_DEV}, counted as any:")
+    print(f"real recordings in {REAL_DEV}, counted as {args.real_as}:")
     for r in real:
         print(f"  {r['name']:44} {r['placement']:5} {r['rate_hz']:5.1f} Hz: {r['reps']:3} reps"
               + (f", sets true/counted {r['sets']}" if r["sets"] else " (target 0)"))
