@@ -130,6 +130,13 @@ def test_exercise_command(topic, payload, expect):
     assert (c.name, c.exercise) == ("exercise", expect)
 
 
+def test_dashboards_show_and_choose_the_exercise():
+    assert tp.tile_values({"exercise": "lunge"})["exercise"] == "lunge"
+    select = json.loads(tp.ha_discovery(T, "homeassistant", "0.1")["homeassistant/select/hm_dev1/exercise/config"])
+    assert select["state_topic"] == T.value("exercise") and select["options"] == list(EXERCISES)
+    assert [tp.parse_command(select["command_topic"], o.encode(), T).exercise for o in select["options"]] == list(EXERCISES)
+
+
 @pytest.mark.parametrize("topic, payload, says", [
     ("cmd/exercise", b"", "exercise must be one of"),
     ("cmd/exercise", b"squats", "exercise must be one of"),

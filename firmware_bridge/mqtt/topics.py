@@ -25,7 +25,7 @@ from analysis.exercises import EXERCISES
 ONLINE, OFFLINE = "online", "offline"
 COMMANDS = ("start", "stop", "new_set", "side", "undo", "exercise")
 SIDES = ("left", "right")
-VALUES = ("reps", "set", "side", "depth_deg", "height_deg", "sway", "session")   # tiles under value/
+VALUES = ("reps", "set", "side", "depth_deg", "height_deg", "sway", "session", "exercise")   # tiles under value/
 MAX_COMMAND_BYTES = 1024
 MAX_COMMAND_DEPTH = 2        # a command is one flat object; 2 lets a stray list value get a clear answer
 MAX_ID_CHARS = 64            # "id" is echoed in the reply; keep the reply small
@@ -138,6 +138,7 @@ def tile_values(state: dict) -> dict[str, str]:
         "height_deg": num(last.get("march_height_deg"), 1),
         "sway": num(state.get("sway_deg"), 2),   # degrees, docs/sway.md
         "session": "running" if state.get("running") else "stopped",
+        "exercise": str(state.get("exercise", "")),   # what the open or next set counts (docs/exercises.md)
     }
 
 
@@ -288,6 +289,9 @@ def ha_discovery(topics: Topics, ha_prefix: str, version: str) -> dict[str, byte
     out[f"{ha_prefix}/select/{node}/side/config"] = to_json(
         {**common, "name": "Side", "unique_id": f"{node}_side", "object_id": f"{node}_side",
          "state_topic": topics.value("side"), "command_topic": topics.command("side"), "options": list(SIDES)})
+    out[f"{ha_prefix}/select/{node}/exercise/config"] = to_json(
+        {**common, "name": "Exercise", "unique_id": f"{node}_exercise", "object_id": f"{node}_exercise",
+         "state_topic": topics.value("exercise"), "command_topic": topics.command("exercise"), "options": list(EXERCISES)})
     for name, label in {"start": "Start session", "stop": "Stop session", "new_set": "New set",
                         "undo": "Undo last rep"}.items():
         out[f"{ha_prefix}/button/{node}/{name}/config"] = to_json(
