@@ -36,10 +36,9 @@ class ExcursionDetector:
         self.rest: np.ndarray | None = None   # "up" at the rest pose, sensor axes
         self.phase = IDLE
         self.angle_deg = math.nan             # tilt from rest now
-        self.postures = 0                     # new postures taken as rest
         self._roms: deque = deque(maxlen=profile.typical_reps)
         self._dir: np.ndarray | None = None   # the set's direction (sum of its reps' unit directions)
-        self._unconfirmed: list = []          # (rep, direction) before the set's first: waiting for a like one
+        self._unconfirmed: list = []          # (rep, direction) before the set's first: waiting for like ones
         self._cand: RepFound | None = None
         self._cand_dir: np.ndarray | None = None
         self._t_near = self._t_back = self._t_slow = self._t_unsettled = -math.inf
@@ -84,7 +83,7 @@ class ExcursionDetector:
                 self.phase, self._cand, self._armed = IDLE, None, False   # swung on through rest: a stride
             elif stopped or settled:
                 self.phase, self.rest, self._armed = IDLE, up.copy(), True
-                return self._accept(t_s)
+                return self._accept()
             else:
                 return []
         if self.phase is WAIT:            # no rep: back at rest, or wherever the leg stops is rest now
@@ -129,7 +128,6 @@ class ExcursionDetector:
         """Still away from rest: far, or for long, is a new posture (it becomes rest; no rep)."""
         if (e > self.p.hold_far_deg and still_s >= self.p.far_hold_s) or still_s > self.p.max_hold_s:
             self.rest = up.copy()
-            self.postures += 1
             self.phase, self._cand = IDLE, None
             self.relearn()
             self._t_near = -math.inf
@@ -137,8 +135,8 @@ class ExcursionDetector:
         return False
 
     def _returned(self, t_s: float, enter: float) -> None:
-        """Back near rest: a candidate if long and large enough, going the set's way; it then has
-        to stop at rest (SETTLE)."""
+        """Back near rest: a candidate if it started at rest, is long and large enough and goes the
+        set's way; it then has to settle at rest (SETTLE)."""
         p, d = self.p, self._peak_dir
         self.phase = IDLE
         duration = t_s - self._t_near
@@ -153,15 +151,15 @@ class ExcursionDetector:
     def _same_way(self, a: np.ndarray, b: np.ndarray) -> bool:
         return float(a @ b) >= math.cos(math.radians(self.p.max_dir_deg)) * float(np.linalg.norm(b))
 
-    def _accept(self, t_s: float) -> list[RepFound]:
-        """A candidate stopped at rest: count it, or (the set's first) hold it until a like one follows."""
-        cand, d = self._cand, self._cand_dir
+    def _accept(self) -> list[RepFound]:
+        """A candidate settled at rest: count it, or (before the set's first) hold it until enough
+        like ones have come. Its ``t_s`` is when it was back at rest."""
+        found, d = self._cand, self._cand_dir
         self._cand = None
-        found = cand                             # t_s: when it was back at rest
         if self._dir is not None:
             return [self._count(found, d)]
-        waiting = [(r, rd) for r, rd in self._unconfirmed if cand.t_s - r.t_s <= self.p.confirm_within_s]
-        like = [(r, rd) for r, rd in waiting if self._same_way(d, rd) and self._like(r.rom_deg, cand.rom_deg)]
+        waiting = [(r, rd) for r, rd in self._unconfirmed if found.t_s - r.t_s <= self.p.confirm_within_s]
+        like = [(r, rd) for r, rd in waiting if self._same_way(d, rd) and self._like(r.rom_deg, found.rom_deg)]
         if len(like) + 1 >= self.p.confirm_reps:   # what lay between went another way (a step down): not reps
             self._unconfirmed = []
             return [self._count(r, rd) for r, rd in like] + [self._count(found, d)]
