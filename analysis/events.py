@@ -24,6 +24,8 @@ class RepEvent:
     sway_deg: float | None = None   # balance sway over the rep (docs/sway.md); None if not measurable
     sway_dps: float | None = None
     sway: dict = field(default_factory=dict, hash=False)   # the detailed measures
+    rom_deg: float = 0.0            # range of motion: hinge_march depth + height; else the tilt from rest
+    exercise: str = "hinge_march"   # which exercise counted it (analysis/exercises.py)
 
     kind = "rep"
 
@@ -49,6 +51,8 @@ class SetEvent:
     foot_taps: int = 0              # foot touch-downs within the set
     foot_tap_s: tuple[float, ...] = ()
     sway: dict = field(default_factory=dict, hash=False)   # the detailed measures
+    mean_rom_deg: float = 0.0
+    exercise: str = "hinge_march"
 
     kind = "set"
 

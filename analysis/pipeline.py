@@ -16,6 +16,8 @@ import numpy as np
 
 from analysis.errors import DataError
 from analysis.events import Event, RepEvent, SetEvent
+from analysis.excursions import ExcursionDetector
+from analysis.exercises import EXERCISES, HINGE_MARCH, PROFILES, check_exercise
 from analysis.health import Health
 from analysis.legangle import LegAngle, LegAngleParams
 from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
@@ -37,6 +39,7 @@ class Params:
     still: StillParams = field(default_factory=StillParams)
     tilt: TiltParams = field(default_factory=TiltParams)
     leg: LegAngleParams = field(default_factory=LegAngleParams)
+    exercise: str = HINGE_MARCH   # what is counted (analysis/exercises.py; docs/exercises.md)
 
 
 class Pipeline:
@@ -47,11 +50,16 @@ class Pipeline:
     block of the same time, and every set carries that sensor's sway as ``sway["second"]``."""
 
     def __init__(self, params: Params | None = None, placement: str | None = None,
-                 second_forward_axis: tuple[float, float, float] | None = None, second_keep_s: float = 900.0):
+                 second_forward_axis: tuple[float, float, float] | None = None, second_keep_s: float = 900.0,
+                 exercise: str | None = None):
         params = params or Params()
         if placement is not None:
             params = replace(params, reps=replace(params.reps, placement=placement))
+        if exercise is not None:
+            params = replace(params, exercise=exercise)
+        check_exercise(params.exercise)
         self.params = params
+        self._excursions = self._excursion_detector(params.exercise)
         self._bucketer = Bucketer(ANALYSIS_RATE_HZ)
         self._bias = StillBias(params.still, ANALYSIS_RATE_HZ)
         self._tilt = Tilt(params.tilt, ANALYSIS_RATE_HZ)
@@ -88,8 +96,33 @@ class Pipeline:
         """Close the open set now; the next rep starts a new one."""
         s = self._with_sway(self._sets.close(t_s))
         if s:
-            self._reps.relearn_side()
+            self._relearn()
         return [s] if s else []
+
+    def _relearn(self) -> None:
+        """A set has ended: the next one learns its side, or its direction and range."""
+        self._reps.relearn_side()
+        if self._excursions is not None:
+            self._excursions.relearn()
+
+    @property
+    def exercise(self) -> str:
+        """What is being counted now."""
+        return self.params.exercise
+
+    def set_exercise(self, name: str, t_s: float) -> list[Event]:
+        """Count another exercise from now: the open set closes (a set is one exercise)."""
+        check_exercise(name)
+        events = self.new_set(t_s)
+        if name != self.params.exercise:
+            self.params = replace(self.params, exercise=name)
+            self._excursions = self._excursion_detector(name)
+            self._reps.reset(forget_side=True)
+        return events
+
+    @staticmethod
+    def _excursion_detector(name: str) -> ExcursionDetector | None:
+        return None if name == HINGE_MARCH else ExcursionDetector(PROFILES[name])
 
     def undo_last_rep(self) -> RepEvent | None:
         """Remove the last rep of the open set; returns it, or None."""
@@ -123,7 +156,7 @@ class Pipeline:
     def state(self) -> dict:
         """What a live display needs right now."""
         open_set = self._sets.open
-        angle = self._reps.angle_deg
+        angle = self._reps.angle_deg if self._excursions is None else self._excursions.angle_deg
         sway = self._sway.current if open_set is not None else self._sway.last_set
         return {
             "t_s": round(self.t_s, 3),
@@ -131,6 +164,8 @@ class Pipeline:
             "reps_in_set": len(open_set.reps) if open_set else 0,
             "sets_done": self._sets.sets_done,
             "in_set": open_set is not None,
+            "exercise": self.params.exercise,
+            "exercises": list(EXERCISES),     # the choices, for a selector
             "leg_angle_deg": None if math.isnan(angle) else round(angle, 1),
             "last_rep": self.last_rep.to_dict() if self.last_rep else None,
             "sway_deg": sway["sway_deg"] if sway else None,     # the open set's so far, else the last set's
@@ -159,6 +194,7 @@ class Pipeline:
         bucket by bucket, the leg angle, the rep detector and the sets, which steer each other."""
         events: list[Event] = []
         leg, reps, sets, ring = self._leg, self._reps, self._sets, self._sway.ring
+        excursions, exercise = self._excursions, self.params.exercise
         self._health.feed(acc, gyr)
         still = self._bias.update_block(acc, gyr, gap)
         gyr = still.gyro_dps                  # bias-corrected
@@ -177,6 +213,8 @@ class Pipeline:
             if after_gap:             # a hole over 0.5 s: fusion restarted, a rep in progress is dropped
                 reps.reset(forget_side=False)
                 self._recent.clear()
+                if excursions is not None:
+                    excursions.reset()
             raw, rate = leg.update(up, g, still_s)
             axes.append(leg.axis)
             angles.append(raw * reps.side if reps.side else raw)   # hinge negative
@@ -185,13 +223,15 @@ class Pipeline:
                 reps.reset(forget_side=True)
                 self._recent.clear()
             found: list[RepFound] = []
+            if excursions is not None:    # any other exercise: its own detector, on "up" itself
+                found = excursions.update(t, up, g, still_s)
             turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
             learned, self._unknown = self._unknown and raw == raw, raw != raw   # the angle just became known
-            if turned or learned or leg.rehomes != self._rehomes:
+            if excursions is None and (turned or learned or leg.rehomes != self._rehomes):
                 self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                 found = self._replay(forget_side=turned)
             self._recent.append((t, up, g))   # imufusion hands out a new array each update
-            now = reps.update(t, raw, rate)
+            now = reps.update(t, raw, rate) if excursions is None else None
             if now is not None:
                 found.append(now)
             if found:
@@ -201,15 +241,17 @@ class Pipeline:
                 first = sets.open is None or not sets.open.reps
                 sw = self._sway.on_rep(f.start_s, f.t_s, first)
                 detail = {k: v for k, v in sw.items() if k not in ("sway_deg", "sway_dps")}
+                rom = f.hinge_depth_deg + f.march_height_deg if f.rom_deg is None else f.rom_deg
                 rep = sets.add_rep(t, f.t_s, f.start_s, f.hinge_depth_deg, f.march_height_deg, f.evidence,
-                                   sway_deg=sw["sway_deg"], sway_dps=sw["sway_dps"], sway=detail)
+                                   sway_deg=sw["sway_deg"], sway_dps=sw["sway_dps"], sway=detail,
+                                   rom_deg=round(rom, 1), exercise=exercise)
                 self.last_rep = rep
                 events.append(rep)
             ended = sets.tick(t)
             if ended is not None:
                 to_ring(i + 1)
                 events.append(self._with_sway(ended))
-                reps.relearn_side()
+                self._relearn()
         to_ring(len(t_end))
         if len(t_end):
             self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)
@@ -218,19 +260,21 @@ class Pipeline:
 
 
 def recording_pipeline(params: Params | None = None, placement: str | None = None, second=None,
-                       second_forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)) -> Pipeline:
+                       second_forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0),
+                       exercise: str | None = None) -> Pipeline:
     """A pipeline for a whole recording, with the optional second sensor's samples (``t_s``,
     ``accel_mps2``, ``gyro_dps``) already in and kept whole."""
     if second is None:
-        return Pipeline(params, placement)
+        return Pipeline(params, placement, exercise=exercise)
     span_s = float(second.t_s[-1] - second.t_s[0]) if len(second.t_s) else 0.0
-    p = Pipeline(params, placement, second_forward_axis, second_keep_s=span_s + 1.0)
+    p = Pipeline(params, placement, second_forward_axis, second_keep_s=span_s + 1.0, exercise=exercise)
     p.feed_second(second.t_s, second.accel_mps2, second.gyro_dps)
     return p
 
 
 def analyze(t_s, accel_mps2, gyro_dps, params: Params | None = None, placement: str | None = None,
-            second=None, second_forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0)) -> list[Event]:
+            second=None, second_forward_axis: tuple[float, float, float] = (1.0, 0.0, 0.0),
+            exercise: str | None = None) -> list[Event]:
     """Batch analysis of a whole recording: the streaming pipeline fed once (see recording_pipeline)."""
-    p = recording_pipeline(params, placement, second, second_forward_axis)
+    p = recording_pipeline(params, placement, second, second_forward_axis, exercise)
     return p.feed(t_s, accel_mps2, gyro_dps) + p.finish()

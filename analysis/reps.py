@@ -78,6 +78,7 @@ class RepFound:
     hinge_depth_deg: float
     march_height_deg: float
     evidence: dict = field(default_factory=dict)
+    rom_deg: float | None = None    # range of motion; None: the hinge depth plus the march height
 
 
 class Phase(Enum):

@@ -27,14 +27,15 @@ class SetTracker:
         self.open: _OpenSet | None = None
 
     def add_rep(self, t_s: float, completed_s: float, start_s: float, depth_deg: float,
-                height_deg: float, evidence: dict, **sway) -> RepEvent:
-        """Count a rep in the open set (opening one if needed); ``sway`` holds RepEvent's sway fields."""
+                height_deg: float, evidence: dict, **more) -> RepEvent:
+        """Count a rep in the open set (opening one if needed); ``more``: RepEvent's sway fields, rom_deg
+        and exercise."""
         if self.open is None:
             self.open = _OpenSet(self.sets_done + 1)
         rep = RepEvent(t_s=round(t_s, 3), completed_s=round(completed_s, 3), set_index=self.open.index,
                        rep_in_set=len(self.open.reps) + 1, start_s=round(start_s, 3),
                        duration_s=round(completed_s - start_s, 3), hinge_depth_deg=round(depth_deg, 1),
-                       march_height_deg=round(height_deg, 1), evidence=evidence, **sway)
+                       march_height_deg=round(height_deg, 1), evidence=evidence, **more)
         self.open.reps.append(rep)
         return rep
 
@@ -56,7 +57,8 @@ class SetTracker:
                         rep_times_s=tuple(r.completed_s for r in reps),
                         mean_hinge_depth_deg=_mean(r.hinge_depth_deg for r in reps),
                         mean_march_height_deg=_mean(r.march_height_deg for r in reps),
-                        mean_duration_s=_mean(r.duration_s for r in reps))
+                        mean_duration_s=_mean(r.duration_s for r in reps),
+                        mean_rom_deg=_mean(r.rom_deg for r in reps), exercise=reps[0].exercise)
 
     def undo_last_rep(self) -> RepEvent | None:
         """Remove the open set's last rep (a miscount the athlete corrects); None if there is none."""

@@ -94,12 +94,13 @@ def simulate(spec: dict) -> SimSession:
     return simulate_session(spec.pop("seed"), errors=errors, **spec)
 
 
-def stream(block, placement: str, trace: bool = False) -> tuple[list[RepEvent], np.ndarray | None]:
-    """Feed a SampleBlock-like (t_s, accel_mps2, gyro_dps) in 0.1 s blocks of its own time, as live.
-    Returns the rep events and, with ``trace``, (t_s, the front end's leg angle deg or nan) after
-    every block: its sign is the movement axis's, before the detector learns which side is the hinge."""
+def stream(block, placement: str, trace: bool = False, exercise: str | None = None) -> tuple[list[RepEvent], np.ndarray | None]:
+    """Feed a SampleBlock-like (t_s, accel_mps2, gyro_dps) in 0.1 s blocks of its own time, as live,
+    counting ``exercise`` (default hinge_march). Returns the rep events and, with ``trace``, (t_s, the
+    front end's leg angle deg or nan) after every block: its sign is the movement axis's, before the
+    detector learns which side is the hinge."""
     t = np.asarray(block.t_s, float)
-    p = Pipeline(placement=placement)
+    p = Pipeline(placement=placement, exercise=exercise)
     reps: list[RepEvent] = []
     angles = []
     if len(t):

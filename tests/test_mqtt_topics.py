@@ -94,7 +94,8 @@ def test_tiles_are_plain_text_for_a_dashboard():
     state = {"reps_in_set": 4, "set_index": 2, "side": "right", "running": True,
              "last_rep": {"hinge_depth_deg": 43.21, "march_height_deg": 70.06}}
     assert tp.tile_values(state) == {"reps": "4", "set": "2", "side": "right", "depth_deg": "43.2",
-                                     "height_deg": "70.1", "sway": "", "session": "running"}
+                                     "height_deg": "70.1", "sway": "", "session": "running",
+                                     "exercise": ""}
     assert tuple(tp.tile_values({})) == tp.VALUES      # the documented tile names, in order
 
 

@@ -107,7 +107,7 @@ def test_commands_go_through_the_service_and_answer(live):
     assert refused.status == 409 and refused.json()["error"] == "no rep to undo in the current set"
     for name, body, error in [("side", {"side": "up"}, "side must be one of left, right, got 'up'"),
                               ("explode", {}, "unknown command 'explode'; expected one of start, stop, "
-                                              "new_set, side, undo"),
+                                              "new_set, side, undo, exercise"),
                               ("undo", {"side": "left"}, "command 'undo' takes no side"),
                               ("undo", {"why": 1}, "unknown field(s) in command: why")]:
         bad = post_json(live.port, f"/api/cmd/{name}", body)

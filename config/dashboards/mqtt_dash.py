@@ -2,7 +2,7 @@
 
 MQTT Dash imports a dashboard as a JSON list of "metrics" received on the topic metrics/exchange
 (Import/export -> "Subscribe and wait for metrics"). Tiles show the retained value/* and status
-topics of docs/mqtt.md; buttons publish PRESS (or the side) to cmd/*. docs/dashboard.md has the steps.
+topics of docs/mqtt.md; buttons publish PRESS (or the side, or the exercise) to cmd/*. docs/dashboard.md has the steps.
 
     python3 config/dashboards/mqtt_dash.py --device-id pi-anna > my-dash.json
     mosquitto_pub -h PI -u phone -P PASSWORD -t metrics/exchange -f my-dash.json
@@ -52,6 +52,13 @@ def side_switch(base, n):
                    onColor=VIOLET, offColor=CYAN)
 
 
+def exercise_switch(base, n):
+    """Shows value/exercise; a tap switches between the hinge-and-march and any leg exercise."""
+    return _common(base, n, "Exercise", "value/exercise", 2, enablePub=True, topicPub=f"{base}/cmd/exercise",
+                   payloadOn="any", payloadOff="hinge_march", iconOn="ic_autorenew", iconOff="ic_autorenew",
+                   onColor=GREEN, offColor=CYAN)
+
+
 def metrics(prefix: str = "hingemarch", device_id: str = "pi") -> list[dict]:
     b = f"{prefix}/{device_id}"
     return [
@@ -68,6 +75,7 @@ def metrics(prefix: str = "hingemarch", device_id: str = "pi") -> list[dict]:
         button(b, 11, "Undo last rep", "undo", RED),
         button(b, 12, "Start session", "start", GREEN),
         button(b, 13, "Stop session", "stop", RED),
+        exercise_switch(b, 14),
     ]
 
 

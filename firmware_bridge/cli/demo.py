@@ -30,6 +30,7 @@ from firmware_bridge.mqtt.topics import Topics
 from firmware_bridge.service import config
 from firmware_bridge.service.loop import serve
 from firmware_bridge.service.paths import state_dir
+from imu.sim.exercises import MOVES
 
 DEVICE_ID = "demo"
 
@@ -45,6 +46,8 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="sim: simulated samples; a chip name: the real driver on an emulated chip")
     p.add_argument("--state-dir", metavar="DIR", help="where the session folder goes "
                    "(default: $HINGEMARCH_STATE_DIR, $STATE_DIRECTORY, ~/.local/state/hingemarch)")
+    p.add_argument("--exercise", choices=("hinge_march", *MOVES), default="hinge_march",
+                   help="the simulated exercise, counted as that exercise (docs/exercises.md)")
     p.add_argument("--no-mqtt", action="store_true", help="skip the broker; show the pipeline's own state")
     p.add_argument("--exit", action="store_true",
                    help="end when the workout ends (by default the web page stays up until Ctrl-C)")
@@ -102,8 +105,8 @@ def status_line(state: dict, t_s: float, duration_s: float, columns: int = 100) 
 def run(args) -> int:
     from imu.sim import SimSource, simulate_session
 
-    cfg = config.defaults().updated("session", placement=args.placement)
-    sim = simulate_session(args.seed, rate_hz=200.0, placement=args.placement, n_sets=args.sets)
+    cfg = config.defaults().updated("session", placement=args.placement).updated("analysis", exercise=args.exercise)
+    sim = simulate_session(args.seed, rate_hz=200.0, placement=args.placement, n_sets=args.sets, exercise=args.exercise)
     if args.sensor == "sim":
         source = SimSource(sim, args.speed)
     else:

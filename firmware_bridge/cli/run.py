@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 
+from analysis.exercises import EXERCISES
 from firmware_bridge.cli.flags import SEED, SPEED, config_number
 from firmware_bridge.service import config, logsetup, sdnotify
 from firmware_bridge.service.loop import serve
@@ -42,6 +43,7 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="sessions and the MQTT outbox live here (default: $HINGEMARCH_STATE_DIR, "
                         "$STATE_DIRECTORY, ~/.local/state/hingemarch)")
     p.add_argument("--device-id", help="overrides mqtt.device_id")
+    p.add_argument("--exercise", choices=EXERCISES, help="overrides analysis.exercise: what is counted (docs/exercises.md)")
     p.add_argument("--no-mqtt", action="store_true", help="don't publish (record only)")
     p.add_argument("--no-record", action="store_true",
                    help="don't write session folders (the page still shows those already recorded)")
@@ -59,6 +61,8 @@ def run(args) -> int:
     cfg = config.load(config_file(args.config))
     if args.no_mqtt:
         cfg = cfg.updated("mqtt", enabled=False)
+    if args.exercise:
+        cfg = cfg.updated("analysis", exercise=args.exercise)
     for flag, key, value in (("--web", "enabled", args.web), ("--web-host", "host", args.web_host),
                              ("--web-port", "port", args.web_port)):
         if value is not None:

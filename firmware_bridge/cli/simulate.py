@@ -20,6 +20,7 @@ from firmware_bridge.cli.flags import SEED, number
 from firmware_bridge.store.folder import SAMPLES
 from firmware_bridge.store.samples import SessionMeta, write_samples
 from imu.sim import simulate_session
+from imu.sim.exercises import MOVES
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -41,6 +42,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gyro-range-dps", type=int, choices=(250, 500, 1000, 2000), default=2000)
     p.add_argument("--no-faults", action="store_true",
                    help="ideal sensor: no bias, noise, gain or clock error, no dropped samples")
+    p.add_argument("--exercise", choices=("hinge_march", *MOVES), default="hinge_march",
+                   help="what the simulated person does (lying ones rest lying; docs/exercises.md)")
     p.add_argument("--no-distractions", action="store_true", help="rests are spent standing still")
     p.add_argument("--out", metavar="DIR", type=Path, help="output folder (default sim-seed<SEED>); must not "
                    "already hold a samples.csv")
@@ -55,7 +58,7 @@ def run(args) -> int:
         args.seed, rate_hz=args.rate_hz, placement=args.placement, accel_range_g=args.accel_range_g,
         gyro_range_dps=args.gyro_range_dps, faults=not args.no_faults, n_sets=args.sets,
         reps_per_set=args.reps, reps_jitter=0 if args.fixed_reps else 2, mount=args.mount, side=args.side,
-        include_distractions=not args.no_distractions)
+        include_distractions=not args.no_distractions, exercise=args.exercise)
     info, truth, stage = session.info, session.truth, session.stage
     meta = SessionMeta(sensor=info.sensor, placement=args.placement, side=args.side,
                        nominal_rate_hz=info.nominal_rate_hz, accel_range_g=info.accel_range_g,

@@ -8,7 +8,7 @@ Tree under ``<prefix>/<device_id>/`` (see docs/mqtt.md for the full table)::
     state             retained  JSON: the whole live state
     value/<name>      retained  plain values for dashboard tiles (reps, set, side, depth_deg, ...)
     event/<kind>      QoS 1     JSON rep / set / session events with session_id and seq
-    cmd/<name>        in        start, stop, new_set, side, undo (or cmd with {"cmd": ...})
+    cmd/<name>        in        start, stop, new_set, side, undo, exercise (or cmd with {"cmd": ...})
     reply             out       JSON answer to every command
 """
 from __future__ import annotations
@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.errors import HingemarchError
+from analysis.exercises import EXERCISES
 from analysis.sides import SIDES
 
 ONLINE, OFFLINE = "online", "offline"
-COMMANDS = ("start", "stop", "new_set", "side", "undo")
-VALUES = ("reps", "set", "side", "depth_deg", "height_deg", "sway", "session")   # tiles under value/
+COMMANDS = ("start", "stop", "new_set", "side", "undo", "exercise")
+VALUES = ("reps", "set", "side", "depth_deg", "height_deg", "sway", "session", "exercise")   # tiles under value/
 MAX_COMMAND_BYTES = 1024
 MAX_COMMAND_DEPTH = 2        # a command is one flat object; 2 lets a stray list value get a clear answer
 MAX_ID_CHARS = 64            # "id" is echoed in the reply; keep the reply small
@@ -137,6 +138,7 @@ def tile_values(state: dict) -> dict[str, str]:
         "height_deg": num(last.get("march_height_deg"), 1),
         "sway": num(state.get("sway_deg"), 2),   # degrees, docs/sway.md
         "session": "running" if state.get("running") else "stopped",
+        "exercise": str(state.get("exercise", "")),   # what the open or next set counts (docs/exercises.md)
     }
 
 
@@ -147,6 +149,7 @@ class Command:
     name: str
     side: str | None = None
     id: str | None = None
+    exercise: str | None = None     # for "exercise": what to count from the next set (docs/exercises.md)
     response_topic: str | None = None
     correlation: bytes | None = None
 
@@ -222,7 +225,7 @@ def parse_command(topic: str, payload: bytes, topics: Topics) -> Command:
             raise CommandError(f"command payload is not usable JSON: {_short(str(e))}") from None
         if not isinstance(body, dict):
             raise CommandError("command JSON must be an object")
-        unknown = set(body) - {"cmd", "id", "side"}
+        unknown = set(body) - {"cmd", "id", "side", "exercise"}
         if unknown:
             names = ", ".join(sorted(unknown))
             names = names if len(names) <= 40 and names.isprintable() else _short(names)
@@ -232,6 +235,8 @@ def parse_command(topic: str, payload: bytes, topics: Topics) -> Command:
         name = name or body.get("cmd")
     elif name == "side":
         body = {"side": text.lower()}
+    elif name == "exercise":
+        body = {"exercise": text.lower()}
     elif name is None:
         raise CommandError('commands on the "cmd" topic must be a JSON object with "cmd"')
     elif text.lower() not in _PLAIN_PRESS | {name}:
@@ -249,7 +254,13 @@ def parse_command(topic: str, payload: bytes, topics: Topics) -> Command:
             raise CommandError(f"side must be one of {', '.join(SIDES)}, got {_short(side)}")
     elif side is not None:
         raise CommandError(f"command {name!r} takes no side")
-    return Command(name, side, None if req_id is None else str(req_id))
+    exercise = body.get("exercise")
+    if name == "exercise":
+        if not isinstance(exercise, str) or exercise not in EXERCISES:
+            raise CommandError(f"exercise must be one of {', '.join(EXERCISES)}, got {_short(exercise)}")
+    elif exercise is not None:
+        raise CommandError(f"command {name!r} takes no exercise")
+    return Command(name, side, None if req_id is None else str(req_id), exercise=exercise)
 
 
 def reply_payload(cmd_name: str | None, req_id: str | None, ok: bool, error: str | None,
@@ -293,6 +304,8 @@ def ha_discovery(topics: Topics, ha_prefix: str, version: str, page_url: str = "
         entity("sensor", name, name=label, state_topic=topics.value(name), icon=icon, **extra)
     entity("select", "side", name="Side", state_topic=topics.value("side"), command_topic=topics.command("side"),
            options=list(SIDES))
+    entity("select", "exercise", name="Exercise", state_topic=topics.value("exercise"),
+           command_topic=topics.command("exercise"), options=list(EXERCISES))
     for name, label in {"start": "Start session", "stop": "Stop session", "new_set": "New set",
                         "undo": "Undo last rep"}.items():
         entity("button", name, name=label, command_topic=topics.command(name), payload_press="PRESS")

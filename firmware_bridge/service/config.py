@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from analysis.errors import HingemarchError
+from analysis.exercises import EXERCISES
 from analysis.reps import PLACEMENTS
 from analysis.sides import SIDES
 from firmware_bridge.mqtt import topics as tp
@@ -95,6 +96,9 @@ class AnalysisConfig:
 
     set_gap_s: float = key(20.0, "a pause this long after a rep ends the set", "s", 5.0, 600.0)
     min_hinge_deg: float = key(25.0, "a hinge shallower than this is never a rep", "deg", 10.0, 80.0)
+    exercise: str = key("hinge_march", "what is counted: hinge_march, any one-sided leg exercise, or a named "
+                        "one (docs/exercises.md); the exercise command changes it for the next set",
+                        choices=EXERCISES)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def pipeline_params(cfg: Config) -> Params:
     """The [analysis] section (and the placement) as the pipeline's parameters: every key of it
     reaches the analysis here."""
     a = cfg.analysis
-    return Params(set_gap_s=a.set_gap_s, reps=RepParams(placement=cfg.session.placement, min_hinge_deg=a.min_hinge_deg))
+    return Params(set_gap_s=a.set_gap_s, reps=RepParams(placement=cfg.session.placement, min_hinge_deg=a.min_hinge_deg),
+                  exercise=a.exercise)
 
 
 def new_session_id() -> str:
@@ -197,6 +198,8 @@ class Service:
             self._stop()
         elif cmd.name == "new_set":
             self._emit(s.pipeline.new_set(self.t_s - s.t0_s))
+        elif cmd.name == "exercise":        # the open set ends; the next counts this exercise
+            self._emit(s.pipeline.set_exercise(cmd.exercise, self.t_s - s.t0_s))
         elif cmd.name == "undo":
             rep = s.pipeline.undo_last_rep()
             if rep is None:

@@ -50,6 +50,14 @@ def read_reps(folder: Path) -> list[dict]:
     return [r for r in rows if r.get("status") == "counted" and (r["set_index"], r["rep_in_set"]) not in undone]
 
 
+def recorded_exercise(path: Path) -> str | None:
+    """The exercise a recorded session counted (its first rep's, in reps.csv beside the samples);
+    None when there is no such file or column (older sessions, no reps)."""
+    p = Path(path)
+    rows = read_rows((p if p.is_dir() else p.parent) / REPS)
+    return (rows[0].get("exercise") or None) if rows else None
+
+
 def read_sets(folder: Path) -> list[dict]:
     """The rows of sets.csv (a row per finished set, the set's sway in its later columns)."""
     return read_rows(folder / SETS)
@@ -91,7 +99,8 @@ def group_sets(reps: list[dict], set_rows: list[dict], side: str = "") -> list[d
                      "rep_times_s": [float(r["completed_s"]) for r in rs],
                      "mean_hinge_depth_deg": round(sum(depth) / len(depth), 1),
                      "mean_march_height_deg": round(sum(height) / len(height), 1),
-                     "mean_duration_s": round(sum(tempo) / len(tempo), 2)})
+                     "mean_duration_s": round(sum(tempo) / len(tempo), 2),
+                     "exercise": rs[0].get("exercise") or "hinge_march"})   # older files: no such column
         row = sway.get(str(i), {})
         if row.get("sway_deg"):
             sets[-1].update(sway_deg=float(row["sway_deg"]), foot_taps=int(row.get("foot_taps") or 0))

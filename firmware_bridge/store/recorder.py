@@ -41,6 +41,9 @@ SET_COLUMNS = ("set_index", "start_s", "end_s", "reps", "mean_hinge_depth_deg",
 # the optional second sensor's sway during the set (docs/sway.md), as second_<measure>
 SECOND_SET_KEYS = ("rms_ml_deg", "rms_ap_deg", "mean_velocity_dps", "ellipse_area_95_deg2")
 SET_COLUMNS += tuple(f"second_{k}" for k in SECOND_SET_KEYS) + ("side",)
+# which exercise was counted (docs/exercises.md) and its range of motion
+REP_COLUMNS += ("exercise", "rom_deg")
+SET_COLUMNS += ("exercise", "mean_rom_deg")
 
 
 class RecorderError(HingemarchError, OSError):
@@ -68,7 +71,7 @@ def rep_row(rep: RepEvent, side: str, status: str = "counted") -> list:
     """A row of reps.csv: the rep on ``side`` (its set's side)."""
     return [rep.set_index, rep.rep_in_set, rep.completed_s, rep.t_s, rep.start_s, rep.duration_s,
             rep.hinge_depth_deg, rep.march_height_deg, rep.evidence.get("rule", ""), status,
-            _cell(rep.sway_deg), _cell(rep.sway_dps), side]
+            _cell(rep.sway_deg), _cell(rep.sway_dps), side, rep.exercise, rep.rom_deg]
 
 
 def set_row(s: SetEvent, side: str) -> list:
@@ -81,7 +84,8 @@ def set_row(s: SetEvent, side: str) -> list:
     second = s.sway.get("second") or {}
     sway += [second.get(k) for k in SECOND_SET_KEYS]
     return [s.set_index, s.start_s, s.end_s, s.reps, s.mean_hinge_depth_deg, s.mean_march_height_deg,
-            s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)] + [_cell(x) for x in sway] + [side]
+            s.mean_duration_s, " ".join(f"{x:.3f}" for x in s.rep_times_s)] + [_cell(x) for x in sway] \
+        + [side, s.exercise, s.mean_rom_deg]
 
 
 def csv_line(values) -> str:

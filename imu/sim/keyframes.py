@@ -99,6 +99,8 @@ CHANNELS: dict[str, float] = {
     "thigh_deg": 0.0,          # thigh angle from vertical in the leg's plane, + forward (march)
     "knee_deg": 0.0,           # knee flexion >= 0; shank angle = thigh - knee
     "abduct_deg": 0.0,         # hip abduction (+ leg out sideways), scripted part
+    "body_pitch_deg": 0.0,     # whole body tilted back (-90: lying on the back, +90: face down)
+    "body_roll_deg": 0.0,      # whole body rolled towards the lifted side's opposite (90: lying on the other side)
     "hip_dx_m": 0.0,           # hip shift forward in the body frame (back in a hinge, seat when sitting)
     "hip_dz_m": 0.0,           # hip shift up in the body frame (lowers in a hinge, walking bob, sitting)
     "heading_deg": 0.0,        # body heading about the vertical, + turning left

@@ -109,6 +109,7 @@ class LegMotion:
         ch, sgn, rad = self.trajectory.channels, self._side_sign, np.pi / 180.0
         sway_ml, sway_ap = self.sway_deg(t_s)
         body = (rot_z(ch["heading_deg"].value(t_s) * rad)
+                @ rot_x(sgn * ch["body_roll_deg"].value(t_s) * rad) @ rot_y(ch["body_pitch_deg"].value(t_s) * rad)
                 @ rot_x(-sgn * sway_ml * rad) @ rot_y(sway_ap * rad))
         root = np.stack([ch[k].integral(t_s) for k in ("vel_x_mps", "vel_y_mps", "vel_z_mps")], axis=-1)
         return body, root

@@ -5,13 +5,13 @@ what happened when, so a rep counter's output can be scored against ``Workout.tr
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from analysis.reps import PLACEMENTS
-from imu.sim import moves
+from imu.sim import exercises, moves
 from imu.sim.keyframes import Script, SineNoise, Trajectory
 from imu.sim.leg import LegGeometry, LegMotion
 
@@ -50,6 +50,7 @@ class WorkoutOptions:
     slip_in_plane_frac: float = 0.5      # ... about the flexion axis with this probability, else across it
     stretch_prob: float = 0.0            # per rest: 60-120 s of stretching that is never still
     start: str = "standing"              # standing | moving (mid-walk at t = 0) | seated (stands up later)
+    exercise: str = "hinge_march"        # or one of imu.sim.exercises.MOVES (lying ones start lying, rest lying)
 
     def validate(self) -> None:
         if self.placement not in PLACEMENTS:
@@ -62,6 +63,8 @@ class WorkoutOptions:
             raise ValueError("n_sets must be >= 0")
         if self.start not in ("standing", "moving", "seated"):
             raise ValueError(f"start must be standing, moving or seated, not {self.start!r}")
+        if self.exercise != "hinge_march" and self.exercise not in exercises.MOVES:
+            raise ValueError(f"exercise must be hinge_march or one of {', '.join(exercises.MOVES)}, not {self.exercise!r}")
         if not self.min_movement_s > 0:
             raise ValueError("min_movement_s must be positive")
         for name in ("hold_prob", "slip_prob", "slip_in_plane_frac", "stretch_prob"):
@@ -220,8 +223,27 @@ def _write_rest(s: Script, t_s: float, length_s: float, rng, o: WorkoutOptions,
     return end
 
 
+def _write_exercise_set(s: Script, t_s: float, index: int, n: int, rng, o: WorkoutOptions) -> tuple[SetTruth, float]:
+    """A set of another exercise: per-set range and tempo, each rep varying a little, pauses at rest."""
+    write, rom_range, tempo_range = exercises.MOVES[o.exercise]
+    rom, tempo = rng.uniform(*rom_range), rng.uniform(*tempo_range)
+    holds = rng.random() < o.hold_prob
+    t, starts, ends, roms = t_s + 2.0, [], [], []
+    for _ in range(n):
+        r = float(rom * rng.normal(1, 0.06))
+        t0, t1 = write(s, t, r, float(tempo * rng.normal(1, 0.07)), float(rng.uniform(*o.hold_range_s)) if holds else 0.0)
+        starts.append(t0), ends.append(t1), roms.append(r)
+        t = t1 + float(rng.uniform(0.6, 2.5))
+    truth = SetTruth(index=index, start_s=starts[0], end_s=ends[-1], side=o.side, reps=n, rep_completion_s=ends,
+                     rep_hinge_depth_deg=[0.0] * n, rep_march_height_deg=roms, sway_level_deg=0.0, foot_tap_s=[],
+                     rep_start_s=starts)
+    return truth, max(t, s.last_key_s) + 1.0
+
+
 def _write_set(s: Script, t_s: float, index: int, n: int, base: dict, rng, o: WorkoutOptions,
                placement_knee: bool, acts: list[ActivityTruth]) -> tuple[SetTruth, float]:
+    if o.exercise != "hinge_march":
+        return _write_exercise_set(s, t_s, index, n, rng, o)
     sway, wobble = rng.uniform(*o.sway_range_deg), rng.uniform(*o.wobble_range_deg)
     s.moves(t_s, t_s + 1.5, sway_level_deg=sway, wobble_level_deg=wobble)   # shifting onto one leg
     reps = _plan_reps(rng, o, n, base)
@@ -266,6 +288,9 @@ def plan_workout(rng: np.random.Generator, **options) -> Workout:
         init.update(moves.WALKING, vel_x_mps=speed)
     elif o.start == "seated":
         init.update(moves.seated(rng))
+    init.update(exercises.LYING.get(o.exercise, {}))
+    if o.exercise in exercises.LYING:
+        o = replace(o, include_distractions=False, start="standing")   # lying: the rests are lying still
     s = Script(init)
     s.mount_initial = _mount(rng, o.mount)
     base = {"depth": rng.uniform(*o.hinge_depth_range_deg), "height": rng.uniform(*o.march_height_range_deg),

@@ -1,5 +1,5 @@
 // hingemarch live page: one EventSource on /api/live (it reconnects by itself), a canvas trace of the
-// leg angle with a line per rep, and three command buttons posting to /api/cmd/<name>.
+// leg angle with a line per rep, three command buttons and an exercise selector posting to /api/cmd/<name>.
 "use strict";
 
 const view = { state: {}, trace: [], marks: [], sets: [], session: undefined, windowS: 30, lastMsg: 0 };
@@ -100,6 +100,11 @@ function render() {
   const sets = view.sets.length + (s.in_set ? 1 : 0);
   $("total").textContent = s.running || view.sets.length ? "session: " + total + " reps in " + sets + " set" + (sets === 1 ? "" : "s") : "";
   $("side").textContent = s.side ? s.side + " leg" : "–";
+  const ex = $("exercise");       // the choices come with the state; the page lists no names itself
+  if (s.exercises && ex.options.length !== s.exercises.length) {
+    ex.replaceChildren(...s.exercises.map((n) => new Option(n.replaceAll("_", " "), n)));
+  }
+  if (s.exercise && document.activeElement !== ex) ex.value = s.exercise;
   $("btn-side").textContent = s.side === "left" ? "Switch to right" : s.side === "right" ? "Switch to left" : "Switch side";
   const rep = s.last_rep || {};
   $("depth").textContent = fmt(rep.hinge_depth_deg, 0);
@@ -205,6 +210,7 @@ async function command(name, body, label) {
 document.addEventListener("DOMContentLoaded", () => {
   $("btn-new-set").onclick = () => command("new_set", {}, "new set");
   $("btn-undo").onclick = () => command("undo", {}, "undo");
+  $("exercise").onchange = (e) => command("exercise", { exercise: e.target.value }, e.target.value.replaceAll("_", " "));
   $("btn-side").onclick = () => {
     const side = view.state.side === "left" ? "right" : "left";
     command("side", { side }, side + " leg");

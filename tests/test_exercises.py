@@ -1,0 +1,208 @@
+"""Other leg exercises (docs/exercises.md): simulated sets counted, walking and sitting never, and
+the exercise chosen by config, flag and MQTT command and carried into events and files."""
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from conftest import Recorder
+
+from analysis.errors import DataError
+from analysis.events import RepEvent, SetEvent
+from analysis.exercises import EXERCISES, PROFILES, check_exercise
+from analysis.pipeline import Pipeline, analyze
+from firmware_bridge.cli.hingemarch import main
+from firmware_bridge.mqtt import topics as tp
+from firmware_bridge.service import config
+from firmware_bridge.service.live import pipeline_params
+from firmware_bridge.store.folder import read_reps, read_sets, summarize
+from imu.sim import SensorErrors, simulate_session
+from imu.sim.exercises import MOVES
+
+T = tp.Topics("hm", "dev1")
+
+
+def counts(events) -> list[int]:
+    return [e.reps for e in events if isinstance(e, SetEvent)]
+
+
+@pytest.fixture(scope="module", params=sorted(MOVES))
+def exercise_session(request):
+    """Two sets (6 and 8 reps) of one simulated exercise, random mount, MPU-6050 errors, 50 Hz."""
+    return request.param, simulate_session(2, rate_hz=50, exercise=request.param, n_sets=2, reps_per_set=[6, 8],
+                                           rest_range_s=(30.0, 40.0))
+
+
+def test_each_simulated_exercise_is_counted_as_any_and_as_itself(exercise_session):
+    name, s = exercise_session
+    b = s.block
+    for profile in ("any", name):
+        events = analyze(b.t_s, b.accel_mps2, b.gyro_dps, exercise=profile)
+        assert counts(events) == [6, 8], profile
+        reps = [e for e in events if isinstance(e, RepEvent)]
+        assert {r.exercise for r in reps} == {profile}
+        assert {e.exercise for e in events if isinstance(e, SetEvent)} == {profile}
+        true_rom = [r for st in s.truth.sets for r in st.rep_march_height_deg]
+        np.testing.assert_allclose([r.rom_deg for r in reps], true_rom, atol=12)   # tilt of the segment
+        starts = [t * s.stage.clock_factor for st in s.truth.sets for t in st.rep_start_s]
+        assert all(r.duration_s >= 1.0 for r in reps)
+        assert max(abs(r.start_s - t) for r, t in zip(reps, starts)) < 1.0   # (a step-up ends on the step)
+        assert all(r.t_s - r.completed_s < 3.5 for r in reps if r.rep_in_set > 3)   # the first three wait for each other
+
+
+def test_streaming_equals_batch_for_any(exercise_session):
+    _, s = exercise_session
+    b = s.block
+    whole = analyze(b.t_s, b.accel_mps2, b.gyro_dps, exercise="any")
+    p, got = Pipeline(exercise="any"), []
+    for i in range(0, len(b), 37):
+        got += p.feed(b.t_s[i:i + 37], b.accel_mps2[i:i + 37], b.gyro_dps[i:i + 37])
+    assert got + p.finish() == whole
+
+
+@pytest.mark.parametrize("placement, seed", [("thigh", 1000), ("shank", 1001), ("thigh", 1002)])
+def test_walking_stairs_sitting_and_fidgets_are_never_reps(placement, seed):
+    """Four minutes of no exercise at all (walks, stairs, sitting down on a bench, fidgets,
+    re-strapping): no profile counts anything."""
+    s = simulate_session(seed, rate_hz=100, placement=placement, n_sets=0, min_duration_s=240.0,
+                         errors=SensorErrors.datasheet("mpu6500"))
+    kinds = {a.kind for a in s.truth.activities}
+    assert {"walk", "stairs"} & kinds
+    b = s.block
+    for name in PROFILES:
+        reps = [e for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement=placement, exercise=name)
+                if isinstance(e, RepEvent)]
+        assert reps == [], (name, [(r.completed_s, r.rom_deg) for r in reps])
+
+
+def test_hinge_march_is_the_default_and_keeps_its_metrics():
+    s = simulate_session(3, rate_hz=100, n_sets=1, reps_per_set=[5], include_distractions=False)
+    b = s.block
+    events = analyze(b.t_s, b.accel_mps2, b.gyro_dps)
+    reps = [e for e in events if isinstance(e, RepEvent)]
+    assert len(reps) == 5 and {r.exercise for r in reps} == {"hinge_march"}
+    assert all(r.rom_deg == pytest.approx(r.hinge_depth_deg + r.march_height_deg, abs=0.11) for r in reps)
+    assert events == analyze(b.t_s, b.accel_mps2, b.gyro_dps, exercise="hinge_march")
+
+
+def test_changing_the_exercise_closes_the_set_and_counts_the_new_one():
+    s = simulate_session(2, rate_hz=50, exercise="hip_abduction", n_sets=2, reps_per_set=[6, 8],
+                         rest_range_s=(30.0, 40.0))
+    b = s.block
+    p = Pipeline()                          # starts as hinge_march: counts none of these
+    n = np.searchsorted(b.t_s, s.truth.sets[0].end_s + 5.0)
+    assert p.feed(b.t_s[:n], b.accel_mps2[:n], b.gyro_dps[:n]) == []
+    assert p.set_exercise("hip_abduction", float(b.t_s[n - 1])) == [] and p.state["exercise"] == "hip_abduction"
+    events = p.feed(b.t_s[n:], b.accel_mps2[n:], b.gyro_dps[n:]) + p.finish()
+    assert counts(events) == [8] and {e.exercise for e in events} == {"hip_abduction"}
+    with pytest.raises(DataError, match="unknown exercise 'yoga'"):
+        p.set_exercise("yoga", 0.0)
+
+
+def test_names_and_profiles():
+    assert EXERCISES[0] == "hinge_march" and "any" in EXERCISES and set(PROFILES) == set(EXERCISES[1:])
+    assert check_exercise("lunge") == "lunge"
+    with pytest.raises(DataError, match="choose one of hinge_march, any"):
+        check_exercise("Lunge")
+    with pytest.raises(DataError, match="unknown exercise"):
+        Pipeline(exercise="squat")
+
+
+def test_the_config_chooses_the_exercise():
+    cfg = config.validate({"analysis": {"exercise": "step_up"}})
+    assert pipeline_params(cfg).exercise == "step_up"
+    assert config.defaults().analysis.exercise == "hinge_march"
+    with pytest.raises(config.ConfigError) as e:
+        config.validate({"analysis": {"exercise": "squats"}}, "x.toml")
+    assert e.value.problems[0].startswith("x.toml: analysis.exercise: 'squats' is not one of 'hinge_march', 'any'")
+
+
+@pytest.mark.parametrize("topic, payload, expect", [
+    ("cmd/exercise", b"lunge", "lunge"),
+    ("cmd/exercise", b"Any", "any"),
+    ("cmd/exercise", b'{"exercise": "step_up", "id": 3}', "step_up"),
+    ("cmd", b'{"cmd": "exercise", "exercise": "hinge_march"}', "hinge_march"),
+])
+def test_exercise_command(topic, payload, expect):
+    c = tp.parse_command(f"{T.base}/{topic}", payload, T)
+    assert (c.name, c.exercise) == ("exercise", expect)
+
+
+def test_dashboards_show_and_choose_the_exercise():
+    assert tp.tile_values({"exercise": "lunge"})["exercise"] == "lunge"
+    select = json.loads(tp.ha_discovery(T, "homeassistant", "0.1")["homeassistant/select/hm_dev1/exercise/config"])
+    assert select["state_topic"] == T.value("exercise") and select["options"] == list(EXERCISES)
+    assert [tp.parse_command(select["command_topic"], o.encode(), T).exercise for o in select["options"]] == list(EXERCISES)
+
+
+@pytest.mark.parametrize("topic, payload, says", [
+    ("cmd/exercise", b"", "exercise must be one of"),
+    ("cmd/exercise", b"squats", "exercise must be one of"),
+    ("cmd/exercise", b'{"exercise": 3}', "exercise must be one of"),
+    ("cmd/start", b'{"exercise": "lunge"}', "takes no exercise"),
+])
+def test_bad_exercise_commands_say_what_is_wrong(topic, payload, says):
+    with pytest.raises(tp.CommandError, match=says):
+        tp.parse_command(f"{T.base}/{topic}", payload, T)
+
+
+def test_simulate_then_analyze_with_the_flag_and_the_files_say_which(tmp_path, capsys):
+    out = tmp_path / "sim"
+    assert main(["simulate", "--seed", "2", "--exercise", "hip_abduction", "--sets", "2", "--reps", "7",
+                 "--fixed-reps", "--out", str(out)]) == 0
+    truth = json.loads((out / "truth.json").read_text())
+    assert [s["reps"] for s in truth["sets"]] == [7, 7]
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--exercise", "any", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["exercise"] == "any" and [s["reps"] for s in doc["sets"]] == [7, 7]
+    assert all(s["exercise"] == "any" and s["mean_rom_deg"] > 10 for s in doc["sets"])
+    assert all(m["rom_deg"] > 10 and m["duration_s"] > 1 for s in doc["sets"] for m in s["rep_metrics"])
+    assert main(["analyze", str(out)]) == 0      # no reps.csv: hinge_march, which counts none of these
+    assert "total: 0 reps" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["analyze", str(out), "--exercise", "squats"])
+    assert "invalid choice: 'squats'" in capsys.readouterr().err
+
+
+def test_reps_and_sets_files_and_summary_carry_the_exercise(tmp_path):
+    from firmware_bridge.store.recorder import SessionRecorder
+    from firmware_bridge.store.samples import SessionMeta
+    s = simulate_session(2, rate_hz=50, exercise="lunge", n_sets=1, reps_per_set=[6], rest_range_s=(30.0, 40.0))
+    b = s.block
+    rec = SessionRecorder(tmp_path, SessionMeta(session_id="x"))
+    rec.samples(b)
+    p = Pipeline(exercise="lunge")
+    for ev in p.feed(b.t_s, b.accel_mps2, b.gyro_dps) + p.finish():
+        rec.event(ev, "left")
+    rec.close()
+    (folder,) = [f for f in tmp_path.iterdir() if f.is_dir()]
+    reps, sets = read_reps(folder), read_sets(folder)
+    assert len(reps) == 6 and {r["exercise"] for r in reps} == {"lunge"} and all(float(r["rom_deg"]) > 40 for r in reps)
+    assert [(r["exercise"], r["reps"]) for r in sets] == [("lunge", "6")] and float(sets[0]["mean_rom_deg"]) > 40
+    with open(folder / "reps.csv", newline="") as f:
+        assert list(csv.DictReader(f).fieldnames)[-2:] == ["exercise", "rom_deg"]
+    assert [x["exercise"] for x in summarize(folder)["sets"]] == ["lunge"]
+    assert main(["analyze", str(folder), "--json"]) == 0       # re-analysed as what it recorded
+
+
+def test_run_flag_and_mqtt_command_choose_the_exercise(broker, service):
+    svc = service("--source", "sim", "--speed", "20", "--seed", "4", "--exercise", "any")
+    sub = Recorder(broker, f"{svc.base}/#")
+    svc.start()
+    state = sub.wait_for(lambda m: m.topic == f"{svc.base}/state" and b'"running":true' in m.payload, timeout_s=20)
+    assert json.loads(state.payload)["exercise"] == "any"
+    sub.client.publish(f"{svc.base}/cmd/exercise", b'{"exercise": "lunge", "id": "e1"}', qos=1)
+    reply = json.loads(sub.wait_for(lambda m: m.topic == f"{svc.base}/reply" and b'"e1"' in m.payload,
+                                    timeout_s=10).payload)
+    assert reply["ok"] and reply["error"] is None
+    sub.wait_for(lambda m: m.topic == f"{svc.base}/state" and b'"exercise":"lunge"' in m.payload, timeout_s=10)
+    sub.client.publish(f"{svc.base}/cmd/exercise", b"squats", qos=1)
+    bad = json.loads(sub.wait_for(lambda m: m.topic == f"{svc.base}/reply" and b"squats" in m.payload,
+                                  timeout_s=10).payload)
+    assert not bad["ok"] and "exercise must be one of" in bad["error"]
+    svc.proc.terminate()
+    assert svc.wait(20) == 0
+    sub.close()
