@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from firmware_bridge.web.pages import clock, report_page, when
+from firmware_bridge.web.pages import clock, report_page, sets_table, when
 
 
 @pytest.fixture
@@ -62,3 +62,15 @@ def test_on_the_thigh_it_is_march_height_and_labels_are_for_people():
     assert "set 2 · rep 2" in html and ">2.2<" not in html
     for column in ("sway_deg", "march_height_deg", "hinge_depth_deg"):
         assert column not in html
+
+
+def test_a_set_of_another_exercise_shows_its_name_and_range_of_motion():
+    sets = [{"set_index": 1, "side": "left", "start_s": 5.0, "reps": 10, "mean_hinge_depth_deg": 40.0,
+             "mean_march_height_deg": 60.0, "mean_duration_s": 3.1, "exercise": "hinge_march", "mean_rom_deg": 100.0},
+            {"set_index": 2, "side": "left", "start_s": 90.0, "reps": 8, "mean_hinge_depth_deg": 0.0,
+             "mean_march_height_deg": 0.0, "mean_duration_s": 2.4, "exercise": "straight_leg_raise",
+             "mean_rom_deg": 48.3}]
+    html = sets_table(sets, "2026-12-01T10:00:00Z", "thigh")
+    assert "<th>exercise</th>" in html and "straight leg raise" in html and "<td>48.3</td>" in html
+    only_hinge = sets_table(sets[:1], "2026-12-01T10:00:00Z", "thigh")
+    assert "exercise" not in only_hinge and "100.0" not in only_hinge

@@ -94,13 +94,15 @@ def group_sets(reps: list[dict], set_rows: list[dict], side: str = "") -> list[d
         depth = [float(r["hinge_depth_deg"]) for r in rs]
         height = [float(r["march_height_deg"]) for r in rs]
         tempo = [float(r["duration_s"]) for r in rs]
+        rom = [float(r["rom_deg"]) for r in rs if r.get("rom_deg")]     # older files: no such column
         sets.append({"set_index": i, "side": rep_side(rs[0], side), "start_s": float(rs[0]["start_s"]),
                      "end_s": float(rs[-1]["completed_s"]), "reps": len(rs),
                      "rep_times_s": [float(r["completed_s"]) for r in rs],
                      "mean_hinge_depth_deg": round(sum(depth) / len(depth), 1),
                      "mean_march_height_deg": round(sum(height) / len(height), 1),
                      "mean_duration_s": round(sum(tempo) / len(tempo), 2),
-                     "exercise": rs[0].get("exercise") or "hinge_march"})   # older files: no such column
+                     "exercise": rs[0].get("exercise") or "hinge_march",   # older files: no such column
+                     "mean_rom_deg": round(sum(rom) / len(rom), 1) if rom else None})
         row = sway.get(str(i), {})
         if row.get("sway_deg"):
             sets[-1].update(sway_deg=float(row["sway_deg"]), foot_taps=int(row.get("foot_taps") or 0))

@@ -168,6 +168,8 @@ def compare_table(sides: dict, placement) -> str:
 
 
 def sets_table(sets: list[dict], start_utc, placement) -> str:
+    """A row per set; with an exercise other than the hinge-and-march, its name and range of motion."""
+    others = any(s.get("exercise", "hinge_march") != "hinge_march" for s in sets)
     rows = []
     for s in sets:
         count = str(s.get("reps"))
@@ -176,8 +178,12 @@ def sets_table(sets: list[dict], start_utc, placement) -> str:
         rows.append([str(s["set_index"]), escape(str(s.get("side") or "")), clock(start_utc, s.get("start_s")), count,
                      _f(s.get("mean_hinge_depth_deg")), _f(height_value(placement, s.get("mean_march_height_deg"))),
                      _f(s.get("mean_duration_s"), 2), _f(s.get("sway_deg"), 2)])
+        if others:
+            rows[-1][2:2] = [escape(str(s.get("exercise", "hinge_march")).replace("_", " ")), _f(s.get("mean_rom_deg"))]
     head = ["set", "side", "start", "reps", "depth °", f"{height_label(placement).split()[-1]} °", "tempo s", "sway °"]
-    return _table(head, rows, "sets", optional=(2,))
+    if others:
+        head[2:2] = ["exercise", "range °"]
+    return _table(head, rows, "sets", optional=(4,) if others else (2,))
 
 
 def report_page(row: dict, report: dict, asset_version: str) -> str:
