@@ -109,8 +109,8 @@ def test_problem_lines_change_only_when_a_problem_does():
         assert len(texts) <= 4 and texts[-1], texts       # a problem appears, stays: a few changes at most
 
 
-def test_analyze_says_why_a_generic_csv_counts_nothing(tmp_path, capsys):
-    """A CSV in g read with the default --accel-unit (m/s²): the table and the JSON say so."""
+def test_analyze_says_plainly_that_a_generic_csv_is_in_g(tmp_path, capsys):
+    """A CSV in g read with the default --accel-unit (m/s²): one line naming the fix, never a silent zero."""
     import json
 
     from firmware_bridge.cli.hingemarch import main
@@ -119,12 +119,9 @@ def test_analyze_says_why_a_generic_csv_counts_nothing(tmp_path, capsys):
     rows = np.column_stack([s.block.t_s, s.block.accel_mps2 / G, s.block.gyro_dps])
     np.savetxt(path, rows, delimiter=",", header="t,ax,ay,az,gx,gy,gz", comments="", fmt="%.6f")
     cols = ["--columns", "t,ax,ay,az,gx,gy,gz"]
-    assert main(["analyze", str(path), *cols]) == 0
-    out = capsys.readouterr().out
-    assert "note: the accelerometer reads 0.9" in out and "(0.10 g) at rest" in out
-    assert main(["analyze", str(path), *cols, "--json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert any("values in g read as m/s²" in p for p in doc["problems"])
+    assert main(["analyze", str(path), *cols]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "about 1/9.8 of gravity" in err[0] and "--accel-unit g" in err[0]
     assert main(["analyze", str(path), *cols, "--accel-unit", "g", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["totals"]["reps"] == 4 and doc["problems"] == []
