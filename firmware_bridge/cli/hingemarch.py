@@ -32,7 +32,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     without loading what the others need. ``None`` imports them all (docs, tests)."""
     parser = Parser(
         prog="hingemarch",
-        description="Rep counter for the single-leg hinge-and-march, from an IMU on the lifted leg.")
+        description="Rep counter for the single-leg hinge-and-march (and other leg exercises, --exercise), "
+                    "from an IMU (or a phone) on the lifted leg.")
     parser.add_argument("--version", action="version", version=f"hingemarch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
