@@ -40,7 +40,8 @@ class Bucketer:
         """A block of samples (time-ordered, continuing the previous one): the buckets it completed."""
         if len(t_s) == 0:
             return self._empty()
-        out: list[tuple[int, list[float], bool]] = []
+        out: list[list[float]] = []
+        gaps: list[bool] = []
         dt_s, t_max = self.dt_s, self._t_max
         for t, a, g in zip(t_s.tolist(), accel_mps2.tolist(), gyro_dps.tolist()):
             if not t >= t_max:        # earlier than a sample already seen (or no time at all)
@@ -50,42 +51,48 @@ class Bucketer:
             k = math.floor(t / dt_s)
             if k != self._k:          # a later sample: the bucket being filled is complete
                 if self._n:
-                    self._close(out)
+                    self._close(out, gaps)
                 self._k, self._sum, self._n = k, a + g, 1
-            else:
-                self._sum = [s + x for s, x in zip(self._sum, a + g)]
+            else:                     # one addition per value, unrolled: this runs for every sample
+                (ax, ay, az), (gx, gy, gz) = a, g
+                sax, say, saz, sgx, sgy, sgz = self._sum
+                self._sum = [sax + ax, say + ay, saz + az, sgx + gx, sgy + gy, sgz + gz]
                 self._n += 1
         self._t_max = t_max
-        return self._arrays(out)
+        return self._arrays(out, gaps)
 
     def finish(self):
         """Emit the pending bucket (end of stream)."""
-        out: list[tuple[int, list[float], bool]] = []
+        out: list[list[float]] = []
+        gaps: list[bool] = []
         if self._n:
-            self._close(out)
+            self._close(out, gaps)
             self._k, self._n = None, 0
-        return self._arrays(out)
+        return self._arrays(out, gaps)
 
-    def _close(self, out: list) -> None:
-        """The bucket being filled is complete: append it to ``out`` as (index, mean, gap before), after
-        the fills of a short hole before it (on the line between the buckets either side)."""
+    def _close(self, rows: list, gaps: list) -> None:
+        """The bucket being filled is complete: append it to ``rows`` as [t_end_s, mean of the six], and
+        to ``gaps`` whether a gap came before it, after the fills of a short hole before it (on the
+        line between the buckets either side)."""
         k, n = self._k, self._n
         mean = [s / n for s in self._sum]
         holes = 0 if self._last_k is None else k - self._last_k - 1
         if 0 < holes <= self.max_fill:
             for pos in range(holes):
                 frac = (pos + 1) / (holes + 1)
-                out.append((k - holes + pos, [(1.0 - frac) * p + frac * m for p, m in zip(self._last, mean)], False))
-        out.append((k, mean, holes > self.max_fill))
+                rows.append([(k - holes + pos + 1) * self.dt_s,
+                             *((1.0 - frac) * p + frac * m for p, m in zip(self._last, mean))])
+                gaps.append(False)
+        rows.append([(k + 1) * self.dt_s, *mean])
+        gaps.append(holes > self.max_fill)
         self._last_k, self._last = k, mean
 
-    def _arrays(self, out: list):
+    def _arrays(self, rows: list, gaps: list):
         """The emitted buckets as (t_end_s, accel, gyro, gap_before) arrays."""
-        if not out:
+        if not rows:
             return self._empty()
-        means = np.array([m for _, m, _ in out])
-        t_end = np.array([(k + 1) * self.dt_s for k, _, _ in out])
-        return t_end, means[:, :3], means[:, 3:], np.array([gap for _, _, gap in out])
+        x = np.array(rows)
+        return x[:, 0], x[:, 1:4], x[:, 4:], np.array(gaps)
 
     @staticmethod
     def _empty():
