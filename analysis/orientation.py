@@ -66,6 +66,7 @@ class StillBias:
         self.gyro_dev_dps, self.norm_dev_frac, self.rest_dev_frac = p.gyro_dev_dps, p.norm_dev_frac, p.rest_dev_frac
         self.cos_tilt = math.cos(math.radians(p.tilt_dev_deg))
         self._acc = np.zeros((window, 3))
+        self._rows = np.arange(window)       # the window's rows, for reading it oldest first
         self._gyr = np.zeros((window, 3))
         self._i = 0
         self._biases: deque = deque(maxlen=p.keep)        # the last still windows' bias estimates
@@ -162,15 +163,20 @@ class StillBias:
 
     def _less_turn(self, a_dir: np.ndarray) -> np.ndarray:
         """The window's mean rate less the turn its accelerometer saw, over the same span."""
-        k = self.window // 5
-        order = np.roll(np.arange(self.window), -(self._i % self.window))   # oldest first
-        u0, u1 = self._acc[order[:k]].mean(axis=0), self._acc[order[-k:]].mean(axis=0)
-        turn_dps = np.degrees(np.cross(u1 / np.linalg.norm(u1) - u0 / np.linalg.norm(u0), a_dir)) \
-            * self.rate_hz / (self.window - k)
+        w = self.window
+        k = w // 5
+        order = (self._rows + self._i) % w   # oldest first
+        acc = self._acc[order]
+        u0, u1 = acc[:k].sum(axis=0) / k, acc[-k:].sum(axis=0) / k   # the first and last fifth's means
+        dx, dy, dz = (u1 / np.linalg.norm(u1) - u0 / np.linalg.norm(u0)).tolist()
+        ax, ay, az = a_dir.tolist()
+        cross = [dy * az - dz * ay, dz * ax - dx * az, dx * ay - dy * ax]   # the change of direction x a_dir
+        turn_dps = np.degrees(cross) * self.rate_hz / (w - k)
         if turn_dps @ turn_dps < self.min_turn_dps ** 2:     # within the accelerometer's noise
-            return self._gyr.mean(axis=0)
+            return self._gyr.sum(axis=0) / w
         # the rate over the same span: from the middle of the first fifth to that of the last
-        return self._gyr[order[k // 2:self.window - k + k // 2]].mean(axis=0) - turn_dps
+        gyr = self._gyr[order[k // 2:w - k + k // 2]]
+        return gyr.sum(axis=0) / len(gyr) - turn_dps
 
     def reset_gap(self) -> None:
         """After a gap the window spans unrelated data: start it again."""
