@@ -188,13 +188,28 @@ class Pipeline:
         found = [reps.update(t, *self._leg.reread(up, g)) for t, up, g in self._recent]
         return [f for f in found if f is not None]
 
+    def _add_reps(self, found: list[RepFound], t_s: float) -> list[RepEvent]:
+        """Reps the detector closed at ``t_s``: measured for sway and counted in the open set."""
+        sets, out = self._sets, []
+        for f in found:
+            first = sets.open is None or not sets.open.reps
+            sw = self._sway.on_rep(f.start_s, f.t_s, first)
+            detail = {k: v for k, v in sw.items() if k not in ("sway_deg", "sway_dps")}
+            rom = f.hinge_depth_deg + f.march_height_deg if f.rom_deg is None else f.rom_deg
+            rep = sets.add_rep(t_s, f.t_s, f.start_s, f.hinge_depth_deg, f.march_height_deg, f.evidence,
+                               sway_deg=sw["sway_deg"], sway_dps=sw["sway_dps"], sway=detail,
+                               rom_deg=round(rom, 1), exercise=self.params.exercise)
+            self.last_rep = rep
+            out.append(rep)
+        return out
+
     def _run(self, t_end, acc, gyr, gap) -> list[Event]:
         """One block of buckets. What needs nothing from the later stages is done for the whole
         block first: still windows (gyro bias, resting "up"), the bias-corrected gyro, fusion. Then,
         bucket by bucket, the leg angle, the rep detector and the sets, which steer each other."""
         events: list[Event] = []
         leg, reps, sets, ring = self._leg, self._reps, self._sets, self._sway.ring
-        excursions, exercise = self._excursions, self.params.exercise
+        excursions = self._excursions
         self._health.feed(acc, gyr)
         still = self._bias.update_block(acc, gyr, gap)
         gyr = still.gyro_dps                  # bias-corrected
@@ -207,12 +222,12 @@ class Pipeline:
                             axes[pushed:end], angles[pushed:end], still.rest_mps2[pushed:end])
             pushed = end
 
-        raw = math.nan
+        raw, recent, unknown = math.nan, self._recent, self._unknown
         buckets = zip(t_end.tolist(), gap.tolist(), still.still_s, ups, gyr.tolist())   # plain floats
         for i, (t, after_gap, still_s, up, g) in enumerate(buckets):
             if after_gap:             # a hole over 0.5 s: fusion restarted, a rep in progress is dropped
                 reps.reset(forget_side=False)
-                self._recent.clear()
+                recent.clear()
                 if excursions is not None:
                     excursions.reset()
             raw, rate = leg.update(up, g, still_s)
@@ -221,37 +236,30 @@ class Pipeline:
             if leg.rezeros != self._rezeros:
                 self._rezeros = leg.rezeros
                 reps.reset(forget_side=True)
-                self._recent.clear()
-            found: list[RepFound] = []
+                recent.clear()
+            learned, unknown = unknown and raw == raw, raw != raw   # the angle just became known
             if excursions is not None:    # any other exercise: its own detector, on "up" itself
                 found = excursions.update(t, up, g, still_s)
-            turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
-            learned, self._unknown = self._unknown and raw == raw, raw != raw   # the angle just became known
-            if excursions is None and (turned or learned or leg.rehomes != self._rehomes):
-                self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
-                found = self._replay(forget_side=turned)
-            self._recent.append((t, up, g))   # imufusion hands out a new array each update
-            now = reps.update(t, raw, rate) if excursions is None else None
-            if now is not None:
-                found.append(now)
+            else:
+                found = []
+                turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
+                if turned or learned or leg.rehomes != self._rehomes:
+                    self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
+                    found = self._replay(forget_side=turned)
+                now = reps.update(t, raw, rate)
+                if now is not None:
+                    found.append(now)
+            recent.append((t, up, g))   # imufusion hands out a new array each update
             if found:
                 to_ring(i + 1)
-                self._recent.clear()
-            for f in found:
-                first = sets.open is None or not sets.open.reps
-                sw = self._sway.on_rep(f.start_s, f.t_s, first)
-                detail = {k: v for k, v in sw.items() if k not in ("sway_deg", "sway_dps")}
-                rom = f.hinge_depth_deg + f.march_height_deg if f.rom_deg is None else f.rom_deg
-                rep = sets.add_rep(t, f.t_s, f.start_s, f.hinge_depth_deg, f.march_height_deg, f.evidence,
-                                   sway_deg=sw["sway_deg"], sway_dps=sw["sway_dps"], sway=detail,
-                                   rom_deg=round(rom, 1), exercise=exercise)
-                self.last_rep = rep
-                events.append(rep)
+                recent.clear()
+                events += self._add_reps(found, t)
             ended = sets.tick(t)
             if ended is not None:
                 to_ring(i + 1)
                 events.append(self._with_sway(ended))
                 self._relearn()
+        self._unknown = unknown
         to_ring(len(t_end))
         if len(t_end):
             self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)

@@ -10,76 +10,89 @@ already seen is dropped and counted (``dropped``): time never runs backwards in 
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 ANALYSIS_RATE_HZ = 50.0   # the analysis rate: every stage after the resampler runs on 20 ms buckets
 
 
 class Bucketer:
-    """Streaming 20 ms boxcar resampler. ``feed`` returns (t_end_s, accel, gyro, gap_before)."""
+    """Streaming 20 ms boxcar resampler. ``feed`` returns (t_end_s, accel, gyro, gap_before).
+
+    It works in plain floats, sample by sample: a live block holds a few samples, for which a
+    Python loop costs less than the dozens of numpy calls a vectorised version needs. The open
+    bucket's sum is kept running, added to in sample order, so every bucket is summed from the
+    same samples in the same order however the stream was split."""
 
     def __init__(self, rate_hz: float = ANALYSIS_RATE_HZ, max_hole_s: float = 0.5):
         self.dt_s = 1.0 / rate_hz
-        self.max_fill = max(0, int(np.ceil(max_hole_s * rate_hz)) - 1)   # empty buckets filled at most
-        self._pend_t = np.empty(0)  # raw samples of the bucket being filled
-        self._pend_x = np.empty((0, 6))
-        self._last_k = None       # index of the last bucket emitted
-        self._last = None         # its mean (6,)
-        self._t_max = -np.inf     # latest sample time seen
-        self.dropped = 0          # samples dropped for going back in time
+        self.max_fill = max(0, math.ceil(max_hole_s * rate_hz) - 1)   # empty buckets filled at most
+        self._k: int | None = None    # index of the bucket being filled (None: no sample yet)
+        self._sum = [0.0] * 6         # its running sum (accel xyz, gyro xyz) and sample count
+        self._n = 0
+        self._last_k: int | None = None   # index of the last bucket emitted
+        self._last: list[float] = []      # its mean (6 floats)
+        self._t_max = -math.inf       # latest sample time seen
+        self.dropped = 0              # samples dropped for going back in time
 
     def feed(self, t_s: np.ndarray, accel_mps2: np.ndarray, gyro_dps: np.ndarray):
+        """A block of samples (time-ordered, continuing the previous one): the buckets it completed."""
         if len(t_s) == 0:
             return self._empty()
-        latest = np.maximum.accumulate(t_s)
-        keep = t_s >= np.maximum(latest, self._t_max)
-        self._t_max = max(self._t_max, float(latest[-1]))
-        if not keep.all():
-            self.dropped += int(len(keep) - keep.sum())
-            t_s, accel_mps2, gyro_dps = t_s[keep], accel_mps2[keep], gyro_dps[keep]
-        t_s = np.concatenate((self._pend_t, t_s))
-        x = np.vstack([self._pend_x, np.hstack([accel_mps2, gyro_dps])])
-        k = np.floor(t_s / self.dt_s).astype(np.int64)
-        starts = np.flatnonzero(np.concatenate(((True,), k[1:] != k[:-1])))
-        # the last bucket may still grow: keep its raw samples, so every bucket is summed from
-        # exactly the same rows in the same order however the stream was split
-        last = starts[-1]
-        self._pend_t, self._pend_x = t_s[last:], x[last:]
-        if last == 0:
-            return self._empty()
-        starts = starts[:-1]
-        sums = np.add.reduceat(x[:last], starts, axis=0)
-        counts = np.diff(np.append(starts, last))
-        return self._emit(k[starts], sums, counts)
+        out: list[list[float]] = []
+        gaps: list[bool] = []
+        dt_s, t_max = self.dt_s, self._t_max
+        for t, a, g in zip(t_s.tolist(), accel_mps2.tolist(), gyro_dps.tolist()):
+            if not t >= t_max:        # earlier than a sample already seen (or no time at all)
+                self.dropped += 1
+                continue
+            t_max = t
+            k = math.floor(t / dt_s)
+            if k != self._k:          # a later sample: the bucket being filled is complete
+                if self._n:
+                    self._close(out, gaps)
+                self._k, self._sum, self._n = k, a + g, 1
+            else:                     # one addition per value, unrolled: this runs for every sample
+                (ax, ay, az), (gx, gy, gz) = a, g
+                sax, say, saz, sgx, sgy, sgz = self._sum
+                self._sum = [sax + ax, say + ay, saz + az, sgx + gx, sgy + gy, sgz + gz]
+                self._n += 1
+        self._t_max = t_max
+        return self._arrays(out, gaps)
 
     def finish(self):
         """Emit the pending bucket (end of stream)."""
-        if len(self._pend_t) == 0:
-            return self._empty()
-        k = int(np.floor(self._pend_t[0] / self.dt_s))
-        out = self._emit(np.array([k]), self._pend_x.sum(axis=0)[None, :], np.array([len(self._pend_t)]))
-        self._pend_t, self._pend_x = np.empty(0), np.empty((0, 6))
-        return out
+        out: list[list[float]] = []
+        gaps: list[bool] = []
+        if self._n:
+            self._close(out, gaps)
+            self._k, self._n = None, 0
+        return self._arrays(out, gaps)
 
-    def _emit(self, keys, sums, counts):
-        if len(keys) == 0:
+    def _close(self, rows: list, gaps: list) -> None:
+        """The bucket being filled is complete: append it to ``rows`` as [t_end_s, mean of the six], and
+        to ``gaps`` whether a gap came before it, after the fills of a short hole before it (on the
+        line between the buckets either side)."""
+        k, n = self._k, self._n
+        mean = [s / n for s in self._sum]
+        holes = 0 if self._last_k is None else k - self._last_k - 1
+        if 0 < holes <= self.max_fill:
+            for pos in range(holes):
+                frac = (pos + 1) / (holes + 1)
+                rows.append([(k - holes + pos + 1) * self.dt_s,
+                             *((1.0 - frac) * p + frac * m for p, m in zip(self._last, mean))])
+                gaps.append(False)
+        rows.append([(k + 1) * self.dt_s, *mean])
+        gaps.append(holes > self.max_fill)
+        self._last_k, self._last = k, mean
+
+    def _arrays(self, rows: list, gaps: list):
+        """The emitted buckets as (t_end_s, accel, gyro, gap_before) arrays."""
+        if not rows:
             return self._empty()
-        means = sums / counts[:, None]
-        prev = np.concatenate(((self._last_k if self._last_k is not None else keys[0] - 1,), keys[:-1]))
-        holes = keys - prev - 1
-        gap = holes > self.max_fill
-        if holes.any():                                     # usually nothing is missing
-            n_out = np.where(gap, 0, holes) + 1             # filled buckets + the bucket itself
-            pos = np.arange(n_out.sum()) - np.repeat(np.cumsum(n_out) - n_out, n_out)
-            own = np.repeat(np.arange(len(keys)), n_out)
-            rows = np.vstack([self._last if self._last is not None else means[0], means])
-            frac = ((pos + 1) / n_out[own])[:, None]        # 1 for a bucket itself
-            means = (1.0 - frac) * rows[own] + frac * rows[own + 1]   # fills lie on the line between
-            keys = keys[own] - (n_out[own] - 1 - pos)
-            gap = gap[own] & (pos == n_out[own] - 1)
-        self._last_k, self._last = int(keys[-1]), means[-1].copy()
-        t_end = (keys + 1) * self.dt_s
-        return t_end, means[:, :3], means[:, 3:], gap
+        x = np.array(rows)
+        return x[:, 0], x[:, 1:4], x[:, 4:], np.array(gaps)
 
     @staticmethod
     def _empty():
