@@ -294,35 +294,28 @@ def service_kill(ctx) -> Figures:
     return ctx.end(fig, run, phone)
 
 
-def disk_full(ctx) -> Figures:
-    fig, run, phone = ctx.begin("disk_full", own_fs=True)
+def _storage_fault(ctx, name: str, hold_s: float, fault) -> Figures:
+    """Hold ``fault()`` (a context manager on the state's file system) for ``hold_s`` at each trigger."""
+    fig, run, phone = ctx.begin(name, own_fs=True)
     for n in triggers(ctx.repeat):
         wait_reps(phone, n)
         start = time.time()
-        filler = ctx.fs.fill()
-        shown = error_shown_after(phone, start)
-        time.sleep(max(0.0, 4.0 - (time.time() - start)))
-        filler.unlink()
+        with fault():
+            shown = error_shown_after(phone, start)
+            time.sleep(max(0.0, hold_s - (time.time() - start)))
         end = time.time()
         fig.shown_s.append(shown if shown is not None else float("inf"))
         fig.back_s.append(longest_stale_s(phone, start, end))
         fig.injections += 1
     return ctx.end(fig, run, phone)
+
+
+def disk_full(ctx) -> Figures:
+    return _storage_fault(ctx, "disk_full", 4.0, ctx.fs.full)
 
 
 def storage_stall(ctx) -> Figures:
-    fig, run, phone = ctx.begin("storage_stall", own_fs=True)
-    for n in triggers(ctx.repeat):
-        wait_reps(phone, n)
-        start = time.time()
-        with ctx.fs.frozen():
-            shown = error_shown_after(phone, start)
-            time.sleep(max(0.0, 6.0 - (time.time() - start)))
-        end = time.time()
-        fig.shown_s.append(shown if shown is not None else float("inf"))
-        fig.back_s.append(longest_stale_s(phone, start, end))
-        fig.injections += 1
-    return ctx.end(fig, run, phone)
+    return _storage_fault(ctx, "storage_stall", 6.0, ctx.fs.frozen)
 
 
 def hostile(ctx) -> Figures:
@@ -373,8 +366,9 @@ class LoopFs:
         subprocess.run(["mkfs.ext4", "-q", "-m", "0", str(self.image)], check=True)
         subprocess.run(["mount", "-o", "loop", str(self.image), str(self.mount)], check=True)
 
-    def fill(self) -> Path:
-        """Take every free block: the next write that needs one gets ENOSPC."""
+    @contextlib.contextmanager
+    def full(self):
+        """Every free block taken meanwhile: a write that needs one gets ENOSPC."""
         filler = self.mount / "filler"
         with open(filler, "wb") as f:
             chunk = 1 << 20
@@ -384,7 +378,10 @@ class LoopFs:
                     f.seek(chunk, os.SEEK_CUR)
                 except OSError:
                     chunk //= 2
-        return filler
+        try:
+            yield
+        finally:
+            filler.unlink()
 
     @contextlib.contextmanager
     def frozen(self):
