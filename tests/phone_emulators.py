@@ -141,19 +141,6 @@ class SensorLoggerApp:
         assert not self._thread.is_alive(), "the emulated app did not finish its session"
 
 
-def wait_listening(url: str, timeout_s: float = 15.0) -> None:
-    """Until something answers GET at ``url`` (a receiver in another process coming up)."""
-    end = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            if time.monotonic() > end:
-                raise
-            time.sleep(0.1)
-
-
 def _json_values(values: np.ndarray) -> list:
     """A buffer as /get sends it: NaN and infinities as null."""
     out = values.tolist()

@@ -4,14 +4,29 @@ from __future__ import annotations
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 
 import pytest
 
 CLI = [sys.executable, "-m", "firmware_bridge.cli.hingemarch", "run"]
+
+
+def wait_listening(proc: subprocess.Popen, port: int, host: str = "127.0.0.1") -> None:
+    """Until ``proc`` accepts connections on ``port``; fails (with its stderr, if piped) if it exits first."""
+    pause = threading.Event()
+    while proc.poll() is None:
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+            return
+        except OSError:
+            pause.wait(0.05)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    raise AssertionError(f"the process exited before it listened on port {port}: {err}")
 
 
 class Service:

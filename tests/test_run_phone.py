@@ -12,7 +12,8 @@ import time
 
 import numpy as np
 import pytest
-from phone_emulators import PhyphoxApp, SensorLoggerApp, wait_listening
+from phone_emulators import PhyphoxApp, SensorLoggerApp
+from run_helpers import wait_listening
 
 from firmware_bridge.service import config
 from firmware_bridge.service.loop import serve
@@ -123,7 +124,7 @@ def test_run_takes_sensor_logger_pushes(service, tmp_path):
     sim = _workout(2)
     port = _free_port()
     svc = service("--source", f"sensorlogger:{port}").start()
-    wait_listening(f"http://127.0.0.1:{port}/")
+    wait_listening(svc.proc, port)
     app = SensorLoggerApp(sim, f"http://127.0.0.1:{port}/", speed=SPEED).start()
     app.join()
     time.sleep(0.5)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 
 import pytest
-from conftest import LOOPBACK, free_port
+from conftest import free_port
+from run_helpers import wait_listening
 from web_helpers import GatedSource, http, quiet_config, record_session, short_sim
 
 from firmware_bridge.service.loop import serve
@@ -26,17 +26,6 @@ def recorded(tmp_path_factory):
     return state, record_session(state)
 
 
-def _up(proc, port):
-    pause = threading.Event()
-    while proc.poll() is None:
-        try:
-            socket.create_connection((LOOPBACK, port), timeout=0.2).close()
-            return
-        except OSError:
-            pause.wait(0.05)
-    raise AssertionError(f"exited early: {proc.stderr.read().decode()}")
-
-
 def test_serve_shows_sessions_reports_and_history_from_a_folder(recorded):
     state, folder = recorded
     port = free_port()
@@ -44,7 +33,7 @@ def test_serve_shows_sessions_reports_and_history_from_a_folder(recorded):
     proc = subprocess.Popen([*CLI, "serve", str(state / "sessions"), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        _up(proc, port)
+        wait_listening(proc, port)
         root = http(port, "/")
         assert root.status == 302 and root.headers["Location"] == "/sessions"
         listing = http(port, "/sessions")

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import threading
 
 import pytest
 from conftest import LOOPBACK, free_port
+from run_helpers import wait_listening
 
 from imu.sim import simulate_session
 
@@ -45,17 +43,6 @@ def phone(monkeypatch):
     driver.quit()
 
 
-def _listening(proc: subprocess.Popen, port: int) -> None:
-    pause = threading.Event()
-    while proc.poll() is None:
-        try:
-            socket.create_connection((LOOPBACK, port), timeout=0.2).close()
-            return
-        except OSError:
-            pause.wait(0.05)
-    raise AssertionError("hingemarch run exited before its web page was up")
-
-
 def test_phone_page_counts_the_simulated_set_and_reconnects(service, phone, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -65,7 +52,7 @@ def test_phone_page_counts_the_simulated_set_and_reconnects(service, phone, tmp_
     port = free_port()
     web = ("--web", "--web-host", LOOPBACK, "--web-port", str(port))
     first = service("--source", "sim", "--speed", "10", "--seed", str(SEED), *web).start()
-    _listening(first.proc, port)
+    wait_listening(first.proc, port)
     phone.get(f"http://{LOOPBACK}:{port}/")
     wait = WebDriverWait(phone, 60, poll_frequency=0.05)
     text = lambda el: phone.find_element(By.ID, el).text   # noqa: E731
@@ -90,7 +77,7 @@ def test_phone_page_counts_the_simulated_set_and_reconnects(service, phone, tmp_
     first.proc.kill()                                                       # the Pi drops
     wait.until(lambda d: text("link") != "live")
     second = service("--source", "sim", "--speed", "10", "--seed", "4", *web).start()
-    _listening(second.proc, port)
+    wait_listening(second.proc, port)
     wait.until(lambda d: text("link") == "live" and text("session") not in ("", old_session))
     logs = phone.get_log("browser")
     assert [e for e in logs if e["source"] != "network" or "/api/live" not in e["message"]] == []  # no script error
@@ -107,7 +94,7 @@ def test_phone_page_shows_every_problem_plainly(service, phone):
     svc.state_dir.mkdir(parents=True, exist_ok=True)
     (svc.state_dir / "sessions").write_text("a file where the sessions folder should be")
     svc.start()
-    _listening(svc.proc, port)
+    wait_listening(svc.proc, port)
     phone.get(f"http://{LOOPBACK}:{port}/")
     wait = WebDriverWait(phone, 60, poll_frequency=0.05)
     error = phone.find_element(By.ID, "error")
