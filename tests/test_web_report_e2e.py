@@ -104,6 +104,11 @@ def test_report_and_history_read_on_every_screen(site, size, tmp_path):
         driver.quit()
 
 
+def _text(driver, css: str) -> str:
+    """The element's text read in one script call: no node handle can go stale while the page reloads."""
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css)
+
+
 def test_an_edit_made_on_the_page_shows_and_is_undone(site):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -118,18 +123,18 @@ def test_an_edit_made_on_the_page_shows_and_is_undone(site):
         Select(form.find_element(By.NAME, "set_index")).select_by_value("2")
         form.find_element(By.NAME, "reps").send_keys("6")
         form.find_element(By.TAG_NAME, "button").click()
-        wait.until(lambda d: "6*" in d.find_element(By.CSS_SELECTOR, "table.sets").text)
+        wait.until(lambda d: "6*" in _text(d, "table.sets"))
         assert driver.find_element(By.CSS_SELECTOR, "p.figs").text.startswith("9 reps")
         undo = driver.find_element(By.CSS_SELECTOR, "[data-undo]")
         assert "set 2 count 6" in undo.text
         undo.click()
-        wait.until(lambda d: "6*" not in d.find_element(By.CSS_SELECTOR, "table.sets").text)
+        wait.until(lambda d: "6*" not in _text(d, "table.sets"))
         assert driver.find_element(By.CSS_SELECTOR, "p.figs").text.startswith("7 reps")
         # a false rep deleted from its row, then undone
         driver.find_element(By.CSS_SELECTOR, 'button[aria-label="delete set 1 rep 3"]').click()
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "p.figs").text.startswith("6 reps"))
+        wait.until(lambda d: _text(d, "p.figs").startswith("6 reps"))
         driver.find_element(By.CSS_SELECTOR, "[data-undo]").click()
-        wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "p.figs").text.startswith("7 reps"))
+        wait.until(lambda d: _text(d, "p.figs").startswith("7 reps"))
         _check_layout(driver, "report after edits")
     finally:
         driver.quit()
