@@ -36,7 +36,8 @@ class StillParams:
     gyro_dev_dps: float = 8.0     # still: every gyro reading within this of the window's mean, deg/s
     tilt_dev_deg: float = 3.0     # ...every accelerometer direction within this of the mean, deg
     norm_dev_frac: float = 0.06   # ...every accelerometer magnitude within this fraction of the mean
-    rest_dev_frac: float = 0.2    # ...and the mean within this fraction of the sensor's resting magnitude
+    rest_dev_frac: float = 0.2    # ...and the mean within this fraction of the sensor's resting magnitude,
+    retrack_s: float = 2.0        # unless it stays steady this long: at rest in a new pose, a new magnitude
     keep: int = 5                 # the bias is the median of this many last still windows' estimates
     min_turn_dps: float = 0.5     # a turn the accelerometer sees below this is its noise, deg/s
 
@@ -50,7 +51,10 @@ class StillBias:
     ``norm_dev_frac`` of its mean. Nothing is compared with standard gravity: an uncalibrated chip
     reads 3-5 % and up to 0.8 m/s² off at rest, so "still" is judged by steadiness, and once the
     sensor's own resting magnitude is known (the median of its still windows, ``rest_mps2``), by
-    being within ``rest_dev_frac`` of that.
+    being within ``rest_dev_frac`` of that. The magnitude an offset chip reads at rest depends on
+    its pose (the offset adds to gravity in sensor axes), so a window off it that stays steady for
+    ``retrack_s`` is rest in a new pose after all (no leg accelerates steadily for 2 s) and the
+    median follows: after a strap re-done it had kept every still window out, hence no reference.
 
     The bias is the median of the last ``keep`` still windows' estimates, each the window's mean rate
     less the turn its accelerometer saw (the change of direction from the window's first fifth to its
@@ -76,6 +80,8 @@ class StillBias:
         self.rest_mps2 = math.nan             # the accelerometer's own magnitude at rest (median)
         self.up = np.array([0.0, 0.0, 1.0])   # mean accelerometer direction of the last still window
         self.still_s = 0.0                    # how long the sensor has been still, as of the last check
+        self._off_rest_s = 0.0                # steady, but off the resting magnitude, this long
+        self.retrack_s = p.retrack_s
         self.windows = 0                      # still windows seen in all
 
     def update(self, accel_mps2, gyro_dps) -> bool:
@@ -129,22 +135,28 @@ class StillBias:
     def _check(self) -> bool:
         """Is the window still? If so, take its bias, "up" and resting magnitude."""
         steady = self._steady()
-        span = self.every if self.still_s else self.window
-        self.still_s = self.still_s + span / self.rate_hz if steady else 0.0
-        if steady:
-            a_dir, n_mean = steady
-            self.up = a_dir
-            self._biases.append(self._less_turn(a_dir))
-            self._rests.append(n_mean)
-            # medians of a handful of values: statistics' are the same numbers at a tenth of numpy's cost
-            self.bias_dps = np.array([median(axis) for axis in zip(*(b.tolist() for b in self._biases))])
-            self.rest_mps2 = median(self._rests)
-            self.known = True
-            self.windows += 1
-        return steady is not None
+        span_s = (self.every if self.still_s or self._off_rest_s else self.window) / self.rate_hz
+        if steady and abs(steady[1] - self.rest_mps2) > self.rest_dev_frac * self.rest_mps2:   # False while NaN
+            self._off_rest_s += span_s          # steady off the resting magnitude: rest in a new pose once it lasts
+            self.still_s = self._off_rest_s if self._off_rest_s >= self.retrack_s else 0.0
+        else:
+            self._off_rest_s = 0.0
+            self.still_s = self.still_s + span_s if steady else 0.0
+        if not self.still_s:
+            return False
+        a_dir, n_mean = steady
+        self.up = a_dir
+        self._biases.append(self._less_turn(a_dir))
+        self._rests.append(n_mean)
+        # medians of a handful of values: statistics' are the same numbers at a tenth of numpy's cost
+        self.bias_dps = np.array([median(axis) for axis in zip(*(b.tolist() for b in self._biases))])
+        self.rest_mps2 = median(self._rests)
+        self.known = True
+        self.windows += 1
+        return True
 
     def _steady(self) -> tuple[np.ndarray, float] | None:
-        """The window's mean accelerometer direction and magnitude if it is still, else None; each
+        """The window's mean accelerometer direction and magnitude if it is steady, else None; each
         test only once the ones before it passed (moving, the first already fails)."""
         n = self.window                       # means as sum / n: numpy's mean without its call overhead
         if not np.abs(self._gyr - self._gyr.sum(axis=0) / n).max() < self.gyro_dev_dps:
@@ -156,8 +168,6 @@ class StillBias:
         a_dir = self._acc.sum(axis=0) / n
         a_dir /= np.linalg.norm(a_dir)
         if not ((self._acc @ a_dir) / norms).min() > self.cos_tilt:
-            return None
-        if abs(n_mean - self.rest_mps2) > self.rest_dev_frac * self.rest_mps2:   # False while NaN
             return None
         return a_dir, n_mean
 

@@ -7,7 +7,7 @@ from scipy.spatial.transform import Rotation
 
 from analysis.health import Health
 from analysis.legangle import LegAngle
-from analysis.orientation import StillBias, Tilt, TiltParams
+from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
 from analysis.reps import RepDetector, RepParams
 from analysis.sets import SetTracker
 from analysis.sway.leg import BURST, TiltRing
@@ -59,6 +59,35 @@ def test_still_needs_no_calibration_and_learns_the_resting_magnitude():
         assert sb.rest_mps2 == pytest.approx(np.linalg.norm(reading), abs=0.01)
         np.testing.assert_allclose(sb.bias_dps, [3.0, -1.0, 2.0], atol=0.05)
 
+
+
+def test_rest_in_a_new_pose_is_still_even_when_an_offset_changes_its_magnitude():
+    """An offset chip reads another magnitude at rest in another pose (the offset adds to gravity in
+    sensor axes): 1.4 m/s² along x reads 8.4 m/s² with x up and 11.2 with x down, 25 % apart.
+    After a strap re-done into the other pose, holding still for a few seconds is still again
+    (it used to be refused for ever: no standing reference, a whole set lost); a steady second
+    off the resting magnitude alone is not."""
+    rng = np.random.default_rng(2)
+    offset, gyro = np.array([1.4, 0.0, 0.0]), np.array([1.0, 0.5, -0.5])
+    sb = StillBias()
+    for _ in range(500):                                    # 10 s at rest, x up
+        sb.update(np.array([G, 0, 0]) + offset + rng.normal(0, 0.02, 3), gyro + rng.normal(0, 0.1, 3))
+    assert sb.rest_mps2 == pytest.approx(G + 1.4, abs=0.05)
+    windows = sb.windows
+    first = None
+    for i in range(250):                                    # 5 s at rest, x down
+        if sb.update(np.array([-G, 0, 0]) + offset + rng.normal(0, 0.02, 3), gyro + rng.normal(0, 0.1, 3)) \
+                and first is None:
+            first = i / 50
+    assert first is not None and first <= 1.0 + StillParams().retrack_s + 0.5
+    assert sb.windows > windows and sb.up @ [-1, 0, 0] > 0.999
+    brief = StillBias()
+    for _ in range(500):
+        brief.update(np.array([G, 0, 0]) + offset + rng.normal(0, 0.02, 3), gyro)
+    windows = brief.windows
+    for _ in range(75):                                     # 1.5 s steady at 1.3 g: not rest
+        brief.update(np.array([G * 1.3, 0, 0]) + offset + rng.normal(0, 0.02, 3), gyro)
+    assert brief.windows == windows
 
 def test_a_first_still_window_that_drifts_does_not_poison_the_bias():
     """A slow 6 deg tilt over the first "still" second passes the steadiness test; the turn its
