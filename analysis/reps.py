@@ -12,8 +12,8 @@ back after the hinge that is shallower than ``march_tilt_frac`` x it is the marc
 ``max_hinge_s`` is a pose, not a rep. A hinge not followed by a march (within
 ``march_within_s`` on the thigh, ``rep_timeout_s`` on the shank) is not a rep. Thresholds
 follow the person: a fraction of the median depth/height of their last reps, never below a floor.
-"Reps" over in less than ``min_rep_s`` do not count, nor, on the shank, stride-like hinges (shallow,
-then a forward reach like a heel strike, or shallower still: stairs) that follow the last one sooner
+"Reps" over in less than ``min_rep_s`` (``shank_min_rep_s``) do not count, nor, on the shank,
+stride-like hinges (shallow, then a forward reach like a heel strike, or shallower still: stairs) that follow the last one sooner
 than ``min_rep_period_s`` unless they keep the set's own cadence: those are strides (walking and
 stairs swing the shank back like a small hinge; they never take the thigh back past the hinge
 floor, so fast thigh reps all count). On the shank, a lobe as far forward as back is a leg swing.
@@ -57,7 +57,10 @@ class RepParams:
                                       # march keeps the foot under the knee: the shank barely goes forward)
     march_tilt_frac: float = 0.8      # shank: a lobe back after the hinge, shallower than this x the
                                       # hinge, is the march tilting the shank back, not the next hinge
-    min_rep_s: float = 1.1            # a whole rep (leave standing -> rep over) takes at least this
+    min_rep_s: float = 0.8            # thigh: a whole rep (leave standing -> rep over) takes at least this
+                                      # (a 1.2 s rep is over at its march's return, about 1.0 s in; a jog's
+                                      # stride, 0.7 s, never takes the thigh past the hinge floor anyway)
+    shank_min_rep_s: float = 1.1      # shank: the same (strides of 1.0-1.1 s swing it back like a hinge)
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
     settle_s: float = 0.6             # shank: standing this long after the hinge ends the rep
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
@@ -251,7 +254,7 @@ class RepDetector:
         the shank is back from the tilt, or has stood for ``settle_s`` when the march showed none;
         each is a condition held over time, checked on every bucket until the rep is long enough."""
         p, r = self.p, self.rep
-        long_enough = t_s - r.t_start >= p.min_rep_s
+        long_enough = t_s - r.t_start >= p.shank_min_rep_s
         if self.phase is Phase.AFTER and not r.tilted and a < r.march_peak - p.min_rise_deg \
                 and r.march_peak < -p.standing_band_deg:
             r.tilted = True           # it came up short of standing and is going back: that was the march
@@ -302,7 +305,7 @@ class RepDetector:
         stride_like = -r.peak < p.stride_max_deg and (r.march_peak >= p.stride_reach_deg
                                                       or -r.peak < p.stair_max_deg)
         if stride_like and (r.quick or (rule == "next_hinge" and self.too_soon(t_s - r.t_enter))) \
-                or t_s - r.t_start < p.min_rep_s:
+                or t_s - r.t_start < (p.min_rep_s if self.need_march else p.shank_min_rep_s):
             self._abandon()           # a stride, or part of a run of strides
             return None
         if max(-r.peak, r.march_peak) > p.max_angle_deg:

@@ -59,6 +59,15 @@ def test_fast_flowing_shank_reps_all_count(tempo_s):
         assert count(s.block, "shank")[0] == [st.reps for st in s.truth.sets], f"seed {seed}"
 
 
+def test_fast_flowing_thigh_reps_all_count():
+    """1.2-1.4 s a rep on the thigh: such a rep is over at its march's return about 1.0 s after it
+    left standing, under the 1.1 s floor every rep had to last (two of six sessions lost reps)."""
+    for seed in range(6):
+        s = simulate_session(seed, rate_hz=100, placement="thigh", tempo_range_s=(1.2, 1.4), hold_range_s=(0, 0),
+                             flow_prob=1.0, include_distractions=False, false_start_prob=0, foot_tap_prob=0)
+        assert count(s.block, "thigh")[0] == [st.reps for st in s.truth.sets], f"seed {seed}"
+
+
 def test_the_last_rep_of_a_set_closes_on_a_sustained_condition():
     """The shank closes a rep once it has stood for ``settle_s``: a set that ends straight after its
     last rep (no pause) still gets that rep, whatever bucket it re-entered standing on."""
