@@ -206,3 +206,18 @@ def test_run_flag_and_mqtt_command_choose_the_exercise(broker, service):
     svc.proc.terminate()
     assert svc.wait(20) == 0
     sub.close()
+
+
+def test_gyro_check_flags_a_gyro_that_disagrees_with_its_accelerometer():
+    """The bench's check on real recordings: a leg raised 30 deg, held, lowered, at rest; the gyro
+    that matches the accelerometer reads a few deg at most, one reading 2x too much far more."""
+    from bench.exercises import gyro_disagreement_deg
+    rate_hz, t = 25.0, np.arange(0, 24, 1 / 25.0)
+    k = t % 8.0                                                   # rest 1 s, up 2 s, hold 2 s, down 2 s, rest 1 s
+    up = np.clip(np.minimum(k - 1.0, 7.0 - k) / 2.0, 0, 1)
+    angle = np.radians(30.0) * np.sin(np.pi / 2 * up) ** 2
+    acc = 9.81 * np.column_stack([np.zeros_like(t), np.sin(angle), np.cos(angle)])
+    rate = np.column_stack([np.gradient(angle, 1 / rate_hz), np.zeros_like(t), np.zeros_like(t)])
+    good, moves = gyro_disagreement_deg(t, acc, np.degrees(rate))
+    bad, _ = gyro_disagreement_deg(t, acc, 2 * np.degrees(rate))
+    assert moves >= 3 and good < 3.0 < 10.0 < bad
