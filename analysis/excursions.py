@@ -37,6 +37,7 @@ class ExcursionDetector:
         self.phase = IDLE
         self.angle_deg = math.nan             # tilt from rest now
         self._roms: deque = deque(maxlen=profile.typical_reps)
+        self._landed: deque = deque(maxlen=profile.typical_reps)   # tilt from rest where recent movements stopped, deg
         self._dir: np.ndarray | None = None   # the set's direction (sum of its reps' unit directions)
         self._unconfirmed: list = []          # (rep, direction) before the set's first: waiting for like ones
         self._cand: RepFound | None = None
@@ -46,9 +47,12 @@ class ExcursionDetector:
         self._peak, self._dip, self._peak_dir = 0.0, 0.0, None
 
     def enter_deg(self) -> float:
-        """How far from rest a rep must go: the set's typical range x ``enter_frac``, at least the floor."""
+        """How far from rest a rep must go: the set's typical range x ``enter_frac``, at least the floor:
+        clearly more than how far off its rest pose the leg lands after a movement, and ``min_rom_deg``."""
+        p = self.p
         typ = median(self._roms) if self._roms else 0.0
-        return max(self.p.min_rom_deg, self.p.enter_frac * typ)
+        spread = median(self._landed) if self._landed else p.spread_deg
+        return max(p.min_rom_deg, p.spread_mult * spread, p.enter_frac * typ)
 
     def reset(self) -> None:
         """A gap in the data: drop any rep in progress (the rest pose and the set's pattern stay)."""
@@ -82,6 +86,7 @@ class ExcursionDetector:
             if e >= max(enter, p.rebound_frac * self._cand.rom_deg) or t_s - self._t_back > p.settle_within_s:
                 self.phase, self._cand, self._armed = IDLE, None, False   # swung on through rest: a stride
             elif stopped or settled:
+                self._landed.append(e)
                 self.phase, self.rest, self._armed = IDLE, up.copy(), True
                 return self._accept()
             else:
@@ -120,7 +125,7 @@ class ExcursionDetector:
                 or (self._dip < 0.5 * self._peak and e > self._dip + p.lobe_frac * self._peak):
             self.phase, self._armed = WAIT, False   # the sensor in the hand, a pose, or a swing back and forth (gait)
             return []
-        if e < p.return_frac * self._peak and e < enter:
+        if e < p.return_frac * self._peak:
             self._returned(t_s, enter)
         return []
 

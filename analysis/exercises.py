@@ -23,7 +23,10 @@ class ExerciseProfile:
 
     name: str
     rep: str = "the leg moves away from its rest pose and back"   # one line: what counts as one rep
-    min_rom_deg: float = 8.0        # an excursion smaller than this is never a rep (sway, fidgets)
+    min_rom_deg: float = 3.0        # an excursion smaller than this is never a rep (sway, fidgets)...
+    spread_mult: float = 2.5        # ...nor one under this x how far the leg lands off its rest pose after a
+                                    # movement (the median of the last ones: the person's and fusion's repeatability)
+    spread_deg: float = 1.0         # that landing spread until one is measured (a person's leg, fusion at speed)
     enter_frac: float = 0.5         # a rep must pass this x the set's typical range (median of its last reps)
     return_frac: float = 0.3        # the leg is back once within this x the rep's own peak of the rest pose
     lobe_frac: float = 0.25         # out, back half way and out again by this x the peak: a swing (gait), not a rep
@@ -41,7 +44,7 @@ class ExerciseProfile:
     confirm_within_s: float = 20.0  # ...came this close to each other (fidgets, a step or two, are not a set)
     like_frac: float = 0.5          # "like": ranges within this factor of each other
     hold_far_deg: float = 45.0      # still this far from rest...
-    far_hold_s: float = 2.0         # ...for this long is a new posture (sat down, lay down), not a rep
+    far_hold_s: float = 4.0         # ...for this long is a new posture (sat down, lay down), not a rep
     max_hold_s: float = 10.0        # still this long anywhere away from rest is a new posture too
     max_rom_deg: float = 150.0      # no leg goes further: the sensor is in the hand
     typical_reps: int = 5           # the set's typical range follows this many recent reps
@@ -56,7 +59,7 @@ PROFILES: dict[str, ExerciseProfile] = {p.name: p for p in (
     replace(ANY, name="hip_abduction", rep="lying on the side (or standing), the leg is lifted sideways and lowered",
             max_hold_s=12.0),
     replace(ANY, name="hip_extension", rep="lying face down (or standing), the leg is lifted backwards and lowered",
-            min_rom_deg=6.0, max_hold_s=12.0),
+            max_hold_s=12.0),
     replace(ANY, name="lunge", rep="a step forward into the lunge, down, up and back to standing",
             min_rom_deg=20.0, hold_far_deg=120.0, max_hold_s=5.0),
     replace(ANY, name="split_squat", rep="feet split, down until the front thigh is near level, and up",
@@ -65,8 +68,7 @@ PROFILES: dict[str, ExerciseProfile] = {p.name: p for p in (
             min_rom_deg=20.0, hold_far_deg=90.0, max_hold_s=5.0),
     replace(ANY, name="single_leg_squat", rep="on one leg, down and back up to standing",
             min_rom_deg=15.0, hold_far_deg=120.0, max_hold_s=5.0),
-    replace(ANY, name="heel_raise", rep="up onto the toes and down (the shank tilts a few degrees)",
-            min_rom_deg=4.0),
+    replace(ANY, name="heel_raise", rep="up onto the toes and down (the shank tilts a few degrees)"),
 )}
 
 EXERCISES = (HINGE_MARCH, *PROFILES)   # every name the setting takes

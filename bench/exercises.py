@@ -57,16 +57,44 @@ def run_spec(spec: dict) -> dict:
     return out
 
 
+STILL_DPS, STILL_S = 5.0, 0.4   # a resting limb for the gyro check: every rate under this, this long
+
+
+def gyro_disagreement_deg(t_s: np.ndarray, accel_mps2: np.ndarray, gyro_dps: np.ndarray) -> tuple[float, int]:
+    """Does the recording's gyro agree with its own accelerometer? From each still pose to the next,
+    the gyro's integrated turn of the accelerometer's "up" against where the accelerometer says "up"
+    is at the next still pose: the median of those angles (deg) and how many movements. Fusion
+    follows the gyro while the leg moves, so a recording with a large median reads every movement's
+    shape that far off, whatever the counter does (a few deg is integration and bias error)."""
+    n = max(1, round(STILL_S / float(np.median(np.diff(t_s)))))
+    slow = np.convolve(np.linalg.norm(gyro_dps, axis=1) < STILL_DPS, np.ones(n), "same") >= n
+    idx = np.flatnonzero(slow)
+    ends, starts = idx[:-1], idx[1:]
+    moved = starts - ends > 1                            # a movement between two still stretches
+    errs = []
+    for i0, i1 in zip(ends[moved], starts[moved]):
+        u = accel_mps2[i0] / np.linalg.norm(accel_mps2[i0])
+        for i in range(i0, i1):                          # "up" turns against the sensor's rotation
+            u = u - np.cross(np.radians(gyro_dps[i]) * (t_s[i + 1] - t_s[i]), u)
+            u /= np.linalg.norm(u)
+        u1 = accel_mps2[i1] / np.linalg.norm(accel_mps2[i1])
+        errs.append(np.degrees(np.arccos(np.clip(u @ u1, -1.0, 1.0))))
+    return (float(np.median(errs)) if errs else float("nan")), len(errs)
+
+
 def run_recording(path: Path, exercise: str = "any") -> dict:
     """One real recording counted as ``exercise``: reps per true set, and in all."""
     x = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     truth = json.loads(path.with_name(path.name.replace(".imu.csv", ".truth.json")).read_text())
     placement = "shank" if "shank" in truth["placement"].lower() else "thigh"
-    reps, _ = stream(SampleBlock(x[:, 0], x[:, 1:4], np.degrees(x[:, 4:7])), placement, exercise=exercise)
+    block = SampleBlock(x[:, 0], x[:, 1:4], np.degrees(x[:, 4:7]))
+    reps, _ = stream(block, placement, exercise=exercise)
+    gyro_off_deg, moves = gyro_disagreement_deg(block.t_s, block.accel_mps2, block.gyro_dps)
     sets = [(st["reps"], sum(st["start_s"] - SET_MARGIN_S[0] <= r.t_s <= st["end_s"] + SET_MARGIN_S[1] for r in reps))
             for st in truth["sets"]]
     return {"name": path.name.replace(".imu.csv", ""), "placement": placement, "sets": sets, "reps": len(reps),
-            "rate_hz": (len(x) - 1) / float(x[-1, 0] - x[0, 0]), "rom_deg": [r.rom_deg for r in reps]}
+            "rate_hz": (len(x) - 1) / float(x[-1, 0] - x[0, 0]), "rom_deg": [r.rom_deg for r in reps],
+            "gyro_off_deg": gyro_off_deg, "moves": moves}
 
 
 def line(label: str, results: list[dict]) -> str:
@@ -114,6 +142,8 @@ def main() -> int:
     for r in real:
         print(f"  {r['name']:44} {r['placement']:5} {r['rate_hz']:5.1f} Hz: {r['reps']:3} reps"
               + (f", sets true/counted {r['sets']}" if r["sets"] else " (target 0)"))
+        print(f"    gyro against accelerometer, still pose to still pose: median {r['gyro_off_deg']:.1f} deg "
+              f"over {r['moves']} movements" if r["moves"] else "    no two still poses: the gyro cannot be checked")
         if args.verbose and r["rom_deg"]:
             print("    rom deg: " + " ".join(f"{x:.0f}" for x in r["rom_deg"]))
     sets = [x for r in real for x in r["sets"]]

@@ -11,6 +11,7 @@ from conftest import Recorder
 
 from analysis.errors import DataError
 from analysis.events import RepEvent, SetEvent
+from analysis.excursions import ExcursionDetector
 from analysis.exercises import EXERCISES, PROFILES, check_exercise
 from analysis.pipeline import Pipeline, analyze
 from firmware_bridge.cli.hingemarch import main
@@ -206,3 +207,71 @@ def test_run_flag_and_mqtt_command_choose_the_exercise(broker, service):
     svc.proc.terminate()
     assert svc.wait(20) == 0
     sub.close()
+
+
+def test_gyro_check_flags_a_gyro_that_disagrees_with_its_accelerometer():
+    """The bench's check on real recordings: a leg raised 30 deg, held, lowered, at rest; the gyro
+    that matches the accelerometer reads a few deg at most, one reading 2x too much far more."""
+    from bench.exercises import gyro_disagreement_deg
+    rate_hz, t = 25.0, np.arange(0, 24, 1 / 25.0)
+    k = t % 8.0                                                   # rest 1 s, up 2 s, hold 2 s, down 2 s, rest 1 s
+    up = np.clip(np.minimum(k - 1.0, 7.0 - k) / 2.0, 0, 1)
+    angle = np.radians(30.0) * np.sin(np.pi / 2 * up) ** 2
+    acc = 9.81 * np.column_stack([np.zeros_like(t), np.sin(angle), np.cos(angle)])
+    rate = np.column_stack([np.gradient(angle, 1 / rate_hz), np.zeros_like(t), np.zeros_like(t)])
+    good, moves = gyro_disagreement_deg(t, acc, np.degrees(rate))
+    bad, _ = gyro_disagreement_deg(t, acc, 2 * np.degrees(rate))
+    assert moves >= 3 and good < 3.0 < 10.0 < bad
+
+
+DT_S = 0.02
+
+
+def _ramp(a_deg: float, b_deg: float, s: float) -> list[float]:
+    x = np.arange(1, round(s / DT_S) + 1) / round(s / DT_S)
+    return list(a_deg + (b_deg - a_deg) * (0.5 - 0.5 * np.cos(np.pi * x)))
+
+
+def _raises(n: int, rom_deg: float, land_deg: float = 0.0, hold_s: float = 0.5, rest_s: float = 2.0) -> list[float]:
+    """The leg's tilt at 50 Hz: still, then ``n`` raises of ``rom_deg`` held ``hold_s``, every other one
+    landing ``land_deg`` off the pose it left (the next one lands back)."""
+    tilt, base = [0.0] * 150, 0.0
+    for k in range(n):
+        end = land_deg if k % 2 == 0 else 0.0
+        tilt += _ramp(base, base + rom_deg, 1.0) + [base + rom_deg] * round(hold_s / DT_S)
+        tilt += _ramp(base + rom_deg, end, 1.0) + [end] * round(rest_s / DT_S)
+        base = end
+    return tilt + [base] * round(25.0 / DT_S)
+
+
+def _count(tilt_deg: list[float], profile: str = "any") -> int:
+    """Reps the excursion detector finds in a tilt about one axis, fed as the pipeline would (still
+    windows reported every 0.5 s with how long the leg has been still)."""
+    det, n, prev, still = ExcursionDetector(PROFILES[profile]), 0, tilt_deg[0], 0.0
+    for i, a in enumerate(tilt_deg):
+        rate, prev = (a - prev) / DT_S, a
+        still = still + DT_S if rate == 0 else 0.0
+        still_s = 1.0 if i == 0 else (still if still >= 1.0 and i % 25 == 0 else 0.0)
+        r = np.radians(a)
+        n += len(det.update(i * DT_S, np.array([0.0, np.sin(r), np.cos(r)]), (rate, 0.0, 0.0), still_s))
+    return n
+
+
+def test_a_set_of_small_raises_counts_when_the_leg_lands_where_it_left():
+    """A floor relative to how well the leg finds its rest pose again, not a fixed 8 deg: 5 deg
+    raises landing exactly are a set; the floor follows the landings, 3 deg at least."""
+    assert _count(_raises(10, 5.0)) == 10
+    assert _count(_raises(10, 2.0)) == 0
+
+
+def test_a_rep_is_back_within_a_fraction_of_its_own_peak():
+    """40 deg raises that land 9 deg off the pose they left (a person, or fusion after a fast rep):
+    back at rest is within return_frac of the rep's own peak, whatever the floor."""
+    assert _count(_raises(10, 40.0, land_deg=9.0)) == 10
+
+
+def test_a_raise_held_for_3_s_is_a_rep_and_sitting_is_not():
+    """A still hold far from rest is a new posture only after far_hold_s (4 s): a raise held 3 s at
+    50 deg is part of its rep; sitting down for 6 s and standing for 6 s, six times, is no set."""
+    assert _count(_raises(10, 50.0, hold_s=3.0)) == 10
+    assert _count(_raises(6, 90.0, hold_s=6.0, rest_s=6.0)) == 0

@@ -11,6 +11,7 @@ from imu.sim.keyframes import Script
 LYING = {   # the body pose each lying exercise starts from (standing ones start standing)
     "straight_leg_raise": dict(body_pitch_deg=-90.0, sway_level_deg=0.0, wobble_level_deg=0.2),
     "hip_abduction": dict(body_roll_deg=90.0, sway_level_deg=0.0, wobble_level_deg=0.2),
+    "hip_extension": dict(body_pitch_deg=90.0, sway_level_deg=0.0, wobble_level_deg=0.2),
 }
 
 
@@ -30,6 +31,11 @@ def hip_abduction(s: Script, t_s: float, rom_deg: float, tempo_s: float, hold_s:
     t1 = t_s + up + hold_s
     s.move("abduct_deg", t1, t1 + up, 0.0)
     return t_s, t1 + up
+
+
+def hip_extension(s: Script, t_s: float, rom_deg: float, tempo_s: float, hold_s: float) -> tuple[float, float]:
+    """Lying face down: the straight leg lifted backwards by ``rom_deg`` (a few degrees), held, and lowered."""
+    return straight_leg_raise(s, t_s, -rom_deg, tempo_s, hold_s)
 
 
 def step_up(s: Script, t_s: float, rom_deg: float, tempo_s: float, hold_s: float) -> tuple[float, float]:
@@ -66,6 +72,7 @@ def lunge(s: Script, t_s: float, rom_deg: float, tempo_s: float, hold_s: float) 
 MOVES = {
     "straight_leg_raise": (straight_leg_raise, (25.0, 60.0), (2.5, 6.0)),
     "hip_abduction": (hip_abduction, (15.0, 40.0), (2.0, 5.0)),
+    "hip_extension": (hip_extension, (6.0, 15.0), (2.0, 4.0)),
     "step_up": (step_up, (40.0, 65.0), (2.5, 4.5)),
     "lunge": (lunge, (60.0, 90.0), (2.5, 5.0)),
 }
