@@ -35,6 +35,8 @@ class StillParams:
     every_s: float = 0.5          # ...and is checked this often, s
     gyro_dev_dps: float = 8.0     # still: every gyro reading within this of the window's mean, deg/s
     tilt_dev_deg: float = 3.0     # ...every accelerometer direction within this of the mean, deg
+    max_turn_deg: float = 2.5     # ...turning less than this from its first fifth to its last (a slow lift
+                                  # is no rest; a standing body's sway turns it up to ~2 deg), deg
     norm_dev_frac: float = 0.06   # ...every accelerometer magnitude within this fraction of the mean
     rest_dev_frac: float = 0.2    # ...and the mean within this fraction of the sensor's resting magnitude,
     retrack_s: float = 2.0        # unless it stays steady this long: at rest in a new pose, a new magnitude
@@ -69,6 +71,7 @@ class StillBias:
         self.window, self.every, self.rate_hz, self.min_turn_dps = window, every, rate_hz, p.min_turn_dps
         self.gyro_dev_dps, self.norm_dev_frac, self.rest_dev_frac = p.gyro_dev_dps, p.norm_dev_frac, p.rest_dev_frac
         self.cos_tilt = math.cos(math.radians(p.tilt_dev_deg))
+        self.max_turn_deg, self.turn_span_s = p.max_turn_deg, (window - window // 5) / rate_hz
         self._acc = np.zeros((window, 3))
         self._rows = np.arange(window)       # the window's rows, for reading it oldest first
         self._gyr = np.zeros((window, 3))
@@ -144,9 +147,9 @@ class StillBias:
             self.still_s = self.still_s + span_s if steady else 0.0
         if not self.still_s:
             return False
-        a_dir, n_mean = steady
+        a_dir, n_mean, turn_dps = steady
         self.up = a_dir
-        self._biases.append(self._less_turn(a_dir))
+        self._biases.append(self._less_turn(a_dir, turn_dps))
         self._rests.append(n_mean)
         # medians of a handful of values: statistics' are the same numbers at a tenth of numpy's cost
         self.bias_dps = np.array([median(axis) for axis in zip(*(b.tolist() for b in self._biases))])
@@ -155,8 +158,8 @@ class StillBias:
         self.windows += 1
         return True
 
-    def _steady(self) -> tuple[np.ndarray, float] | None:
-        """The window's mean accelerometer direction and magnitude if it is steady, else None; each
+    def _steady(self) -> tuple[np.ndarray, float, np.ndarray] | None:
+        """The window's mean accelerometer direction, magnitude and turn if it is steady, else None; each
         test only once the ones before it passed (moving, the first already fails)."""
         n = self.window                       # means as sum / n: numpy's mean without its call overhead
         if not np.abs(self._gyr - self._gyr.sum(axis=0) / n).max() < self.gyro_dev_dps:
@@ -169,23 +172,31 @@ class StillBias:
         a_dir /= np.linalg.norm(a_dir)
         if not ((self._acc @ a_dir) / norms).min() > self.cos_tilt:
             return None
-        return a_dir, n_mean
+        turn_dps = self._turn_dps(a_dir)
+        if not math.sqrt(turn_dps @ turn_dps) * self.turn_span_s < self.max_turn_deg:
+            return None
+        return a_dir, n_mean, turn_dps
 
-    def _less_turn(self, a_dir: np.ndarray) -> np.ndarray:
-        """The window's mean rate less the turn its accelerometer saw, over the same span."""
+    def _turn_dps(self, a_dir: np.ndarray) -> np.ndarray:
+        """The turn the accelerometer saw over the window: the change of direction from its first
+        fifth's mean to its last fifth's, as a rate vector, deg/s."""
         w = self.window
         k = w // 5
-        order = (self._rows + self._i) % w   # oldest first
-        acc = self._acc[order]
-        u0, u1 = acc[:k].sum(axis=0) / k, acc[-k:].sum(axis=0) / k   # the first and last fifth's means
+        acc = self._acc[(self._rows + self._i) % w]   # oldest first
+        u0, u1 = acc[:k].sum(axis=0) / k, acc[-k:].sum(axis=0) / k
         dx, dy, dz = (u1 / np.linalg.norm(u1) - u0 / np.linalg.norm(u0)).tolist()
         ax, ay, az = a_dir.tolist()
         cross = [dy * az - dz * ay, dz * ax - dx * az, dx * ay - dy * ax]   # the change of direction x a_dir
-        turn_dps = np.degrees(cross) * self.rate_hz / (w - k)
+        return np.degrees(cross) * self.rate_hz / (w - k)
+
+    def _less_turn(self, a_dir: np.ndarray, turn_dps: np.ndarray) -> np.ndarray:
+        """The window's mean rate less the turn its accelerometer saw, over the same span."""
+        w = self.window
         if turn_dps @ turn_dps < self.min_turn_dps ** 2:     # within the accelerometer's noise
             return self._gyr.sum(axis=0) / w
         # the rate over the same span: from the middle of the first fifth to that of the last
-        gyr = self._gyr[order[k // 2:w - k + k // 2]]
+        k = w // 5
+        gyr = self._gyr[((self._rows + self._i) % w)[k // 2:w - k + k // 2]]
         return gyr.sum(axis=0) / len(gyr) - turn_dps
 
     def reset_gap(self) -> None:
