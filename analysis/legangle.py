@@ -8,11 +8,13 @@ the moment the axis is known. The axis sign is arbitrary; the rep detector decid
 the hinge. Re-zero: when the leg is still with "up" well out of the movement plane, the strap has
 moved, so standing is taken again and the axis is learned afresh; until then a reference up to
 ``ref_off_plane_deg`` out of the new plane is read through its projection. A slip within the plane cannot
-be seen that way; it is caught when the leg swings both ways about a still pose far from zero.
+be seen that way; it is caught when the leg comes back to a pose far from zero after swinging both
+ways from it: between the reps of a set the leg keeps coming back to standing.
 """
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,15 +34,22 @@ class LegAngleParams:
     home_still_s: float = 3.0           # a pose still this long may be standing after an in-plane slip...
     stale_ref_deg: float = 8.0          # ...if it reads this far from the reference...
     round_trip_deg: float = 40.0        # ...and the leg then swings this far one way, half as far the other
+    quiet_s: float = 0.2                # thigh, mid-set: the leg turning under moving_dps this long holds a pose...
+    poses_kept: int = 5                 # ...one of the last this many held (a rep stops at its bottom and top,
+                                        # a rep flowing into the next one twice)...
+    home_return_deg: float = 8.0        # ...standing, if after a round trip the leg holds a pose this close to it...
+    home_returns: int = 2               # ...this many times over (a false start's bottom may recur once)
 
 
 class LegAngle:
     """Per-bucket axis learning, standing reference and angle (tuning: :class:`LegAngleParams`)."""
 
-    def __init__(self, params: LegAngleParams = LegAngleParams(), rate_hz: float = 50.0):
+    def __init__(self, params: LegAngleParams = LegAngleParams(), rate_hz: float = 50.0, placement: str = "thigh"):
         p = self.params = params
         self.round_trip_deg, self.stale_ref_deg = p.round_trip_deg, p.stale_ref_deg
-        self.home_still_s = p.home_still_s
+        self.home_still_s, self.home_return_deg, self.home_returns = p.home_still_s, p.home_return_deg, p.home_returns
+        self._quiet_buckets, self._quiet = max(1, round(p.quiet_s * rate_hz)), 0   # needed; so far
+        self._follow_reps = placement == "thigh"   # a march holds the shank near vertical, as standing does
         self.moving_dps = p.moving_dps
         self._decay = math.exp(-1.0 / (p.axis_tau_s * rate_hz))
         self._sin_off = math.sin(math.radians(p.rezero_off_plane_deg))
@@ -56,6 +65,7 @@ class LegAngle:
         self.turns = 0                # times the axis turned far while being followed
         self.rehomes = 0
         self._home: _Pose | None = None   # the last long still pose
+        self._poses: deque[_Pose] = deque(maxlen=p.poses_kept)   # the last poses held, however briefly
         self._axis_anchor: np.ndarray | None = None   # the axis when it was last (re)learned
         self._cos_turned = math.cos(math.radians(p.turned_deg))
 
@@ -78,10 +88,11 @@ class LegAngle:
         a = self.axis
         if a is None or not self._ref_valid():
             self._home = None
+            self._poses.clear()
             return math.nan, math.nan
-        angle = self._track_home(up, self._angle(up, a), still_s)
         ax, ay, az = a.tolist()
-        return angle, gx * ax + gy * ay + gz * az
+        rate = gx * ax + gy * ay + gz * az
+        return self._track_home(up, self._angle(up, a), rate, still_s), rate
 
     def reread(self, up: np.ndarray, gyro_dps) -> tuple[float, float]:
         """(raw angle deg, rate dps) of an earlier bucket in the current axis and reference, without
@@ -145,39 +156,62 @@ class LegAngle:
         elif self.up_ref is None or (self.axis is not None and not self._ref_valid()):
             self.up_ref = up.copy()
 
-    def _track_home(self, up: np.ndarray, angle: float, still_s: float) -> float:
-        """Standing is the pose the leg leaves and comes back through going both ways (sets,
-        walking; from a seat the thigh only ever goes one way), held longer than ``home_still_s``
-        (holds at the top or bottom of a rep are shorter). If that pose is far from zero the
-        reference is stale (the strap slipped within the movement plane, or the session began
-        seated): take it as standing, once the leg has gone well both ways from it.
+    def _track_home(self, up: np.ndarray, angle: float, rate_dps: float, still_s: float) -> float:
+        """Standing is the pose the leg leaves and comes back to going both ways (sets, walking; from
+        a seat the thigh only ever goes one way, and a hold at a rep's bottom or top is left one way
+        only: the next rep stops about as deep). If that pose is far from zero the reference is stale
+        (the strap slipped within the movement plane, or the session began seated): it becomes
+        standing. A pose held still longer than ``home_still_s`` (holds in a rep are shorter) is
+        standing once the leg has gone well both ways from it. On the thigh, in the middle of a set,
+        a pose held only ``quiet_s`` is standing when, after such a round trip, the leg comes back from
+        afar to hold a pose within ``home_return_deg`` of it, ``home_returns`` times over: the reps'
+        return, a rep or two after a slip (a false start's bottom may recur once, never twice).
         """
+        home, poses = self._home, self._poses
         if still_s >= self.home_still_s:
             self._home = _Pose(angle, up.copy())
+        elif home is not None and still_s == 0:
+            home.follow(angle)
+            if abs(home.deg) > self.stale_ref_deg and home.round_trip(self.round_trip_deg):
+                angle = self._rehome(home.up, up)
+        for pose in poses:
+            pose.follow(angle)
+        self._quiet = self._quiet + 1 if abs(rate_dps) < self.moving_dps else 0
+        if self._quiet != self._quiet_buckets:   # moving, or this pose already held since
             return angle
-        if self._home is None or still_s > 0:
-            return angle
-        self._home.follow(angle)
-        if abs(self._home.deg) > self.stale_ref_deg and self._home.round_trip(self.round_trip_deg):
-            self.up_ref, self._home = self._home.up, None
-            self.rehomes += 1
-            return self._angle(up, self.axis)
+        returns = 1 + max((p.returns for p in poses if p.round_trip(self.round_trip_deg)
+                           and abs(p.from_deg) <= self.home_return_deg), default=-1) \
+            if poses and poses[-1].reach(self.round_trip_deg) else 0
+        if self._follow_reps and returns >= self.home_returns and abs(angle) > self.stale_ref_deg:
+            angle = self._rehome(up, up)
+        poses.append(_Pose(angle, returns=returns))
         return angle
+
+    def _rehome(self, ref: np.ndarray, up: np.ndarray) -> float:
+        """Standing is ``ref`` from now: returns the angle of ``up`` in it."""
+        self.up_ref, self._home = ref.copy(), None
+        self._poses.clear()
+        self.rehomes += 1
+        return self._angle(up, self.axis)
 
 
 class _Pose:
     """A pose the leg held, and how far it has gone from it since, each way (unwrapped: from a seat
     the hinge is 180 deg away, not "behind")."""
 
-    __slots__ = ("deg", "up", "from_deg", "behind", "ahead")
+    __slots__ = ("deg", "up", "returns", "from_deg", "behind", "ahead")
 
-    def __init__(self, deg: float, up: np.ndarray):
-        self.deg, self.up = deg, up
+    def __init__(self, deg: float, up: np.ndarray | None = None, returns: int = 0):
+        self.deg, self.up, self.returns = deg, up, returns   # returns: times the leg came back to it so far
         self.from_deg = self.behind = self.ahead = 0.0
 
     def follow(self, angle: float) -> None:
         self.from_deg = d = self.from_deg + _wrap(angle - self.deg - self.from_deg)
         self.behind, self.ahead = max(self.behind, -d), max(self.ahead, d)
+
+    def reach(self, deg: float) -> bool:
+        """The leg was ``deg`` from where it is now since this pose: it came back from afar."""
+        return max(self.ahead - self.from_deg, self.from_deg + self.behind) > deg
 
     def round_trip(self, deg: float) -> bool:
         """Gone ``deg`` one way and half as far the other since."""

@@ -63,7 +63,7 @@ class Pipeline:
         self._bucketer = Bucketer(ANALYSIS_RATE_HZ)
         self._bias = StillBias(params.still, ANALYSIS_RATE_HZ)
         self._tilt = Tilt(params.tilt, ANALYSIS_RATE_HZ)
-        self._leg = LegAngle(params.leg, ANALYSIS_RATE_HZ)
+        self._leg = LegAngle(params.leg, ANALYSIS_RATE_HZ, params.reps.placement)
         self._reps = RepDetector(params.reps)
         self._sets = SetTracker(params.set_gap_s)
         self._sway = SetSway(ANALYSIS_RATE_HZ)

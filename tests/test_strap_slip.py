@@ -1,0 +1,43 @@
+"""The standing reference follows a strap slip within the movement plane in the middle of a set
+(analysis/legangle.py ``_track_home``), and is never taken from a held hinge or march."""
+import pytest
+
+from analysis.events import SetEvent
+from analysis.pipeline import Pipeline
+from imu.sim import simulate_session
+
+SHALLOW_DEG = (45.0, 55.0)     # a 20 deg offset takes such hinges under the threshold
+
+
+def _run(s) -> tuple[list[int], Pipeline]:
+    b = s.block
+    p = Pipeline(placement=s.placement)
+    events = p.feed(b.t_s, b.accel_mps2, b.gyro_dps) + p.finish()
+    return [e.reps for e in events if isinstance(e, SetEvent)], p
+
+
+@pytest.mark.parametrize("seed", [10, 11, 20])
+def test_a_slip_within_the_plane_mid_set_loses_no_rep(seed):
+    """The strap slips 20 deg about the flexion axis between two reps (and in the rests): the set
+    goes on, and the pose the leg keeps coming back to between reps is standing again within a rep
+    or two. These sets lost 1-4 reps while standing waited for a 3 s still stand."""
+    s = simulate_session(seed, rate_hz=100, n_sets=1, reps_per_set=[10], include_distractions=False,
+                         slip_prob=1.0, slip_in_plane_frac=1.0, slip_range_deg=(20.0, 20.0),
+                         hinge_depth_range_deg=SHALLOW_DEG, hold_prob=0.0)
+    st = s.truth.sets[0]
+    assert any(a.kind == "strap_slip" and a.in_plane and st.start_s < a.start_s < st.end_s
+               for a in s.truth.activities)
+    sets, _ = _run(s)
+    assert sets == [10]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_held_hinge_or_march_is_never_standing(seed):
+    """Every rep holds 4-4.5 s at its bottom and at its top, shallow hinges, no slip: a hold is left
+    one way only, so no held pose is taken for standing, and every rep counts."""
+    s = simulate_session(seed, rate_hz=100, n_sets=2, reps_per_set=[6, 6], include_distractions=False,
+                         hold_prob=1.0, hold_range_s=(4.0, 4.5), hinge_depth_range_deg=SHALLOW_DEG,
+                         tempo_range_s=(10.0, 11.0), false_start_prob=0.0)
+    sets, p = _run(s)
+    assert p._leg.rehomes == 0
+    assert sets == [6, 6]
