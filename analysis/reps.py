@@ -60,6 +60,12 @@ class RepParams:
     min_rep_s: float = 1.1            # a whole rep (leave standing -> rep over) takes at least this
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
     settle_s: float = 0.6             # shank: standing this long after the hinge ends the rep
+    ready_dps: float = 20.0           # shank: slower than this about the axis, near standing, is "at rest"...
+    ready_band_deg: float = 25.0      # ...near standing: within this (wider than the standing band: a strap
+                                      # slipped in the rest reads standing up to ~20 deg off until re-homed)
+    ready_s: float = 0.3              # ...once held this long (a swing passes standing fast, never resting)
+    ready_gap_s: float = 1.0          # shank: a hinge counts if the leg left standing this soon after resting
+                                      # there, or it follows a counted rep straight on (a flowing set)
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
@@ -106,6 +112,7 @@ class _Rep:
     back_deg: float = 0.0     # shank: angle on reaching standing after the hinge
     tilted: bool = False      # shank: the march tilted it back
     quick: bool = False       # the hinge began too soon after the last one (see ``too_soon``)
+    ready: bool = True        # shank: it began from rest at standing, or flowed on from a counted rep
 
 
 class RepDetector:
@@ -127,6 +134,9 @@ class RepDetector:
         self.t_leave = -math.inf      # last moment near standing: where the next rep starts
         self.t_last_hinge = -math.inf # when the last counted rep's hinge crossed its threshold
         self.t_near = math.nan        # since when the leg has been near standing, NaN: it is not
+        self.t_slow = math.nan        # since when it has been near standing and slow, NaN: it is not
+        self.t_ready = -math.inf      # last moment it had rested at standing for ``ready_s``
+        self.t_closed = -math.inf     # when the last rep closed (counted, or waiting in PENDING)
         self.angle_deg = math.nan
         self.relearn = False          # forget the side at the next idle moment (a set has ended)
 
@@ -186,6 +196,13 @@ class RepDetector:
                 self.t_near = t_s
         else:
             self.t_near = math.nan
+        if abs(a) < p.ready_band_deg and abs(rate_dps) < p.ready_dps:
+            if math.isnan(self.t_slow):
+                self.t_slow = t_s
+            if t_s - self.t_slow >= p.ready_s:
+                self.t_ready = t_s
+        else:
+            self.t_slow = math.nan
         phase = self.phase
         if phase is Phase.PENDING:    # a rep waiting to be sure it was not a first stride
             if a < -th_h:             # the next hinge: too soon, the rep was a stride; else it stands
@@ -287,7 +304,8 @@ class RepDetector:
         # where the leg left standing; unknown if the axis was still being learned then
         t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
         self.lobes += 1
-        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev))
+        ready = self.need_march or self.t_leave - max(self.t_ready, self.t_closed) <= self.p.ready_gap_s
+        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev), ready=ready)
         self.phase = Phase.CANDIDATE
 
     def _abandon(self) -> None:
@@ -314,10 +332,13 @@ class RepDetector:
         if r.t_hinge_end - r.t_enter > p.max_hinge_s:
             self._abandon()           # a pose held, read through a stale reference
             return None
+        if not r.ready:
+            self._abandon()           # shank: swung through standing from no rest and no rep (a leg swing)
+            return None
         found = RepFound(t_s, r.t_start, -r.peak, max(r.march_peak, 0.0),
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
-        self.t_leave = t_s
+        self.t_leave = self.t_closed = t_s
         if stride_like and self.too_soon(t_s - r.t_enter):
             self.phase, self.pending = Phase.PENDING, found   # a first stride looks like this: wait
             return None
