@@ -66,6 +66,12 @@ class RepParams:
     ready_s: float = 0.3              # ...once held this long (a swing passes standing fast, never resting)
     ready_gap_s: float = 1.0          # shank: a hinge counts if the leg left standing this soon after resting
                                       # there, or it follows a counted rep straight on (a flowing set)
+    sweep_mps2: float = 2.0           # shank: linear acceleration this far above its least in the hinge
+                                      # while the shank barely turns is the thigh sweeping the knee through
+                                      # a march that hides the shank's turn (the least: the chip's offsets)...
+    sweep_end_mps2: float = 1.0       # ...until it falls back within this of it...
+    sweep_dps: float = 90.0           # ...while the shank turns slower than this...
+    sweep_s: float = 0.3              # ...for this long in all (a hinge stopping fast is a shorter jolt)
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
@@ -113,6 +119,9 @@ class _Rep:
     tilted: bool = False      # shank: the march tilted it back
     quick: bool = False       # the hinge began too soon after the last one (see ``too_soon``)
     ready: bool = True        # shank: it began from rest at standing, or flowed on from a counted rep
+    sweeps: int = 0           # shank: sweeps of the knee with the shank held back (``sweep_mps2``)
+    sweep_s: float = 0.0      # time swept so far in the current one
+    least_mps2: float = math.inf  # least linear acceleration since the hinge began
 
 
 class RepDetector:
@@ -137,6 +146,7 @@ class RepDetector:
         self.t_slow = math.nan        # since when it has been near standing and slow, NaN: it is not
         self.t_ready = -math.inf      # last moment it had rested at standing for ``ready_s``
         self.t_closed = -math.inf     # when the last rep closed (counted, or waiting in PENDING)
+        self.t_prev = math.nan        # the previous bucket's time
         self.angle_deg = math.nan
         self.relearn = False          # forget the side at the next idle moment (a set has ended)
 
@@ -178,7 +188,10 @@ class RepDetector:
         self.periods.clear()
 
     # the state machine ---------------------------------------------------
-    def update(self, t_s: float, raw_deg: float, rate_dps: float) -> RepFound | None:
+    def update(self, t_s: float, raw_deg: float, rate_dps: float, linear_mps2: float = 0.0) -> RepFound | None:
+        """One bucket: the leg angle (deg, before the side is applied), its rate about the axis and
+        the sensor's linear acceleration (m/s^2); the rep closed now, if any."""
+        dt, self.t_prev = t_s - self.t_prev, t_s
         if math.isnan(raw_deg):
             self.angle_deg = math.nan
             return None
@@ -242,6 +255,11 @@ class RepDetector:
                 # as the one that ends a hinge, so pulsing in a held pose (a stretch) is no march
                 r.march_peak, r.t_hinge_end = r.top, t_s
                 return self._next_hinge(t_s, a, sign, th_h, th_m)
+            elif not self.need_march and self._swept(dt, rate_dps, linear_mps2) >= 2:
+                # shank: held back while the knee swept forward into a march and back into the next
+                # hinge (the knee bent as far as the thigh rose: the shank barely turned)
+                r.march_peak, r.t_hinge_end = r.top, t_s
+                return self._next_hinge(t_s, a, sign, th_h, th_m, "sweep")
             return None
         r.march_peak = max(r.march_peak, a)
         if phase is Phase.MARCH:      # thigh
@@ -290,10 +308,26 @@ class RepDetector:
             self._abandon()           # a hinge that never comes back to standing is not a rep
         return None
 
-    def _next_hinge(self, t_s: float, a: float, sign: int, th_h: float, th_m: float) -> RepFound | None:
+    def _swept(self, dt: float, rate_dps: float, linear_mps2: float) -> int:
+        """Shank, in a hinge: the sweeps of the knee so far, each ``sweep_s`` of linear acceleration
+        ``sweep_mps2`` above its least in the hinge with the shank turning slower than ``sweep_dps``,
+        over once it settles."""
+        p, r = self.p, self.rep
+        r.least_mps2 = min(r.least_mps2, linear_mps2)
+        above = linear_mps2 - r.least_mps2
+        if above > p.sweep_mps2 and abs(rate_dps) < p.sweep_dps and dt < 1.0:
+            r.sweep_s += dt
+        elif above < p.sweep_end_mps2:
+            if r.sweep_s >= p.sweep_s:
+                r.sweeps += 1
+            r.sweep_s = 0.0
+        return r.sweeps
+
+    def _next_hinge(self, t_s: float, a: float, sign: int, th_h: float, th_m: float,
+                    rule: str = "next_hinge") -> RepFound | None:
         """A new hinge has begun: on the shank it ends the rep in progress (on the thigh that rep
         had no march, so it is none); either way it is the next candidate."""
-        found = None if self.need_march else self._close(t_s, "next_hinge", th_h, th_m)
+        found = None if self.need_march else self._close(t_s, rule, th_h, th_m)
         self._start_candidate(t_s, a, sign)
         return found
 
