@@ -26,6 +26,7 @@ from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
 from analysis.sets import SetTracker
 from analysis.sway.per_set import SetSway
 from analysis.sway.trunk import TrunkTilt
+from analysis.units import STANDARD_GRAVITY_MPS2
 
 REPLAY_S = 10.0       # on a re-home or an axis turn, the rep detector re-reads this much history
 
@@ -72,7 +73,7 @@ class Pipeline:
         self._second_axis, self._second_problem = second_forward_axis, ""
         self._rezeros = self._rehomes = self._turns = 0
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
-        self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps)
+        self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
         self.t_s = 0.0
         self.raw_angle_deg = math.nan   # the front end's leg angle at t_s, before the hinge side is known
         self.last_rep: RepEvent | None = None
@@ -185,7 +186,7 @@ class Pipeline:
         rep or reset, as the new reference and axis read them; the reps it finds there."""
         reps = self._reps
         reps.reset(forget_side)
-        found = [reps.update(t, *self._leg.reread(up, g)) for t, up, g in self._recent]
+        found = [reps.update(t, *self._leg.reread(up, g), lin) for t, up, g, lin in self._recent]
         return [f for f in found if f is not None]
 
     def _add_reps(self, found: list[RepFound], t_s: float) -> list[RepEvent]:
@@ -203,6 +204,15 @@ class Pipeline:
             out.append(rep)
         return out
 
+    @staticmethod
+    def _linear_mps2(acc: np.ndarray, ups: list, rest_mps2: np.ndarray) -> list[float]:
+        """Each bucket's linear acceleration, m/s^2: the accelerometer less the sensor's own resting
+        magnitude along the fused "up" (standard gravity until that is known)."""
+        if not len(acc):
+            return []
+        g = np.where(np.isnan(rest_mps2), STANDARD_GRAVITY_MPS2, rest_mps2)
+        return np.linalg.norm(acc - g[:, None] * np.asarray(ups), axis=1).tolist()
+
     def _run(self, t_end, acc, gyr, gap) -> list[Event]:
         """One block of buckets. What needs nothing from the later stages is done for the whole
         block first: still windows (gyro bias, resting "up"), the bias-corrected gyro, fusion. Then,
@@ -214,6 +224,7 @@ class Pipeline:
         still = self._bias.update_block(acc, gyr, gap)
         gyr = still.gyro_dps                  # bias-corrected
         ups = self._tilt.update_block(acc, gyr, gap, still.up)   # restarts after a gap, anchors at rest
+        linear = self._linear_mps2(acc, ups, still.rest_mps2)
         axes, angles, pushed = [], [], 0      # the leg stage's, for the tilt ring
 
         def to_ring(end: int) -> None:        # the ring is read at a rep or a set's end: fill it first
@@ -223,8 +234,8 @@ class Pipeline:
             pushed = end
 
         raw, recent, unknown = math.nan, self._recent, self._unknown
-        buckets = zip(t_end.tolist(), gap.tolist(), still.still_s, ups, gyr.tolist())   # plain floats
-        for i, (t, after_gap, still_s, up, g) in enumerate(buckets):
+        buckets = zip(t_end.tolist(), gap.tolist(), still.still_s, ups, gyr.tolist(), linear)   # plain floats
+        for i, (t, after_gap, still_s, up, g, lin) in enumerate(buckets):
             if after_gap:             # a hole over 0.5 s: fusion restarted, a rep in progress is dropped
                 reps.reset(forget_side=False)
                 recent.clear()
@@ -246,10 +257,10 @@ class Pipeline:
                 if turned or learned or leg.rehomes != self._rehomes:
                     self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                     found = self._replay(forget_side=turned)
-                now = reps.update(t, raw, rate)
+                now = reps.update(t, raw, rate, lin)
                 if now is not None:
                     found.append(now)
-            recent.append((t, up, g))   # imufusion hands out a new array each update
+            recent.append((t, up, g, lin))   # imufusion hands out a new array each update
             if found:
                 to_ring(i + 1)
                 recent.clear()

@@ -16,7 +16,12 @@ follow the person: a fraction of the median depth/height of their last reps, nev
 stride-like hinges (shallow, then a forward reach like a heel strike, or shallower still: stairs) that follow the last one sooner
 than ``min_rep_period_s`` unless they keep the set's own cadence: those are strides (walking and
 stairs swing the shank back like a small hinge; they never take the thigh back past the hinge
-floor, so fast thigh reps all count). On the shank, a lobe as far forward as back is a leg swing.
+floor, so fast thigh reps all count). On the shank, a lobe as far forward as back is a leg swing,
+and a hinge counts only if the leg left standing from rest there (``ready_s``) or flows on from a
+counted rep: a swing in a stretch passes standing fast and never rests. A march that hides the
+shank's turn (the knee bent as far as the thigh rises) shows as the knee sweeping: linear
+acceleration while the shank barely turns; two sweeps in a hinge (into the march, back into the
+next hinge) are a rep.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it.
@@ -63,6 +68,18 @@ class RepParams:
     shank_min_rep_s: float = 1.1      # shank: the same (strides of 1.0-1.1 s swing it back like a hinge)
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
     settle_s: float = 0.6             # shank: standing this long after the hinge ends the rep
+    ready_dps: float = 20.0           # shank: slower than this about the axis, near standing, is "at rest"...
+    ready_band_deg: float = 25.0      # ...near standing: within this (wider than the standing band: a strap
+                                      # slipped in the rest reads standing up to ~20 deg off until re-homed)
+    ready_s: float = 0.3              # ...once held this long (a swing passes standing fast, never resting)
+    ready_gap_s: float = 1.0          # shank: a hinge counts if the leg left standing this soon after resting
+                                      # there, or it follows a counted rep straight on (a flowing set)
+    sweep_mps2: float = 2.0           # shank: linear acceleration this far above its least in the hinge
+                                      # while the shank barely turns is the thigh sweeping the knee through
+                                      # a march that hides the shank's turn (the least: the chip's offsets)...
+    sweep_end_mps2: float = 1.0       # ...until it falls back within this of it...
+    sweep_dps: float = 90.0           # ...while the shank turns slower than this...
+    sweep_s: float = 0.3              # ...for this long in all (a hinge stopping fast is a shorter jolt)
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
@@ -109,6 +126,10 @@ class _Rep:
     back_deg: float = 0.0     # shank: angle on reaching standing after the hinge
     tilted: bool = False      # shank: the march tilted it back
     quick: bool = False       # the hinge began too soon after the last one (see ``too_soon``)
+    ready: bool = True        # shank: it began from rest at standing, or flowed on from a counted rep
+    sweeps: int = 0           # shank: sweeps of the knee with the shank held back (``sweep_mps2``)
+    sweep_s: float = 0.0      # time swept so far in the current one
+    least_mps2: float = math.inf  # least linear acceleration since the hinge began
 
 
 class RepDetector:
@@ -130,6 +151,10 @@ class RepDetector:
         self.t_leave = -math.inf      # last moment near standing: where the next rep starts
         self.t_last_hinge = -math.inf # when the last counted rep's hinge crossed its threshold
         self.t_near = math.nan        # since when the leg has been near standing, NaN: it is not
+        self.t_slow = math.nan        # since when it has been near standing and slow, NaN: it is not
+        self.t_ready = -math.inf      # last moment it had rested at standing for ``ready_s``
+        self.t_closed = -math.inf     # when the last rep closed (counted, or waiting in PENDING)
+        self.t_prev = math.nan        # the previous bucket's time
         self.angle_deg = math.nan
         self.relearn = False          # forget the side at the next idle moment (a set has ended)
 
@@ -171,7 +196,10 @@ class RepDetector:
         self.periods.clear()
 
     # the state machine ---------------------------------------------------
-    def update(self, t_s: float, raw_deg: float, rate_dps: float) -> RepFound | None:
+    def update(self, t_s: float, raw_deg: float, rate_dps: float, linear_mps2: float = 0.0) -> RepFound | None:
+        """One bucket: the leg angle (deg, before the side is applied), its rate about the axis and
+        the sensor's linear acceleration (m/s^2); the rep closed now, if any."""
+        dt, self.t_prev = t_s - self.t_prev, t_s
         if math.isnan(raw_deg):
             self.angle_deg = math.nan
             return None
@@ -189,6 +217,13 @@ class RepDetector:
                 self.t_near = t_s
         else:
             self.t_near = math.nan
+        if abs(a) < p.ready_band_deg and abs(rate_dps) < p.ready_dps:
+            if math.isnan(self.t_slow):
+                self.t_slow = t_s
+            if t_s - self.t_slow >= p.ready_s:
+                self.t_ready = t_s
+        else:
+            self.t_slow = math.nan
         phase = self.phase
         if phase is Phase.PENDING:    # a rep waiting to be sure it was not a first stride
             if a < -th_h:             # the next hinge: too soon, the rep was a stride; else it stands
@@ -228,6 +263,11 @@ class RepDetector:
                 # as the one that ends a hinge, so pulsing in a held pose (a stretch) is no march
                 r.march_peak, r.t_hinge_end = r.top, t_s
                 return self._next_hinge(t_s, a, sign, th_h, th_m)
+            elif not self.need_march and self._swept(dt, rate_dps, linear_mps2) >= 2:
+                # shank: held back while the knee swept forward into a march and back into the next
+                # hinge (the knee bent as far as the thigh rose: the shank barely turned)
+                r.march_peak, r.t_hinge_end = r.top, t_s
+                return self._next_hinge(t_s, a, sign, th_h, th_m, "sweep")
             return None
         r.march_peak = max(r.march_peak, a)
         if phase is Phase.MARCH:      # thigh
@@ -276,10 +316,26 @@ class RepDetector:
             self._abandon()           # a hinge that never comes back to standing is not a rep
         return None
 
-    def _next_hinge(self, t_s: float, a: float, sign: int, th_h: float, th_m: float) -> RepFound | None:
+    def _swept(self, dt: float, rate_dps: float, linear_mps2: float) -> int:
+        """Shank, in a hinge: the sweeps of the knee so far, each ``sweep_s`` of linear acceleration
+        ``sweep_mps2`` above its least in the hinge with the shank turning slower than ``sweep_dps``,
+        over once it settles."""
+        p, r = self.p, self.rep
+        r.least_mps2 = min(r.least_mps2, linear_mps2)
+        above = linear_mps2 - r.least_mps2
+        if above > p.sweep_mps2 and abs(rate_dps) < p.sweep_dps and dt < 1.0:
+            r.sweep_s += dt
+        elif above < p.sweep_end_mps2:
+            if r.sweep_s >= p.sweep_s:
+                r.sweeps += 1
+            r.sweep_s = 0.0
+        return r.sweeps
+
+    def _next_hinge(self, t_s: float, a: float, sign: int, th_h: float, th_m: float,
+                    rule: str = "next_hinge") -> RepFound | None:
         """A new hinge has begun: on the shank it ends the rep in progress (on the thigh that rep
         had no march, so it is none); either way it is the next candidate."""
-        found = None if self.need_march else self._close(t_s, "next_hinge", th_h, th_m)
+        found = None if self.need_march else self._close(t_s, rule, th_h, th_m)
         self._start_candidate(t_s, a, sign)
         return found
 
@@ -290,7 +346,8 @@ class RepDetector:
         # where the leg left standing; unknown if the axis was still being learned then
         t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
         self.lobes += 1
-        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev))
+        ready = self.need_march or self.t_leave - max(self.t_ready, self.t_closed) <= self.p.ready_gap_s
+        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev), ready=ready)
         self.phase = Phase.CANDIDATE
 
     def _abandon(self) -> None:
@@ -317,10 +374,13 @@ class RepDetector:
         if r.t_hinge_end - r.t_enter > p.max_hinge_s:
             self._abandon()           # a pose held, read through a stale reference
             return None
+        if not r.ready:
+            self._abandon()           # shank: swung through standing from no rest and no rep (a leg swing)
+            return None
         found = RepFound(t_s, r.t_start, -r.peak, max(r.march_peak, 0.0),
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
-        self.t_leave = t_s
+        self.t_leave = self.t_closed = t_s
         if stride_like and self.too_soon(t_s - r.t_enter):
             self.phase, self.pending = Phase.PENDING, found   # a first stride looks like this: wait
             return None

@@ -241,6 +241,28 @@ def test_shank_reps_flowing_into_the_next_without_standing():
     assert run_detector(pose, "shank") == []
 
 
+def run_shank_with_rates(angles, rate_hz=50.0):
+    """The shank detector fed the trace with its own rate of turn (a swing is fast through standing)."""
+    det, found = RepDetector(RepParams(placement="shank")), []
+    for i, (a, w) in enumerate(zip(angles, np.gradient(angles) * rate_hz)):
+        f = det.update(i / rate_hz, a, w)
+        if f:
+            found.append(f)
+    return found
+
+
+def test_shank_leg_swings_from_a_stretch_are_no_reps():
+    """A stretch bobbing forward, then the leg swinging back 60 deg and forward through standing at
+    rep tempo without ever resting there: no reps (each swing was counted). Reps from rest at
+    standing after it, and a flowing set, still count."""
+    rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
+    bob, swing = [(0.6, 40), (0.6, 30)] * 4, [(0.7, -60), (0.7, 8)] * 12
+    found = run_shank_with_rates(segment([(2, 0)] + bob + swing + [(1, 0), (2, 0)] + rep * 3))
+    assert len(found) == 3 and all(f.start_s > 25 for f in found)
+    flow = [(0.8, -70), (0.3, -70), (0.7, -38), (0.4, -38)]
+    assert len(run_shank_with_rates(segment([(2, 0)] + flow * 4 + [(0.8, -70), (0.8, 0), (2, 0)]))) == 5
+
+
 def test_the_side_is_learned_again_after_a_set():
     """Between sets the strap may be turned round the leg: the same movement, the angle mirrored."""
     rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
