@@ -28,7 +28,8 @@ from analysis.sway.per_set import SetSway
 from analysis.sway.trunk import TrunkTilt
 from analysis.units import STANDARD_GRAVITY_MPS2
 
-REPLAY_S = 10.0       # on a re-home or an axis turn, the rep detector re-reads this much history
+REPLAY_S = 16.0       # on a re-home or an axis turn, the rep detector re-reads this much history: a re-home
+                      # mid-set is confirmed by two returns to standing, two reps of up to 8 s after the slip
 
 
 @dataclass(frozen=True)

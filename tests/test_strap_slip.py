@@ -41,3 +41,16 @@ def test_a_held_hinge_or_march_is_never_standing(seed):
     sets, p = _run(s)
     assert p._leg.rehomes == 0
     assert sets == [6, 6]
+
+
+@pytest.mark.parametrize("seed", [10, 18])
+def test_a_slip_in_a_slow_set_keeps_the_reps_before_it_is_confirmed(seed):
+    """At 6-8 s a rep, the two returns to standing that confirm a re-home take up to 16 s: the
+    detector then re-reads that far back, so the reps between the slip and the confirmation are
+    counted (with 10 s of history the first of them was lost)."""
+    s = simulate_session(seed, rate_hz=100, n_sets=1, reps_per_set=[10], include_distractions=False,
+                         slip_prob=1.0, slip_in_plane_frac=1.0, slip_range_deg=(20.0, 20.0),
+                         hinge_depth_range_deg=SHALLOW_DEG, hold_prob=0.0, tempo_range_s=(6.0, 8.0))
+    sets, p = _run(s)
+    assert p._leg.rehomes >= 1
+    assert sets == [10]
