@@ -115,18 +115,20 @@ def stream(block, placement: str, trace: bool = False, exercise: str | None = No
 
 
 def score(reps: list[RepEvent], truth_sets, time_factor: float) -> dict:
-    """Reps per true set (true, counted), reps outside every set, and each rep's delay. The truth is
-    in physics time; ``time_factor`` turns it into the stream's time stamps."""
+    """Reps per true set (true, counted), reps outside every set, and each rep's delay. A rep belongs
+    where it happened (``completed_s``); its delay is when it was shown (``t_s``) less the true
+    completion nearest to where it happened, so a rep re-read or held back is as late as it was
+    shown. The truth is in physics time; ``time_factor`` turns it into the stream's time stamps."""
     k = time_factor
     sets, delays = [], []
     windows = [(st.start_s * k - SET_MARGIN_S[0], st.end_s * k + SET_MARGIN_S[1]) for st in truth_sets]
     for st, (lo, hi) in zip(truth_sets, windows):
-        mine = [r for r in reps if lo <= r.t_s <= hi]
+        mine = [r for r in reps if lo <= r.completed_s <= hi]
         sets.append((st.reps, len(mine)))
         truth = [x * k for x in st.rep_completion_s]
-        for r in mine:                   # each event against its nearest true completion
-            delays.append(r.t_s - min(truth, key=lambda x: abs(x - r.t_s)))
-    outside = sum(1 for r in reps if not any(lo <= r.t_s <= hi for lo, hi in windows))
+        for r in mine:
+            delays.append(r.t_s - min(truth, key=lambda x: abs(x - r.completed_s)))
+    outside = sum(1 for r in reps if not any(lo <= r.completed_s <= hi for lo, hi in windows))
     return {"sets": sets, "outside": outside, "delays": delays}
 
 
@@ -214,7 +216,8 @@ def main() -> int:
         d = [x for r in rs for x in r["delays"]]
         print(f"  {label:5}: {len(sets):3} sets, exact {exact:5.1f} %, within +-1 {within1:5.1f} %, "
               f"reps outside sets {sum(r['outside'] for r in rs):3}, delay median {statistics.median(d):+.2f} s, "
-              f"p95 {float(np.percentile(d, 95)):+.2f} s, |delay| p95 {float(np.percentile(np.abs(d), 95)):.2f} s")
+              f"p95 {float(np.percentile(d, 95)):+.2f} s, |delay| p95 {float(np.percentile(np.abs(d), 95)):.2f} s, "
+              f"max {max(d):+.1f} s, over 1 s late {sum(x > 1.0 for x in d) / len(d) * 100:.1f} %")
     if real:
         print_recordings(real)
     else:
