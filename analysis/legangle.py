@@ -69,11 +69,12 @@ class LegAngle:
         self._axis_anchor: np.ndarray | None = None   # the axis when it was last (re)learned
         self._cos_turned = math.cos(math.radians(p.turned_deg))
 
-    def update(self, up: np.ndarray, gyro_dps, still_s: float) -> tuple[float, float]:
+    def update(self, up: np.ndarray, gyro_dps, still_s: float, hinge_sign: int = 0) -> tuple[float, float]:
         """One bucket: returns (raw angle deg, angular rate about the axis dps); NaN until known.
 
         ``gyro_dps``: three floats (a list is quickest: this runs 50 times a second). ``still_s`` > 0
-        when a still window was just confirmed: how long the leg has been still."""
+        when a still window was just confirmed: how long the leg has been still. ``hinge_sign``: the
+        sign of the raw angle in a hinge, once the rep detector knows it (0: not known)."""
         still = still_s > 0
         gx, gy, gz = gyro_dps
         if gx * gx + gy * gy + gz * gz > self.moving_dps ** 2:
@@ -92,7 +93,7 @@ class LegAngle:
             return math.nan, math.nan
         ax, ay, az = a.tolist()
         rate = gx * ax + gy * ay + gz * az
-        return self._track_home(up, self._angle(up, a), rate, still_s), rate
+        return self._track_home(up, self._angle(up, a), rate, still_s, hinge_sign), rate
 
     def reread(self, up: np.ndarray, gyro_dps) -> tuple[float, float]:
         """(raw angle deg, rate dps) of an earlier bucket in the current axis and reference, without
@@ -156,7 +157,7 @@ class LegAngle:
         elif self.up_ref is None or (self.axis is not None and not self._ref_valid()):
             self.up_ref = up.copy()
 
-    def _track_home(self, up: np.ndarray, angle: float, rate_dps: float, still_s: float) -> float:
+    def _track_home(self, up: np.ndarray, angle: float, rate_dps: float, still_s: float, hinge_sign: int) -> float:
         """Standing is the pose the leg leaves and comes back to going both ways (sets, walking; from
         a seat the thigh only ever goes one way, and a hold at a rep's bottom or top is left one way
         only: the next rep stops about as deep). If that pose is far from zero the reference is stale
@@ -166,10 +167,15 @@ class LegAngle:
         a pose held only ``quiet_s`` is standing when, after such a round trip, the leg comes back from
         afar to hold a pose within ``home_return_deg`` of it, ``home_returns`` times over: the reps'
         return, a rep or two after a slip (a false start's bottom may recur once, never twice).
+        The shank's hinge and march both go back from standing (one way only), so there a long still
+        pose is standing when the leg leaves it for hinges (``hinge_sign``) and comes back to hold
+        a pose within ``home_return_deg`` of it ``home_returns`` times: a held hinge is left the
+        other way, a march is never held still that long.
         """
         home, poses = self._home, self._poses
-        if still_s >= self.home_still_s:
-            self._home = _Pose(angle, up.copy())
+        if still_s >= self.home_still_s:    # the same pose held again keeps its returns
+            again = home is not None and abs(home.from_deg) <= self.home_return_deg
+            self._home = _Pose(angle, up.copy(), returns=home.returns if again else 0)
         elif home is not None and still_s == 0:
             home.follow(angle)
             if abs(home.deg) > self.stale_ref_deg and home.round_trip(self.round_trip_deg):
@@ -179,12 +185,25 @@ class LegAngle:
         self._quiet = self._quiet + 1 if abs(rate_dps) < self.moving_dps else 0
         if self._quiet != self._quiet_buckets:   # moving, or this pose already held since
             return angle
+        if not self._follow_reps:
+            return self._shank_return(self._home, up, angle, hinge_sign)
         returns = 1 + max((p.returns for p in poses if p.round_trip(self.round_trip_deg)
                            and abs(p.from_deg) <= self.home_return_deg), default=-1) \
             if poses and poses[-1].reach(self.round_trip_deg) else 0
         if self._follow_reps and returns >= self.home_returns and abs(angle) > self.stale_ref_deg:
             angle = self._rehome(up, up)
         poses.append(_Pose(angle, returns=returns))
+        return angle
+
+    def _shank_return(self, home: _Pose | None, up: np.ndarray, angle: float, hinge_sign: int) -> float:
+        """Shank, a pose just held: one more return to the long still pose after a hinge from it?"""
+        if home is None or not hinge_sign or abs(home.from_deg) > self.home_return_deg:
+            return angle
+        if (home.behind if hinge_sign < 0 else home.ahead) > self.round_trip_deg:
+            home.returns += 1
+            home.behind = home.ahead = abs(home.from_deg)   # the next return needs a hinge of its own
+            if home.returns >= self.home_returns and abs(home.deg) > self.stale_ref_deg:
+                return self._rehome(home.up, up)
         return angle
 
     def _rehome(self, ref: np.ndarray, up: np.ndarray) -> float:

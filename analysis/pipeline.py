@@ -242,7 +242,7 @@ class Pipeline:
                 recent.clear()
                 if excursions is not None:
                     excursions.reset()
-            raw, rate = leg.update(up, g, still_s)
+            raw, rate = leg.update(up, g, still_s, -reps.side if reps.side_confirmed else 0)
             axes.append(leg.axis)
             angles.append(raw * reps.side if reps.side else raw)   # hinge negative
             if leg.rezeros != self._rezeros:

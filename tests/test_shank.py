@@ -18,3 +18,19 @@ def test_marches_with_the_knee_bent_as_far_as_the_thigh_rises_count(seed):
     b = s.block
     sets = [e.reps for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, SetEvent)]
     assert sets == [10]
+
+
+def test_a_strap_slip_in_the_rest_is_found_from_the_reps_return_to_standing():
+    """The strap slips 25 deg about the flexion axis before the first set and in the rests: standing
+    then reads 25 deg off. The shank's hinge and march both go back from standing (no round trip both
+    ways), so the stale reference stayed until a 3 s stand after a swing both ways, and reps were
+    read 25 deg off (7 and 5 of 8 counted); the still pose the hinges leave and come back to is
+    standing again after two reps."""
+    s = simulate_session(5, rate_hz=100, placement="shank", n_sets=2, reps_per_set=[8, 8],
+                         include_distractions=False, slip_prob=0.4, slip_in_plane_frac=1.0,
+                         slip_range_deg=(25.0, 25.0), hold_prob=0.0, false_start_prob=0.0)
+    slips = [a.start_s for a in s.truth.activities if a.kind == "strap_slip"]
+    assert slips and not any(st.start_s < t < st.end_s for t in slips for st in s.truth.sets)
+    b = s.block
+    sets = [e.reps for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, SetEvent)]
+    assert sets == [8, 8]
