@@ -225,7 +225,8 @@ class Pipeline:
         still = self._bias.update_block(acc, gyr, gap)
         gyr = still.gyro_dps                  # bias-corrected
         ups = self._tilt.update_block(acc, gyr, gap, still.up)   # restarts after a gap, anchors at rest
-        linear = self._linear_mps2(acc, ups, still.rest_mps2)
+        # only the shank's detector reads linear acceleration (the knee's sweep)
+        linear = [0.0] * len(acc) if reps.need_march else self._linear_mps2(acc, ups, still.rest_mps2)
         axes, angles, pushed = [], [], 0      # the leg stage's, for the tilt ring
 
         def to_ring(end: int) -> None:        # the ring is read at a rep or a set's end: fill it first
