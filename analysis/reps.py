@@ -8,15 +8,15 @@ back at standing after the march (which it passes on the way from the hinge: the
 once it is back from the march's backward tilt, or has stood for ``settle_s`` when the march shows
 no tilt) or when the next hinge begins (from standing, or straight from a march that
 tilted the shank back: a rise as large as ends a hinge, then a fall of ``min_rise_deg``); a lobe
-back after the hinge that is shallower than ``march_tilt_frac`` x it is the march's tilt. A hinge held longer than
-``max_hinge_s`` is a pose, not a rep. A hinge not followed by a march (within
+back after the hinge that is shallower than ``march_tilt_frac`` x it is the march's tilt. A hinge
+held longer than ``max_hinge_s`` is a pose, not a rep. A hinge not followed by a march (within
 ``march_within_s`` on the thigh, ``rep_timeout_s`` on the shank) is not a rep. Thresholds
 follow the person: a fraction of the median depth/height of their last reps, never below a floor.
 "Reps" over in less than ``min_rep_s`` (``shank_min_rep_s``) do not count, nor, on the shank,
-stride-like hinges (shallow, then a forward reach like a heel strike, or shallower still: stairs) that follow the last one sooner
-than ``min_rep_period_s`` unless they keep the set's own cadence: those are strides (walking and
-stairs swing the shank back like a small hinge; they never take the thigh back past the hinge
-floor, so fast thigh reps all count). On the shank, a lobe as far forward as back is a leg swing,
+stride-like hinges (shallow, then a forward reach like a heel strike, or shallower still: stairs)
+that follow the last one sooner than ``min_rep_period_s`` unless they keep the set's own cadence:
+those are strides (walking and stairs swing the shank back like a small hinge; they never take the
+thigh back past the hinge floor, so fast thigh reps all count). On the shank, a lobe as far forward as back is a leg swing,
 and a hinge counts only if the leg left standing from rest there (``ready_s``) or flows on from a
 counted rep: a swing in a stretch passes standing fast and never rests. A march that hides the
 shank's turn (the knee bent as far as the thigh rises) shows as the knee sweeping: linear
