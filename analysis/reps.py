@@ -16,12 +16,12 @@ follow the person: a fraction of the median depth/height of their last reps, nev
 stride-like hinges (shallow, then a forward reach like a heel strike, or shallower still: stairs)
 that follow the last one sooner than ``min_rep_period_s`` unless they keep the set's own cadence:
 those are strides (walking and stairs swing the shank back like a small hinge; they never take the
-thigh back past the hinge floor, so fast thigh reps all count). On the shank, a lobe as far forward as back is a leg swing,
-and a hinge counts only if the leg left standing from rest there (``ready_s``) or flows on from a
-counted rep: a swing in a stretch passes standing fast and never rests. A march that hides the
-shank's turn (the knee bent as far as the thigh rises) shows as the knee sweeping: linear
-acceleration while the shank barely turns; two sweeps in a hinge (into the march, back into the
-next hinge) are a rep.
+thigh back past the hinge floor, so fast thigh reps all count). On the shank, a lobe as far forward
+as back is a leg swing, and a hinge counts only if the leg left standing from rest there
+(``ready_s``) or flows on from a counted rep: a swing in a stretch passes standing fast and never
+rests. A march that hides the shank's turn (the knee bent as far as the thigh rises) shows as the
+knee sweeping: linear acceleration while the shank barely turns; two sweeps in a hinge (into the
+march, back into the next hinge) are a rep.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it.
