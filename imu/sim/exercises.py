@@ -15,22 +15,23 @@ LYING = {   # the body pose each lying exercise starts from (standing ones start
 }
 
 
+def _lift(s: Script, joint: str, t_s: float, rom_deg: float, tempo_s: float, hold_s: float) -> tuple[float, float]:
+    """One joint out by ``rom_deg`` in 0.45 x the tempo, held ``hold_s``, and back as fast."""
+    up = tempo_s * 0.45
+    s.move(joint, t_s, t_s + up, rom_deg)
+    t1 = t_s + up + hold_s
+    s.move(joint, t1, t1 + up, 0.0)
+    return t_s, t1 + up
+
+
 def straight_leg_raise(s: Script, t_s: float, rom_deg: float, tempo_s: float, hold_s: float) -> tuple[float, float]:
     """Lying on the back: the straight leg up by ``rom_deg``, held, and down."""
-    up = tempo_s * 0.45
-    s.move("thigh_deg", t_s, t_s + up, rom_deg)
-    t1 = t_s + up + hold_s
-    s.move("thigh_deg", t1, t1 + up, 0.0)
-    return t_s, t1 + up
+    return _lift(s, "thigh_deg", t_s, rom_deg, tempo_s, hold_s)
 
 
 def hip_abduction(s: Script, t_s: float, rom_deg: float, tempo_s: float, hold_s: float) -> tuple[float, float]:
     """Lying on the side: the upper leg lifted sideways by ``rom_deg``, held, and lowered."""
-    up = tempo_s * 0.45
-    s.move("abduct_deg", t_s, t_s + up, rom_deg)
-    t1 = t_s + up + hold_s
-    s.move("abduct_deg", t1, t1 + up, 0.0)
-    return t_s, t1 + up
+    return _lift(s, "abduct_deg", t_s, rom_deg, tempo_s, hold_s)
 
 
 def hip_extension(s: Script, t_s: float, rom_deg: float, tempo_s: float, hold_s: float) -> tuple[float, float]:
