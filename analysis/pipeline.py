@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from analysis.declip import Declip, DeclipParams
 from analysis.errors import DataError
 from analysis.events import Event, RepEvent, SetEvent
 from analysis.excursions import ExcursionDetector
@@ -41,6 +42,7 @@ class Params:
     still: StillParams = field(default_factory=StillParams)
     tilt: TiltParams = field(default_factory=TiltParams)
     leg: LegAngleParams = field(default_factory=LegAngleParams)
+    declip: DeclipParams = field(default_factory=DeclipParams)
     exercise: str = HINGE_MARCH   # what is counted (analysis/exercises.py; docs/exercises.md)
 
 
@@ -62,6 +64,7 @@ class Pipeline:
         check_exercise(params.exercise)
         self.params = params
         self._excursions = self._excursion_detector(params.exercise)
+        self._declip = Declip(params.declip)
         self._bucketer = Bucketer(ANALYSIS_RATE_HZ)
         self._bias = StillBias(params.still, ANALYSIS_RATE_HZ)
         self._tilt = Tilt(params.tilt, ANALYSIS_RATE_HZ)
@@ -81,8 +84,8 @@ class Pipeline:
 
     def feed(self, t_s, accel_mps2, gyro_dps) -> list[Event]:
         """Process a block (any length, time-ordered, continuing the previous one)."""
-        return self._run(*self._bucketer.feed(np.asarray(t_s, float), np.asarray(accel_mps2, float),
-                                              np.asarray(gyro_dps, float)))
+        block = np.asarray(t_s, float), np.asarray(accel_mps2, float), np.asarray(gyro_dps, float)
+        return self._run(*self._bucketer.feed(*self._declip.feed(*block)))
 
     def feed_second(self, t_s, accel_mps2, gyro_dps) -> None:
         """The second sensor's samples (a block continuing its previous one)."""
@@ -90,7 +93,8 @@ class Pipeline:
 
     def finish(self) -> list[Event]:
         """End of stream: process the last bucket and close the open set."""
-        events = self._run(*self._bucketer.finish())
+        held = self._declip.feed(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), final=True)
+        events = self._run(*self._bucketer.feed(*held)) + self._run(*self._bucketer.finish())
         s = self._with_sway(self._sets.close(self.t_s))
         return events + ([s] if s else [])
 
