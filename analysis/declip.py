@@ -49,7 +49,7 @@ class Declip:
         if not len(t_s):
             return t_s, accel_mps2, gyro_dps
         if not (np.abs(gyro_dps) >= self.p.min_full_scale_dps).any():   # nowhere near a full scale: the usual
-            self._at[:] = False
+            self._at[:] = False       # (readings under the floor never count towards a clip level)
             return self._passed(t_s, accel_mps2, gyro_dps)
         clipped, state = self._clipped(gyro_dps)
         n = cut = len(t_s)
@@ -122,11 +122,8 @@ def _rebuilt(t_s: np.ndarray, gyro_dps: np.ndarray, clipped: np.ndarray, side: i
     n = len(t_s)
     for ax in range(3):
         c = clipped[:, ax]
-        i = 0
-        for i0 in np.flatnonzero(c & ~np.concatenate([[False], c[:-1]])):
-            if i0 < i:
-                continue
-            i = i1 = i0
+        for i0 in np.flatnonzero(c & ~np.concatenate([[False], c[:-1]])):   # each run's first sample
+            i1 = i0
             while i1 + 1 < n and c[i1 + 1]:
                 i1 += 1
             before = [j for j in range(max(0, i0 - side), i0) if not c[j]]
@@ -136,5 +133,4 @@ def _rebuilt(t_s: np.ndarray, gyro_dps: np.ndarray, clipped: np.ndarray, side: i
                 fit = np.polyval(np.polyfit(t_s[idx] - t_s[i0], gyro_dps[idx, ax], 2), t_s[i0:i1 + 1] - t_s[i0])
                 level = gyro_dps[i0, ax]
                 out[i0:i1 + 1, ax] = np.fmax(fit, level) if level > 0 else np.fmin(fit, level)
-            i = i1 + 1
     return out

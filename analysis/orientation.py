@@ -149,7 +149,7 @@ class StillBias:
             return False
         a_dir, n_mean, turn_dps = steady
         self.up = a_dir
-        self._biases.append(self._less_turn(a_dir, turn_dps))
+        self._biases.append(self._less_turn(turn_dps))
         self._rests.append(n_mean)
         # medians of a handful of values: statistics' are the same numbers at a tenth of numpy's cost
         self.bias_dps = np.array([median(axis) for axis in zip(*(b.tolist() for b in self._biases))])
@@ -189,7 +189,7 @@ class StillBias:
         cross = [dy * az - dz * ay, dz * ax - dx * az, dx * ay - dy * ax]   # the change of direction x a_dir
         return np.degrees(cross) * self.rate_hz / (w - k)
 
-    def _less_turn(self, a_dir: np.ndarray, turn_dps: np.ndarray) -> np.ndarray:
+    def _less_turn(self, turn_dps: np.ndarray) -> np.ndarray:
         """The window's mean rate less the turn its accelerometer saw, over the same span."""
         w = self.window
         if turn_dps @ turn_dps < self.min_turn_dps ** 2:     # within the accelerometer's noise
