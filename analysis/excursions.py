@@ -100,8 +100,8 @@ class ExcursionDetector:
         if self.phase is IDLE:
             if e < enter * p.return_frac:
                 self._t_near = t_s
-            if e < enter and (still_s > 0 or stopped):
-                self.rest = up.copy()           # follow the rest pose: where the leg stops between reps
+            if e < enter and stopped:         # follow the rest pose: where the leg is stopped between reps
+                self.rest = up.copy()           # (a still window, a second late, may end inside a slow lift)
             if e < enter and (still_s > 0 or stopped or settled):
                 self._armed = True
             elif still_s > 0 and self._posture(up, e, still_s):

@@ -257,6 +257,31 @@ def _count(tilt_deg: list[float], profile: str = "any") -> int:
     return n
 
 
+def _count_late_still(tilt_deg: list[float]) -> int:
+    """As ``_count``, but with still windows judged as the pipeline does: every 0.5 s, the last second
+    still if it turned under 2.5 deg, so a window can end inside the first degrees of a slow lift."""
+    det, n, prev, still, w = ExcursionDetector(PROFILES["any"]), 0, tilt_deg[0], 0.0, round(1.0 / DT_S)
+    for i, a in enumerate(tilt_deg):
+        rate, prev = (a - prev) / DT_S, a
+        window = tilt_deg[max(0, i - w + 1):i + 1]
+        steady = i >= w and max(window) - min(window) < 2.5
+        still = still + DT_S if steady else 0.0
+        still_s = 1.0 if i == 0 else (still + 1.0 if steady and i % 25 == 20 else 0.0)
+        r = np.radians(a)
+        n += len(det.update(i * DT_S, np.array([0.0, np.sin(r), np.cos(r)]), (rate, 0.0, 0.0), still_s))
+    return n
+
+
+def test_a_still_window_ending_inside_a_slow_lift_does_not_move_the_rest_pose():
+    """Prone hip extensions of 5 deg lifted in 1 s: a still window reported 0.4 s into a lift (its
+    second mostly before it, the leg 1.7 deg up) must not make that the rest pose; the leg is
+    stopped only when its rate says so now."""
+    tilt = [0.0] * 150
+    for _ in range(10):
+        tilt += _ramp(0.0, 5.0, 1.0) + [5.0] * 25 + _ramp(5.0, 0.0, 1.0) + [0.0] * 100
+    assert _count_late_still(tilt + [0.0] * 1250) == 10
+
+
 def test_a_set_of_small_raises_counts_when_the_leg_lands_where_it_left():
     """A floor relative to how well the leg finds its rest pose again, not a fixed 8 deg: 5 deg
     raises landing exactly are a set; the floor follows the landings, 3 deg at least."""
