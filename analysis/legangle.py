@@ -93,7 +93,7 @@ class LegAngle:
             self._home = None
             self._forget_poses()
             return math.nan, math.nan
-        ax, ay, az = self._frame()[4]
+        ax, ay, az = self._frame_for[4]   # as _ref_valid just brought it up to date
         rate = gx * ax + gy * ay + gz * az
         return self._track_home(up, self._angle(up), rate, still_s, hinge_sign), rate
 
@@ -103,7 +103,7 @@ class LegAngle:
         if self.axis is None or not self._ref_valid():
             return math.nan, math.nan
         gx, gy, gz = gyro_dps
-        ax, ay, az = self._frame()[4]
+        ax, ay, az = self._frame_for[4]   # as _ref_valid just brought it up to date
         return self._angle(up), gx * ax + gy * ay + gz * az
 
     def _angle(self, up: np.ndarray) -> float:
