@@ -48,7 +48,8 @@ class Declip:
             self._held = None
         if not len(t_s):
             return t_s, accel_mps2, gyro_dps
-        if not (np.abs(gyro_dps) >= self.p.min_full_scale_dps).any():   # nowhere near a full scale: the usual
+        if not np.fmax.reduce(np.abs(gyro_dps), axis=None) >= self.p.min_full_scale_dps:   # nowhere near a
+            # full scale: the usual (fmax passes NaN readings over, as a comparison with them would)
             self._at[:] = False       # (readings under the floor never count towards a clip level)
             return self._passed(t_s, accel_mps2, gyro_dps)
         clipped, state = self._clipped(gyro_dps)

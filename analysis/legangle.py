@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+FOLLOW_BUCKETS = 500     # the poses kept follow at least this often (bounded memory through long movement)
+
 
 @dataclass(frozen=True)
 class LegAngleParams:
@@ -59,13 +61,14 @@ class LegAngle:
         self._c = [0.0] * 6           # decayed covariance of the moving rates: xx xy xz yy yz zz
         self._since_eig = 0
         self.axis: np.ndarray | None = None   # unit vector, sensor axes
-        self._valid_for = (None, None, False)   # (up_ref, axis, _ref_valid) as last computed
+        self._frame_for: tuple = (None, None, False, None, None)   # see _frame
         self.up_ref: np.ndarray | None = None # "up" at standing, sensor axes
         self.rezeros = 0              # times the strap was seen to move (axis relearned)
         self.turns = 0                # times the axis turned far while being followed
         self.rehomes = 0
         self._home: _Pose | None = None   # the last long still pose
         self._poses: deque[_Pose] = deque(maxlen=p.poses_kept)   # the last poses held, however briefly
+        self._unfollowed: list[float] = []   # angles the poses have not followed yet (see _track_home)
         self._axis_anchor: np.ndarray | None = None   # the axis when it was last (re)learned
         self._cos_turned = math.cos(math.radians(p.turned_deg))
 
@@ -86,14 +89,13 @@ class LegAngle:
                 self._learn_axis()
         if still:
             self._on_still(up)
-        a = self.axis
-        if a is None or not self._ref_valid():
+        if self.axis is None or not self._ref_valid():
             self._home = None
-            self._poses.clear()
+            self._forget_poses()
             return math.nan, math.nan
-        ax, ay, az = a.tolist()
+        ax, ay, az = self._frame_for[4]   # as _ref_valid just brought it up to date
         rate = gx * ax + gy * ay + gz * az
-        return self._track_home(up, self._angle(up, a), rate, still_s, hinge_sign), rate
+        return self._track_home(up, self._angle(up), rate, still_s, hinge_sign), rate
 
     def reread(self, up: np.ndarray, gyro_dps) -> tuple[float, float]:
         """(raw angle deg, rate dps) of an earlier bucket in the current axis and reference, without
@@ -101,15 +103,14 @@ class LegAngle:
         if self.axis is None or not self._ref_valid():
             return math.nan, math.nan
         gx, gy, gz = gyro_dps
-        ax, ay, az = self.axis.tolist()
-        return self._angle(up, self.axis), gx * ax + gy * ay + gz * az
+        ax, ay, az = self._frame_for[4]   # as _ref_valid just brought it up to date
+        return self._angle(up), gx * ax + gy * ay + gz * az
 
-    def _angle(self, up: np.ndarray, a: np.ndarray) -> float:
-        """Rotation of ``up`` from ``up_ref`` about ``a``: atan2 of the triple product (u x r).a and
-        the dot product of both projected onto the plane normal to ``a`` (plain floats: hot path)."""
+    def _angle(self, up: np.ndarray) -> float:
+        """Rotation of ``up`` from ``up_ref`` about the axis ``a``: atan2 of the triple product (u x r).a
+        and the dot product of both projected onto the plane normal to ``a`` (plain floats: hot path)."""
         ux, uy, uz = up.tolist()
-        rx, ry, rz = self.up_ref.tolist()
-        ax, ay, az = a.tolist()
+        _, _, _, (rx, ry, rz), (ax, ay, az) = self._frame()
         cross_a = (uy * rz - uz * ry) * ax + (uz * rx - ux * rz) * ay + (ux * ry - uy * rx) * az
         dot_p = ux * rx + uy * ry + uz * rz - (ux * ax + uy * ay + uz * az) * (rx * ax + ry * ay + rz * az)
         return math.degrees(math.atan2(cross_a, dot_p))
@@ -136,17 +137,23 @@ class LegAngle:
         """Standing "up" lies in the movement plane, or near it: the angle uses its projection onto
         the plane, which is exactly the new standing "up" after a slip about the forward axis (the
         strap tilting on the leg). One further out than ``ref_off_plane_deg`` belongs to another mount."""
-        ref, axis = self.up_ref, self.axis    # asked every bucket; both change seldom (never in place)
-        if ref is not self._valid_for[0] or axis is not self._valid_for[1]:
-            self._valid_for = (ref, axis, ref is not None and abs(float(ref @ axis)) <= self._sin_ref)
-        return self._valid_for[2]
+        return self._frame()[2]
+
+    def _frame(self) -> tuple:
+        """(up_ref, axis, whether the reference is valid, up_ref and axis as plain floats), with an axis
+        learned: asked every bucket, while both change seldom (never in place), so worked out only then."""
+        ref, axis = self.up_ref, self.axis
+        if ref is not self._frame_for[0] or axis is not self._frame_for[1]:
+            self._frame_for = (ref, axis, ref is not None and abs(float(ref @ axis)) <= self._sin_ref,
+                               None if ref is None else ref.tolist(), axis.tolist())
+        return self._frame_for
 
     def _on_still(self, up: np.ndarray) -> None:
         """The first still pose (session start, or just after the strap moved) is standing; later
         ones (sitting, holds) never replace it unless it no longer fits the learned axis, or reads
         further from standing than any leg can be held (``max_pose_deg``: the sensor was put on
         anew, with "up" landing in the old plane by chance)."""
-        if self.axis is not None and self._ref_valid() and abs(self._angle(up, self.axis)) > self.max_pose_deg:
+        if self.axis is not None and self._ref_valid() and abs(self._angle(up)) > self.max_pose_deg:
             self.up_ref = up.copy()
             self.rezeros += 1
         elif self.axis is not None and abs(float(up @ self.axis)) > self._sin_off:
@@ -177,16 +184,19 @@ class LegAngle:
             again = home is not None and abs(home.from_deg) <= self.home_return_deg
             self._home = _Pose(angle, up.copy(), returns=home.returns if again else 0)
         elif home is not None and still_s == 0:
-            home.follow(angle)
+            home.follow((angle,))
             if abs(home.deg) > self.stale_ref_deg and home.round_trip(self.round_trip_deg):
                 angle = self._rehome(home.up, up)
-        for pose in poses:
-            pose.follow(angle)
+        if poses:             # they are read only when a pose is held: they follow then, all at once
+            self._unfollowed.append(angle)
+            if len(self._unfollowed) >= FOLLOW_BUCKETS:
+                self._follow_poses()
         self._quiet = self._quiet + 1 if abs(rate_dps) < self.moving_dps else 0
         if self._quiet != self._quiet_buckets:   # moving, or this pose already held since
             return angle
         if not self._follow_reps:
             return self._shank_return(self._home, up, angle, hinge_sign)
+        self._follow_poses()
         returns = 1 + max((p.returns for p in poses if p.round_trip(self.round_trip_deg)
                            and abs(p.from_deg) <= self.home_return_deg), default=-1) \
             if poses and poses[-1].reach(self.round_trip_deg) else 0
@@ -206,12 +216,22 @@ class LegAngle:
                 return self._rehome(home.up, up)
         return angle
 
+    def _follow_poses(self) -> None:
+        """The poses kept follow the leg through the angles since they last did."""
+        for pose in self._poses:
+            pose.follow(self._unfollowed)
+        self._unfollowed.clear()
+
+    def _forget_poses(self) -> None:
+        self._poses.clear()
+        self._unfollowed.clear()
+
     def _rehome(self, ref: np.ndarray, up: np.ndarray) -> float:
         """Standing is ``ref`` from now: returns the angle of ``up`` in it."""
         self.up_ref, self._home = ref.copy(), None
-        self._poses.clear()
+        self._forget_poses()
         self.rehomes += 1
-        return self._angle(up, self.axis)
+        return self._angle(up)
 
 
 class _Pose:
@@ -224,9 +244,17 @@ class _Pose:
         self.deg, self.up, self.returns = deg, up, returns   # returns: times the leg came back to it so far
         self.from_deg = self.behind = self.ahead = 0.0
 
-    def follow(self, angle: float) -> None:
-        self.from_deg = d = self.from_deg + _wrap(angle - self.deg - self.from_deg)
-        self.behind, self.ahead = max(self.behind, -d), max(self.ahead, d)
+    def follow(self, angles) -> None:
+        """Track the leg through ``angles`` (time order) since this pose, in plain floats: this runs
+        for every bucket and every pose kept."""
+        deg, d, behind, ahead = self.deg, self.from_deg, self.behind, self.ahead
+        for angle in angles:
+            d += _wrap(angle - deg - d)
+            if -d > behind:   # max(behind, -d), as max() decides, without its call
+                behind = -d
+            if d > ahead:
+                ahead = d
+        self.from_deg, self.behind, self.ahead = d, behind, ahead
 
     def reach(self, deg: float) -> bool:
         """The leg was ``deg`` from where it is now since this pose: it came back from afar."""

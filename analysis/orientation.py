@@ -75,7 +75,9 @@ class StillBias:
         self._acc = np.zeros((window, 3))
         self._rows = np.arange(window)       # the window's rows, for reading it oldest first
         self._gyr = np.zeros((window, 3))
-        self._i = 0
+        self._i = 0                          # buckets in the window since it (re)started
+        self._first_check = -(-window // every) * every   # the window is checked when _i is a multiple
+        self._check_at = self._first_check                # of ``every`` and full: the next one at this _i
         self._biases: deque = deque(maxlen=p.keep)        # the last still windows' bias estimates
         self._rests: deque = deque(maxlen=4 * p.keep)     # ... and their mean accelerometer magnitudes
         self.bias_dps = np.zeros(3)
@@ -114,7 +116,7 @@ class StillBias:
             i = lo
             while i < hi:
                 j = self._i % self.window
-                m = min(hi - i, self.window - j, self._to_check())
+                m = min(hi - i, self.window - j, self._check_at - self._i)   # up to the next check
                 self._acc[j:j + m] = accel_mps2[i:i + m]
                 self._gyr[j:j + m] = gyro_dps[i:i + m]
                 self._i, i = self._i + m, i + m
@@ -127,13 +129,11 @@ class StillBias:
         return out
 
     def _due(self) -> bool:
-        """Whether the window is checked at the bucket just added."""
-        return self._i >= self.window and self._i % self.every == 0
-
-    def _to_check(self) -> int:
-        """Buckets to add until the next check (the last of them is checked)."""
-        nxt = max(self._i + 1, self.window)
-        return -(-nxt // self.every) * self.every - self._i
+        """Whether the window is checked at the bucket just added (then the next check is set)."""
+        if self._i < self._check_at:
+            return False
+        self._check_at = self._i + self.every
+        return True
 
     def _check(self) -> bool:
         """Is the window still? If so, take its bias, "up" and resting magnitude."""
@@ -201,7 +201,7 @@ class StillBias:
 
     def reset_gap(self) -> None:
         """After a gap the window spans unrelated data: start it again."""
-        self._i = 0
+        self._i, self._check_at = 0, self._first_check
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,8 @@ class Pipeline:
         """One block of buckets. What needs nothing from the later stages is done for the whole
         block first: still windows (gyro bias, resting "up"), the bias-corrected gyro, fusion. Then,
         bucket by bucket, the leg angle, the rep detector and the sets, which steer each other."""
+        if not len(t_end):            # a live block of a few samples may complete no bucket
+            return []
         events: list[Event] = []
         leg, reps, sets, ring = self._leg, self._reps, self._sets, self._sway.ring
         excursions = self._excursions
@@ -235,8 +237,10 @@ class Pipeline:
 
         def to_ring(end: int) -> None:        # the ring is read at a rep or a set's end: fill it first
             nonlocal pushed
-            ring.push_block(t_end[pushed:end], acc[pushed:end], gyr[pushed:end], ups[pushed:end],
-                            axes[pushed:end], angles[pushed:end], still.rest_mps2[pushed:end])
+            part = (t_end, acc, gyr, ups, axes, angles, still.rest_mps2)
+            if pushed or end < len(t_end):    # (usually the whole block, at its end: no slices)
+                part = tuple(x[pushed:end] for x in part)
+            ring.push_block(*part)
             pushed = end
 
         raw, recent, unknown = math.nan, self._recent, self._unknown
@@ -278,9 +282,8 @@ class Pipeline:
                 self._relearn()
         self._unknown = unknown
         to_ring(len(t_end))
-        if len(t_end):
-            self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)
-            self.t_s, self.raw_angle_deg = float(t_end[-1]), raw
+        self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)
+        self.t_s, self.raw_angle_deg = float(t_end[-1]), raw
         return events
 
 

@@ -75,7 +75,8 @@ class Bucketer:
         to ``gaps`` whether a gap came before it, after the fills of a short hole before it (on the
         line between the buckets either side)."""
         k, n = self._k, self._n
-        mean = [s / n for s in self._sum]
+        sax, say, saz, sgx, sgy, sgz = self._sum     # unrolled: this runs for every bucket
+        mean = [sax / n, say / n, saz / n, sgx / n, sgy / n, sgz / n]
         holes = 0 if self._last_k is None else k - self._last_k - 1
         if 0 < holes <= self.max_fill:
             for pos in range(holes):

@@ -6,7 +6,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from analysis.health import Health
-from analysis.legangle import LegAngle
+from analysis.legangle import LegAngle, _Pose
 from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
 from analysis.reps import RepDetector, RepParams
 from analysis.sets import SetTracker
@@ -159,6 +159,24 @@ def test_leg_angle_finds_the_axis_of_any_mount():
         np.testing.assert_allclose(sign * got[:, 1], got[:, 0], atol=0.5)
         np.testing.assert_allclose(sign * got[:, 2], 70 * 2 * math.pi * 0.5 *
                                    np.cos(2 * math.pi * 0.5 * np.arange(100, 400) / 50), atol=1e-6)
+
+
+def test_a_held_pose_followed_in_one_go_reads_as_followed_bucket_by_bucket():
+    """The thigh's kept poses follow the leg only when one is read: a stretch of angles followed at
+    once leaves a pose exactly where following them one bucket at a time does, unwrapped (a pose at
+    170 deg that the leg leaves by 30 deg forward is 30 deg away, not 330 back)."""
+    rng = np.random.default_rng(6)
+    angles = ((170.0 + np.cumsum(rng.normal(0.5, 6.0, 300)) + 180.0) % 360.0 - 180.0).tolist()
+    one, at_once = _Pose(170.0), _Pose(170.0)
+    for a in angles:
+        one.follow((a,))
+    at_once.follow(angles[:137])
+    at_once.follow(angles[137:])
+    assert (at_once.from_deg, at_once.behind, at_once.ahead) == (one.from_deg, one.behind, one.ahead)
+    wrapped = _Pose(170.0)
+    wrapped.follow([175.0, -175.0, -160.0])
+    assert wrapped.from_deg == pytest.approx(30.0) and wrapped.ahead == pytest.approx(30.0)
+    assert wrapped.behind == 0.0
 
 
 def run_detector(angles, placement="thigh", rate_hz=50.0):
