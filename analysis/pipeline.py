@@ -76,6 +76,8 @@ class Pipeline:
         self._second = None if second_forward_axis is None else TrunkTilt(second_keep_s)
         self._second_axis, self._second_problem = second_forward_axis, ""
         self._rezeros = self._rehomes = self._turns = 0
+        self._hinge_dir: np.ndarray | None = None   # side x axis when a rep was last counted: the hinge
+                                                    # side as a direction in sensor axes, whatever the axis sign
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
         self.t_s = 0.0
@@ -190,9 +192,19 @@ class Pipeline:
         none: the first rep teaches the axis): run the detector again over the buckets since the last
         rep or reset, as the new reference and axis read them; the reps it finds there."""
         reps = self._reps
-        reps.reset(forget_side)
+        reps.reset(forget_side, self._prior_side() if forget_side else 0)
         found = [reps.update(t, *self._leg.reread(up, g), lin) for t, up, g, lin in self._recent]
         return [f for f in found if f is not None]
+
+    def _prior_side(self) -> int:
+        """The hinge side the last counted rep had, in the current axis, if the axis is back within
+        ``turned_deg`` of where it was then: a sideways swing (a stretch) teaches the forward axis for
+        a while and the axis turns back, with the leg's hinge side where it was; 0 if it is not back."""
+        h, a = self._hinge_dir, self._leg.axis
+        if h is None or a is None:
+            return 0
+        c = float(h @ a)
+        return 0 if abs(c) < math.cos(math.radians(self._leg.params.turned_deg)) else (1 if c > 0 else -1)
 
     def _add_reps(self, found: list[RepFound], t_s: float) -> list[RepEvent]:
         """Reps the detector closed at ``t_s``: measured for sway and counted in the open set."""
@@ -255,7 +267,7 @@ class Pipeline:
             axes.append(leg.axis)
             angles.append(raw * reps.side if reps.side else raw)   # hinge negative
             if leg.rezeros != self._rezeros:
-                self._rezeros = leg.rezeros
+                self._rezeros, self._hinge_dir = leg.rezeros, None   # another mount: no side carries over
                 reps.reset(forget_side=True)
                 recent.clear()
             learned, unknown = unknown and raw == raw, raw != raw   # the angle just became known
@@ -272,6 +284,8 @@ class Pipeline:
                     found.append(now)
             recent.append((t, up, g, lin))   # imufusion hands out a new array each update
             if found:
+                if reps.side and leg.axis is not None:
+                    self._hinge_dir = reps.side * leg.axis
                 to_ring(i + 1)
                 recent.clear()
                 events += self._add_reps(found, t)

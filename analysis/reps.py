@@ -127,6 +127,7 @@ class _Rep:
     tilted: bool = False      # shank: the march tilted it back
     quick: bool = False       # the hinge began too soon after the last one (see ``too_soon``)
     ready: bool = True        # shank: it began from rest at standing, or flowed on from a counted rep
+    from_standing: bool = True  # the leg left standing for this hinge (within ``rep_timeout_s``)
     sweeps: int = 0           # shank: sweeps of the knee with the shank held back (``sweep_mps2``)
     sweep_s: float = 0.0      # time swept so far in the current one
     least_mps2: float = math.inf  # least linear acceleration since the hinge began
@@ -140,6 +141,8 @@ class RepDetector:
         self.need_march = params.placement == "thigh"
         self.side = 0                 # angle = side * raw; hinge is negative. 0: not known yet
         self.side_confirmed = False
+        self.prior_side = 0           # the last set's hinge side, while the next set learns its own
+        self.side_whole = False       # a whole rep (standing to standing) was counted on this side
         self.phase = Phase.IDLE
         self.rep = _Rep()             # the rep in progress (meaningful outside IDLE)
         self.pending: RepFound | None = None
@@ -180,14 +183,15 @@ class RepDetector:
         own = median(self.periods)
         return abs(period_s - own) > self.p.cadence_tol * own
 
-    def reset(self, forget_side: bool) -> None:
-        """Drop any rep in progress (a gap in the data); forget the side if the axis was relearned."""
+    def reset(self, forget_side: bool, prior_side: int = 0) -> None:
+        """Drop any rep in progress (a gap in the data); forget the side if the axis was relearned,
+        keeping ``prior_side`` as the likelier one (the pipeline's: the axis is back where it was)."""
         if self.phase is not Phase.IDLE and not self.side_confirmed:
             self.side = 0
         self.phase = Phase.IDLE
         self.rep.t_enter = -math.inf  # what came before is no evidence of a run of strides
         if forget_side:
-            self.side, self.side_confirmed = 0, False
+            self.side, self.side_confirmed, self.prior_side, self.side_whole = 0, False, prior_side, False
 
     def relearn_side(self) -> None:
         """A set has ended: the next one learns the side again (between sets the strap may have
@@ -236,7 +240,8 @@ class RepDetector:
             return self._count(self.pending)
         if phase is Phase.IDLE:
             if self.relearn:
-                self.relearn, self.side, self.side_confirmed = False, 0, False
+                self.prior_side = self.side if self.side_whole else self.prior_side
+                self.relearn, self.side, self.side_confirmed, self.side_whole = False, 0, False, False
                 sign = -1 if raw_deg >= 0 else 1
                 a = sign * raw_deg
             if a < -th_h:
@@ -347,7 +352,8 @@ class RepDetector:
         t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
         self.lobes += 1
         ready = self.need_march or self.t_leave - max(self.t_ready, self.t_closed) <= self.p.ready_gap_s
-        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev), ready=ready)
+        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev), ready=ready,
+                        from_standing=t_start < t_s)
         self.phase = Phase.CANDIDATE
 
     def _abandon(self) -> None:
@@ -377,6 +383,9 @@ class RepDetector:
         if not r.ready:
             self._abandon()           # shank: swung through standing from no rest and no rep (a leg swing)
             return None
+        if self._against_prior(rule):
+            self._abandon()           # the other way from the last set, and no whole rep: a held pose's bob
+            return None
         found = RepFound(t_s, r.t_start, -r.peak, max(r.march_peak, 0.0),
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
@@ -386,7 +395,21 @@ class RepDetector:
             return None
         return self._count(found)
 
+    def _against_prior(self, rule: str) -> bool:
+        """Shank: a first rep the other way from the last set's hinge counts only as a whole rep, from
+        standing back to standing. A strap turned round the leg between sets flips the side, and that
+        set's reps still leave standing and come back; a stretch holding the leg forward (the hamstring:
+        25-60 deg) bobs there at rep tempo, each bob reading as a hinge flowing into the next."""
+        return (not self.need_march and not self.side_confirmed and self.side == -self.prior_side
+                and not self._whole(rule))
+
+    def _whole(self, rule: str) -> bool:
+        """The rep in progress left standing for its hinge and ends back there (not flowing on)."""
+        return rule in ("standing", "march_return") and self.rep.from_standing
+
     def _count(self, found: RepFound) -> RepFound:
+        # only a whole rep makes the side the next set's prior: a stretch's bobs flow one into the next
+        self.side_whole = self.side_whole or self._whole(found.evidence["rule"])
         self.depths.append(found.hinge_depth_deg)
         self._thresholds = None
         if self.need_march or found.evidence["rule"].startswith("march"):

@@ -294,6 +294,23 @@ def test_the_side_is_learned_again_after_a_set():
         assert sum(det.update(t0 + i / 50, a, 0.0) is not None for i, a in enumerate(second)) == expected
 
 
+def test_after_a_set_a_stretch_held_forward_is_no_rep_but_a_set_the_other_way_counts():
+    """After a set the side is learned again, and a hamstring stretch holds the shank 40 deg forward
+    and bobs there at rep tempo: taken as the hinge side, every bob read as a hinge flowing into the
+    next (a rep each). The last set's side is the likelier one: the other way, only a whole rep
+    (standing to standing) turns it round, as the reps of a set after the strap was turned round the
+    leg do, from the first."""
+    rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
+    bobs = segment([(2, 0), (1.5, 50)] + [(0.8, 26), (0.8, 50)] * 12 + [(1.2, 0), (2, 0)])
+    det, t0 = RepDetector(RepParams(placement="shank")), 0.0
+    counts = []
+    for trace in (segment([(2, 0)] + rep * 3), bobs, -segment([(2, 0)] + rep * 3)):
+        det.relearn_side()                    # the pipeline's set gap has passed
+        counts.append(sum(det.update(t0 + i / 50, a, 0.0) is not None for i, a in enumerate(trace)))
+        t0 += len(trace) / 50 + 30
+    assert counts == [3, 0, 3]
+
+
 def test_thresholds_follow_the_person():
     det = RepDetector()
     start = det.hinge_threshold_deg()

@@ -1,7 +1,7 @@
 """The shank placement end to end on simulated sets whose march the shank's own angle cannot show."""
 import pytest
 
-from analysis.events import SetEvent
+from analysis.events import RepEvent, SetEvent
 from analysis.pipeline import analyze
 from imu.sim import simulate_session
 
@@ -34,3 +34,19 @@ def test_a_strap_slip_in_the_rest_is_found_from_the_reps_return_to_standing():
     b = s.block
     sets = [e.reps for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, SetEvent)]
     assert sets == [8, 8]
+
+
+def test_stretches_in_the_rest_after_a_set_are_no_reps():
+    """A minute or more of stretching in each rest, the leg never still (the simulator's stretches:
+    held forward, held back, swung forward and back, swung sideways). With the side learned again
+    after the set, the stretch was read the other way round and its bobs as hinges flowing one into
+    the next (6 reps here, in sets of their own); the last set's side, kept as the likelier one,
+    leaves none, and both sets count in full."""
+    s = simulate_session(12, rate_hz=100, placement="shank", n_sets=2, reps_per_set=[8, 8],
+                         include_distractions=False, stretch_prob=1.0, hold_prob=0.0, false_start_prob=0.0,
+                         rest_range_s=(60.0, 80.0))
+    first, second = s.truth.sets
+    b = s.block
+    reps = [e for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, RepEvent)]
+    assert [sum(st.start_s - 1 <= r.completed_s <= st.end_s + 2 for r in reps) for st in (first, second)] == [8, 8]
+    assert not [r for r in reps if first.end_s + 2 < r.completed_s < second.start_s - 1]
