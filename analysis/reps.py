@@ -4,7 +4,8 @@ A rep is a hinge excursion (leg back past the hinge threshold for at least ``min
 followed by the march. On the thigh the march is a clear excursion forward and the rep ends when
 the leg comes back down from it. On the shank the march shows little rotation (it even tilts the
 shank back a little: knee bent more than the thigh is raised), so the rep ends when the shank is
-back at standing after the march (which it passes on the way from the hinge: the rep is over
+back at standing (the pose its hinge left: a strap slipped mid-set moves it off the reference)
+after the march (which it passes on the way from the hinge: the rep is over
 once it is back from the march's backward tilt, or has stood for ``settle_s`` when the march shows
 no tilt) or when the next hinge begins (from standing, or straight from a march that
 tilted the shank back: a rise as large as ends a hinge, then a fall of ``min_rise_deg``); a lobe
