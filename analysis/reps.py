@@ -4,7 +4,8 @@ A rep is a hinge excursion (leg back past the hinge threshold for at least ``min
 followed by the march. On the thigh the march is a clear excursion forward and the rep ends when
 the leg comes back down from it. On the shank the march shows little rotation (it even tilts the
 shank back a little: knee bent more than the thigh is raised), so the rep ends when the shank is
-back at standing after the march (which it passes on the way from the hinge: the rep is over
+back at standing (the pose its hinge left: a strap slipped mid-set moves it off the reference)
+after the march (which it passes on the way from the hinge: the rep is over
 once it is back from the march's backward tilt, or has stood for ``settle_s`` when the march shows
 no tilt) or when the next hinge begins (from standing, or straight from a march that
 tilted the shank back: a rise as large as ends a hinge, then a fall of ``min_rise_deg``); a lobe
@@ -124,6 +125,7 @@ class _Rep:
     top: float = 0.0          # highest the leg came back up since its deepest
     march_peak: float = 0.0   # highest angle after the hinge
     back_deg: float = 0.0     # shank: angle on reaching standing after the hinge
+    home_deg: float = 0.0     # shank: the angle of the pose it left for this hinge (standing, as read)
     tilted: bool = False      # shank: the march tilted it back
     quick: bool = False       # the hinge began too soon after the last one (see ``too_soon``)
     ready: bool = True        # shank: it began from rest at standing, or flowed on from a counted rep
@@ -160,6 +162,7 @@ class RepDetector:
         self.t_prev = math.nan        # the previous bucket's time
         self.angle_deg = math.nan
         self.relearn = False          # forget the side at the next idle moment (a set has ended)
+        self.stood_deg = -math.inf    # shank, between reps: the furthest forward held since the last rest
 
     # thresholds in force -------------------------------------------------
     def hinge_threshold_deg(self) -> float:
@@ -190,6 +193,7 @@ class RepDetector:
             self.side = 0
         self.phase = Phase.IDLE
         self.rep.t_enter = -math.inf  # what came before is no evidence of a run of strides
+        self.rep.home_deg, self.stood_deg = 0.0, -math.inf   # the reference changed: read anew in it
         if forget_side:
             self.side, self.side_confirmed, self.prior_side, self.side_whole = 0, False, prior_side, False
 
@@ -216,7 +220,7 @@ class RepDetector:
         self.angle_deg = self.side * raw_deg if self.side else math.nan
         if abs(raw_deg) < p.standing_band_deg and self.phase not in (Phase.CANDIDATE, Phase.HINGE):
             self.t_leave = t_s
-        if abs(a) < p.standing_band_deg:
+        if abs(a - r.home_deg) < p.standing_band_deg:   # back where it stood
             if math.isnan(self.t_near):
                 self.t_near = t_s
         else:
@@ -225,10 +229,14 @@ class RepDetector:
             if math.isnan(self.t_slow):
                 self.t_slow = t_s
             if t_s - self.t_slow >= p.ready_s:
+                if self.t_ready < t_s - dt - 1e-6:   # a new rest: the next hinge starts here or later
+                    self.stood_deg = -math.inf
                 self.t_ready = t_s
         else:
             self.t_slow = math.nan
         phase = self.phase
+        if phase in (Phase.IDLE, Phase.PENDING) and self.side and abs(rate_dps) < p.ready_dps:
+            self.stood_deg = max(self.stood_deg, a)   # a pose, not the leg swinging through one
         if phase is Phase.PENDING:    # a rep waiting to be sure it was not a first stride
             if a < -th_h:             # the next hinge: too soon, the rep was a stride; else it stands
                 found = None if self.too_soon(t_s - r.t_enter) else self._count(self.pending)
@@ -301,7 +309,7 @@ class RepDetector:
         p, r = self.p, self.rep
         long_enough = t_s - r.t_start >= p.shank_min_rep_s
         if self.phase is Phase.AFTER and not r.tilted and a < r.march_peak - p.min_rise_deg \
-                and r.march_peak < -p.standing_band_deg:
+                and r.march_peak < r.home_deg - p.standing_band_deg:
             r.tilted = True           # it came up short of standing and is going back: that was the march
         if a > th_m:
             self.phase = Phase.MARCH
@@ -352,9 +360,24 @@ class RepDetector:
         t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
         self.lobes += 1
         ready = self.need_march or self.t_leave - max(self.t_ready, self.t_closed) <= self.p.ready_gap_s
+        home = 0.0 if self.need_march else self._home_deg()
+        self.stood_deg = -math.inf
         self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev), ready=ready,
-                        from_standing=t_start < t_s)
+                        from_standing=t_start < t_s, home_deg=home)
         self.phase = Phase.CANDIDATE
+
+    def _home_deg(self) -> float:
+        """Shank, a hinge beginning: where its rep will be back at standing. A strap slipped between two
+        reps reads standing 5-30 deg off the reference and nothing re-homes the shank inside a set, so
+        it is the pose this hinge left: the furthest forward the leg held (turning slowly) since it last
+        rested (a march top held before standing is behind it; a swing through a pose is no pose). A
+        hinge flowing on from a rep shares that rep's. Within half the standing band the reference
+        itself is standing (a march top just in front of it, after a rep that closed there, is not)."""
+        p = self.p
+        if self.phase not in (Phase.IDLE, Phase.PENDING):
+            return self.rep.home_deg
+        home = self.stood_deg if abs(self.stood_deg) < p.ready_band_deg else 0.0
+        return home if abs(home) >= p.standing_band_deg / 2 else 0.0
 
     def _abandon(self) -> None:
         self.phase = Phase.IDLE

@@ -188,6 +188,16 @@ def run_detector(angles, placement="thigh", rate_hz=50.0):
     return found
 
 
+def run_shank_with_rates(angles, rate_hz=50.0):
+    """The shank detector fed the trace with its own rate of turn (a swing is fast through standing)."""
+    det, found = RepDetector(RepParams(placement="shank")), []
+    for i, (a, w) in enumerate(zip(angles, np.gradient(angles) * rate_hz)):
+        f = det.update(i / rate_hz, a, w)
+        if f:
+            found.append(f)
+    return found
+
+
 def segment(points, rate_hz=50.0):
     """Piecewise-cosine angle trace through (duration_s, angle_deg) points from 0."""
     out, last = [], 0.0
@@ -230,7 +240,7 @@ def test_shank_rep_ends_back_at_standing_and_strides_do_not_count():
     rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
     stride = [(0.35, -65), (0.35, 20), (0.3, 0)]
     trace = segment([(2, 0)] + rep * 3 + [(2, 0)] + stride * 8 + [(2, 0)] + rep)
-    found = run_detector(trace, "shank")
+    found = run_shank_with_rates(trace)        # a stride swings fast: it holds no pose
     assert len(found) == 4 and {f.evidence["rule"] for f in found} == {"standing"}
 
 
@@ -259,16 +269,6 @@ def test_shank_reps_flowing_into_the_next_without_standing():
     assert run_detector(pose, "shank") == []
 
 
-def run_shank_with_rates(angles, rate_hz=50.0):
-    """The shank detector fed the trace with its own rate of turn (a swing is fast through standing)."""
-    det, found = RepDetector(RepParams(placement="shank")), []
-    for i, (a, w) in enumerate(zip(angles, np.gradient(angles) * rate_hz)):
-        f = det.update(i / rate_hz, a, w)
-        if f:
-            found.append(f)
-    return found
-
-
 def test_shank_leg_swings_from_a_stretch_are_no_reps():
     """A stretch bobbing forward, then the leg swinging back 60 deg and forward through standing at
     rep tempo without ever resting there: no reps (each swing was counted). Reps from rest at
@@ -279,6 +279,19 @@ def test_shank_leg_swings_from_a_stretch_are_no_reps():
     assert len(found) == 3 and all(f.start_s > 25 for f in found)
     flow = [(0.8, -70), (0.3, -70), (0.7, -38), (0.4, -38)]
     assert len(run_shank_with_rates(segment([(2, 0)] + flow * 4 + [(0.8, -70), (0.8, 0), (2, 0)]))) == 5
+
+
+@pytest.mark.parametrize("slip_deg", [-18.0, -12.0, 12.0])
+def test_shank_reps_after_a_strap_slip_mid_set_end_back_where_the_leg_stands(slip_deg):
+    """The strap slips between two reps of a set: standing then reads 12-18 deg off the reference,
+    outside the standing band, and nothing re-homes the shank inside a set. Each later rep ends back
+    at the pose its hinge left (it had waited for the next hinge, and the set's last rep was lost)."""
+    def rep(stand=0.0):
+        return [(0.8, stand - 70), (0.3, stand - 70), (0.7, stand - 25), (0.3, stand - 20), (0.8, stand - 25),
+                (0.6, stand), (1.0, stand)]
+    trace = segment([(2, 0)] + rep() * 3 + [(0.4, slip_deg), (1.0, slip_deg)] + rep(slip_deg) * 3)
+    found = run_shank_with_rates(trace)
+    assert [f.evidence["rule"] for f in found] == ["standing"] * 6
 
 
 def test_the_side_is_learned_again_after_a_set():
