@@ -78,6 +78,7 @@ class Pipeline:
         self._rezeros = self._rehomes = self._turns = 0
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
+        self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
         self.t_s = 0.0
         self.raw_angle_deg = math.nan   # the front end's leg angle at t_s, before the hinge side is known
         self.last_rep: RepEvent | None = None
@@ -191,6 +192,9 @@ class Pipeline:
         rep or reset, as the new reference and axis read them; the reps it finds there."""
         reps = self._reps
         reps.reset(forget_side)
+        recent = self._recent
+        if recent:
+            reps.rewind(recent[0][0], self._recent_at_rep and len(recent) < recent.maxlen)
         found = [reps.update(t, *self._leg.reread(up, g), lin) for t, up, g, lin in self._recent]
         return [f for f in found if f is not None]
 
@@ -245,6 +249,7 @@ class Pipeline:
             if after_gap:             # a hole over 0.5 s: fusion restarted, a rep in progress is dropped
                 reps.reset(forget_side=False)
                 recent.clear()
+                self._recent_at_rep = False
                 if excursions is not None:
                     excursions.reset()
             raw, rate = leg.update(up, g, still_s, -reps.side if reps.side_confirmed else 0)
@@ -254,6 +259,7 @@ class Pipeline:
                 self._rezeros = leg.rezeros
                 reps.reset(forget_side=True)
                 recent.clear()
+                self._recent_at_rep = False
             learned, unknown = unknown and raw == raw, raw != raw   # the angle just became known
             if excursions is not None:    # any other exercise: its own detector, on "up" itself
                 found = excursions.update(t, up, g, still_s)
@@ -270,6 +276,7 @@ class Pipeline:
             if found:
                 to_ring(i + 1)
                 recent.clear()
+                self._recent_at_rep = True
                 events += self._add_reps(found, t)
             ended = sets.tick(t)
             if ended is not None:

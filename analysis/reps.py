@@ -189,6 +189,16 @@ class RepDetector:
         if forget_side:
             self.side, self.side_confirmed = 0, False
 
+    def rewind(self, t_s: float, at_rep_end: bool) -> None:
+        """The detector is about to read the buckets from ``t_s`` on again (a replay after a re-home
+        or a turn of the axis). When they begin where the last rep closed (``at_rep_end``), the leg
+        was back at standing just before ``t_s``: a rep found there is timed from ``t_s``, not from
+        where the stale reading later saw the leg leave standing (a fast rep a re-home recovered
+        "lasted under 0.8 s" and was dropped). Where the leg neared standing is read again."""
+        if at_rep_end:
+            self.t_leave = min(self.t_leave, t_s)
+        self.t_near = self.t_slow = self.t_prev = math.nan
+
     def relearn_side(self) -> None:
         """A set has ended: the next one learns the side again (between sets the strap may have
         been turned round the leg, which flips the axis without a trace in "up"), and its own cadence."""
