@@ -75,7 +75,7 @@ class Pipeline:
         self._health = Health(ANALYSIS_RATE_HZ)
         self._second = None if second_forward_axis is None else TrunkTilt(second_keep_s)
         self._second_axis, self._second_problem = second_forward_axis, ""
-        self._rezeros = self._rehomes = self._turns = 0
+        self._rezeros = self._rehomes = self._turns = self._set_rehomes = 0
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
         self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
@@ -266,6 +266,9 @@ class Pipeline:
             else:
                 found = []
                 turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
+                if leg.set_rehomes != self._set_rehomes:
+                    self._set_rehomes = leg.set_rehomes
+                    reps.forget_sizes()
                 if turned or learned or leg.rehomes != self._rehomes:
                     self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                     found = self._replay(forget_side=turned)

@@ -199,6 +199,17 @@ class RepDetector:
             self.t_leave = min(self.t_leave, t_s)
         self.t_near = self.t_slow = self.t_prev = math.nan
 
+    def forget_sizes(self) -> None:
+        """A re-home in the middle of a set: the strap slipped among the reps the thresholds follow,
+        so the last of them were read through the stale reference, where a slip of X deg within the
+        plane adds X to every hinge and takes it from every march (a 17 deg slip read hinges of
+        65 deg as 80-90 deg, and the next set's fast hinges held the raised threshold too briefly).
+        They are learned again from the reps read in the new reference. (A re-home from a stand in a
+        rest keeps them: that slip came after the reps they were read from.)"""
+        self.depths.clear()
+        self.heights.clear()
+        self._thresholds = None
+
     def relearn_side(self) -> None:
         """A set has ended: the next one learns the side again (between sets the strap may have
         been turned round the leg, which flips the axis without a trace in "up"), and its own cadence."""

@@ -1,5 +1,5 @@
 """The rep detector after a re-home: its clocks when the replay re-reads the buckets since the last
-rep (``RepDetector.rewind``)."""
+rep (``RepDetector.rewind``), and its thresholds (``RepDetector.forget_sizes``)."""
 import numpy as np
 
 from analysis.reps import RepDetector, RepParams
@@ -56,3 +56,30 @@ def test_a_rep_recovered_by_a_replay_is_timed_from_where_the_replay_begins():
     assert found[0].start_s <= times[0]
     assert abs(found[0].hinge_depth_deg - 95.0) < 1.0
 
+
+def _fast_rep(depth_deg: float) -> np.ndarray:
+    """A fast flowing thigh rep (about 1.3 s), standing to standing."""
+    return cosine_trace([(0.3, -depth_deg), (0.05, -depth_deg), (0.3, 0.0), (0.3, 70.0), (0.05, 70.0),
+                         (0.3, 0.0), (0.5, 0.0)])
+
+
+def test_a_re_home_relearns_the_thresholds_read_through_the_stale_reference():
+    """Hinges of 65 deg read as 80-90 deg through a reference 17 deg stale (the strap slipped in
+    the middle of the set): the threshold that follows them (0.55 x their median) sits at 45 deg,
+    and a fast 58 deg hinge of the next set holds it too briefly: no rep (a held-out set counted 10
+    of 11). Once a mid-set re-home has said the reference was stale, those depths are dropped and
+    the same hinge counts."""
+    p = RepParams()
+    trace = np.concatenate([np.zeros(50), _fast_rep(58.0)])
+    times = bucket_times(9000, len(trace))
+    for forget in (False, True):
+        det = RepDetector(p)
+        det.side, det.side_confirmed = 1, True          # hinge negative, learned earlier
+        for depth, height in ((78.3, 59.3), (82.6, 55.8), (84.1, 54.7), (89.5, 47.9), (62.9, 76.1)):
+            det.depths.append(depth)
+            det.heights.append(height)
+        assert det.hinge_threshold_deg() > 45.0
+        if forget:
+            det.forget_sizes()
+        found = _feed(det, times, trace)
+        assert len(found) == (1 if forget else 0)
