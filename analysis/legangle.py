@@ -66,6 +66,7 @@ class LegAngle:
         self.rezeros = 0              # times the strap was seen to move (axis relearned)
         self.turns = 0                # times the axis turned far while being followed
         self.rehomes = 0
+        self.set_rehomes = 0          # of them, re-homes confirmed by the reps' own returns (mid-set, thigh)
         self._home: _Pose | None = None   # the last long still pose
         self._poses: deque[_Pose] = deque(maxlen=p.poses_kept)   # the last poses held, however briefly
         self._unfollowed: list[float] = []   # angles the poses have not followed yet (see _track_home)
@@ -202,6 +203,7 @@ class LegAngle:
             if poses and poses[-1].reach(self.round_trip_deg) else 0
         if self._follow_reps and returns >= self.home_returns and abs(angle) > self.stale_ref_deg:
             angle = self._rehome(up, up)
+            self.set_rehomes += 1
         poses.append(_Pose(angle, returns=returns))
         return angle
 

@@ -75,11 +75,12 @@ class Pipeline:
         self._health = Health(ANALYSIS_RATE_HZ)
         self._second = None if second_forward_axis is None else TrunkTilt(second_keep_s)
         self._second_axis, self._second_problem = second_forward_axis, ""
-        self._rezeros = self._rehomes = self._turns = 0
+        self._rezeros = self._rehomes = self._turns = self._set_rehomes = 0
         self._hinge_dir: np.ndarray | None = None   # side x axis when a rep was last counted: the hinge
                                                     # side as a direction in sensor axes, whatever the axis sign
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
+        self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
         self.t_s = 0.0
         self.raw_angle_deg = math.nan   # the front end's leg angle at t_s, before the hinge side is known
         self.last_rep: RepEvent | None = None
@@ -193,6 +194,9 @@ class Pipeline:
         rep or reset, as the new reference and axis read them; the reps it finds there."""
         reps = self._reps
         reps.reset(forget_side, self._prior_side() if forget_side else 0)
+        recent = self._recent
+        if recent:
+            reps.rewind(recent[0][0], self._recent_at_rep and len(recent) < recent.maxlen)
         found = [reps.update(t, *self._leg.reread(up, g), lin) for t, up, g, lin in self._recent]
         return [f for f in found if f is not None]
 
@@ -261,6 +265,7 @@ class Pipeline:
             if after_gap:             # a hole over 0.5 s: fusion restarted, a rep in progress is dropped
                 reps.reset(forget_side=False)
                 recent.clear()
+                self._recent_at_rep = False
                 if excursions is not None:
                     excursions.reset()
             raw, rate = leg.update(up, g, still_s, -reps.side if reps.side_confirmed else 0)
@@ -270,12 +275,16 @@ class Pipeline:
                 self._rezeros, self._hinge_dir = leg.rezeros, None   # another mount: no side carries over
                 reps.reset(forget_side=True)
                 recent.clear()
+                self._recent_at_rep = False
             learned, unknown = unknown and raw == raw, raw != raw   # the angle just became known
             if excursions is not None:    # any other exercise: its own detector, on "up" itself
                 found = excursions.update(t, up, g, still_s)
             else:
                 found = []
                 turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
+                if leg.set_rehomes != self._set_rehomes:
+                    self._set_rehomes = leg.set_rehomes
+                    reps.forget_sizes()
                 if turned or learned or leg.rehomes != self._rehomes:
                     self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                     found = self._replay(forget_side=turned)
@@ -288,6 +297,7 @@ class Pipeline:
                     self._hinge_dir = reps.side * leg.axis
                 to_ring(i + 1)
                 recent.clear()
+                self._recent_at_rep = True
                 events += self._add_reps(found, t)
             ended = sets.tick(t)
             if ended is not None:

@@ -197,6 +197,27 @@ class RepDetector:
         if forget_side:
             self.side, self.side_confirmed, self.prior_side, self.side_whole = 0, False, prior_side, False
 
+    def rewind(self, t_s: float, at_rep_end: bool) -> None:
+        """The detector is about to read the buckets from ``t_s`` on again (a replay after a re-home
+        or a turn of the axis). When they begin where the last rep closed (``at_rep_end``), the leg
+        was back at standing just before ``t_s``: a rep found there is timed from ``t_s``, not from
+        where the stale reading later saw the leg leave standing (a fast rep a re-home recovered
+        "lasted under 0.8 s" and was dropped). Where the leg neared standing is read again."""
+        if at_rep_end:
+            self.t_leave = min(self.t_leave, t_s)
+        self.t_near = self.t_slow = self.t_prev = math.nan
+
+    def forget_sizes(self) -> None:
+        """A re-home in the middle of a set: the strap slipped among the reps the thresholds follow,
+        so the last of them were read through the stale reference, where a slip of X deg within the
+        plane adds X to every hinge and takes it from every march (a 17 deg slip read hinges of
+        65 deg as 80-90 deg, and the next set's fast hinges held the raised threshold too briefly).
+        They are learned again from the reps read in the new reference. (A re-home from a stand in a
+        rest keeps them: that slip came after the reps they were read from.)"""
+        self.depths.clear()
+        self.heights.clear()
+        self._thresholds = None
+
     def relearn_side(self) -> None:
         """A set has ended: the next one learns the side again (between sets the strap may have
         been turned round the leg, which flips the axis without a trace in "up"), and its own cadence."""
