@@ -207,6 +207,18 @@ def test_clipping_at_the_range():
     assert quantise(np.array([1e3, -1e3, 19.0]), 2 * G).tolist() == pytest.approx([top_a, -2 * G, 19.0], abs=lsb(2 * G))
 
 
+def test_turned_mount_reads_the_turned_motion_and_clips_in_its_own_axes():
+    keys = dict(faults=False, accel_range_g=2, gyro_range_dps=250, tempo_range_s=(1.5, 2.0), **SHORT)
+    turn = Rotation.from_euler("xyz", [30, -50, 70], degrees=True).as_matrix()
+    s, t = simulate_session(4, **keys), simulate_session(4, mount_turn=turn, **keys)
+    accel, gyro = s.motion.at(np.array([0.0, 5.0]))
+    assert np.allclose(t.block.accel_mps2[[0, 500]], accel @ turn.T, atol=lsb(2 * G))
+    assert np.allclose(t.block.gyro_dps[[0, 500]], gyro @ turn.T, atol=lsb(250))
+    assert np.all(np.abs(t.block.gyro_dps) <= 250)      # clipped at the range on the turned chip's axes
+    assert np.sum(np.isclose(np.abs(t.block.gyro_dps), 32767 * lsb(250)) | np.isclose(t.block.gyro_dps, -250)) > 10
+    assert np.abs(t.block.gyro_dps - s.block.gyro_dps @ turn.T).max() > 10  # not the clipped samples turned
+
+
 def test_clock_error_changes_the_sample_count_not_the_stamps():
     errors = replace(SensorErrors.ideal(), clock_error_max=0.02)
     s = simulate_session(5, errors=errors, **SHORT)

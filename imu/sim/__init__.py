@@ -36,11 +36,13 @@ class SimSession:
 
 def simulate_session(seed: int, rate_hz: float = 100.0, placement: str = "thigh", accel_range_g: float = 16,
                      gyro_range_dps: float = 2000, faults: bool = True, errors: SensorErrors | None = None,
-                     **workout_options) -> SimSession:
+                     mount_turn: np.ndarray | None = None, **workout_options) -> SimSession:
     """Plan a workout from ``seed`` and sample it through the sensor error model.
 
     ``faults=False`` leaves only quantisation and clipping; ``errors`` picks another chip's model
     (e.g. ``SensorErrors.lsm6dsox()``, or one at its datasheet limits: ``SensorErrors.datasheet("mpu6500")``).
+    ``mount_turn`` (3x3 rotation) turns the chip on its mount: it reads ``mount_turn @ v`` for every
+    ideal vector v, before its errors, clipping and quantisation, as a chip mounted turned would.
     Other keywords are :class:`imu.sim.workout.WorkoutOptions`.
     """
     if not rate_hz > 0:
@@ -54,7 +56,10 @@ def simulate_session(seed: int, rate_hz: float = 100.0, placement: str = "thigh"
     blocks = []
     for k0 in range(0, stage.n_samples, CHUNK_SAMPLES):
         k = np.arange(k0, min(k0 + CHUNK_SAMPLES, stage.n_samples))
-        accel, gyro = stage.apply(*motion.at(stage.true_times_s(k)))
+        accel, gyro = motion.at(stage.true_times_s(k))
+        if mount_turn is not None:
+            accel, gyro = accel @ np.asarray(mount_turn).T, gyro @ np.asarray(mount_turn).T
+        accel, gyro = stage.apply(accel, gyro)
         keep = stage.keep(k)
         blocks.append(SampleBlock(stage.stamp_times_s(k)[keep], accel[keep], gyro[keep]))
     info = SensorInfo(sensor="simulated", nominal_rate_hz=float(rate_hz), accel_range_g=float(accel_range_g),
