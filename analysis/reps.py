@@ -18,11 +18,11 @@ stride-like hinges (shallow, then a forward reach like a heel strike, or shallow
 that follow the last one sooner than ``min_rep_period_s`` unless they keep the set's own cadence:
 those are strides (walking and stairs swing the shank back like a small hinge; they never take the
 thigh back past the hinge floor, so fast thigh reps all count). On the shank, a lobe as far forward
-as back is a leg swing, and a hinge counts only if the leg left standing from rest there
-(``ready_s``) or flows on from a counted rep: a swing in a stretch passes standing fast and never
-rests. A march that hides the shank's turn (the knee bent as far as the thigh rises) shows as the
-knee sweeping: linear acceleration while the shank barely turns; two sweeps in a hinge (into the
-march, back into the next hinge) are a rep.
+as back is a leg swing. A hinge counts only if the leg left standing soon after resting
+(``ready_s``; the shank at standing, the thigh anywhere) or flows on from a counted rep: a leg swing
+in a stretch passes standing fast and never rests. A march that hides the shank's turn (the knee
+bent as far as the thigh rises) shows as the knee sweeping: linear acceleration while the shank
+barely turns; two sweeps in a hinge (into the march, back into the next hinge) are a rep.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it.
@@ -69,12 +69,14 @@ class RepParams:
     shank_min_rep_s: float = 1.1      # shank: the same (strides of 1.0-1.1 s swing it back like a hinge)
     standing_band_deg: float = 10.0   # |angle| below this is "near standing"
     settle_s: float = 0.6             # shank: standing this long after the hinge ends the rep
-    ready_dps: float = 20.0           # shank: slower than this about the axis, near standing, is "at rest"...
-    ready_band_deg: float = 25.0      # ...near standing: within this (wider than the standing band: a strap
-                                      # slipped in the rest reads standing up to ~20 deg off until re-homed)
+    ready_dps: float = 20.0           # slower than this about the axis is "at rest"...
+    ready_band_deg: float = 25.0      # ...on the shank near standing: within this (wider than the standing
+                                      # band: a strap slipped in the rest reads standing up to ~20 deg off
+                                      # until re-homed); the thigh anywhere (a strap slipped 25 deg reads
+                                      # its stand 25 deg off, in a set too, until it is re-homed)...
     ready_s: float = 0.3              # ...once held this long (a swing passes standing fast, never resting)
-    ready_gap_s: float = 1.0          # shank: a hinge counts if the leg left standing this soon after resting
-                                      # there, or it follows a counted rep straight on (a flowing set)
+    ready_gap_s: float = 1.0          # a hinge counts if the leg left standing this soon after resting,
+                                      # or it follows a counted rep straight on (a flowing set)
     sweep_mps2: float = 2.0           # shank: linear acceleration this far above its least in the hinge
                                       # while the shank barely turns is the thigh sweeping the knee through
                                       # a march that hides the shank's turn (the least: the chip's offsets)...
@@ -128,7 +130,7 @@ class _Rep:
     home_deg: float = 0.0     # shank: the angle of the pose it left for this hinge (standing, as read)
     tilted: bool = False      # shank: the march tilted it back
     quick: bool = False       # the hinge began too soon after the last one (see ``too_soon``)
-    ready: bool = True        # shank: it began from rest at standing, or flowed on from a counted rep
+    ready: bool = True        # it began from rest (shank: at standing), or flowed on from a counted rep
     from_standing: bool = True  # the leg left standing for this hinge (within ``rep_timeout_s``)
     sweeps: int = 0           # shank: sweeps of the knee with the shank held back (``sweep_mps2``)
     sweep_s: float = 0.0      # time swept so far in the current one
@@ -157,7 +159,7 @@ class RepDetector:
         self.t_last_hinge = -math.inf # when the last counted rep's hinge crossed its threshold
         self.t_near = math.nan        # since when the leg has been near standing, NaN: it is not
         self.t_slow = math.nan        # since when it has been near standing and slow, NaN: it is not
-        self.t_ready = -math.inf      # last moment it had rested at standing for ``ready_s``
+        self.t_ready = -math.inf      # last moment it had rested (shank: at standing) for ``ready_s``
         self.t_closed = -math.inf     # when the last rep closed (counted, or waiting in PENDING)
         self.t_prev = math.nan        # the previous bucket's time
         self.angle_deg = math.nan
@@ -202,8 +204,11 @@ class RepDetector:
         or a turn of the axis). When they begin where the last rep closed (``at_rep_end``), the leg
         was back at standing just before ``t_s``: a rep found there is timed from ``t_s``, not from
         where the stale reading later saw the leg leave standing (a fast rep a re-home recovered
-        "lasted under 0.8 s" and was dropped). Where the leg neared standing is read again."""
-        if at_rep_end:
+        "lasted under 0.8 s" and was dropped). Where the leg neared standing is read again. On the
+        thigh it left standing no later than ``t_s`` either way: the stale reading's later "left
+        standing" would make a rep found in the re-read buckets begin after its own hinge, far from
+        the rest before it."""
+        if at_rep_end or self.need_march:
             self.t_leave = min(self.t_leave, t_s)
         self.t_near = self.t_slow = self.t_prev = math.nan
 
@@ -236,6 +241,8 @@ class RepDetector:
             self._thresholds = (self.hinge_threshold_deg(), self.march_threshold_deg())
         th_h, th_m = self._thresholds
         p, r = self.p, self.rep
+        if self.need_march and self.t_ready == -math.inf:   # thigh, the first angle read: what the leg
+            self.t_ready = t_s          # did before is unknown (a recording starting mid-set): a rest
         sign = self.side or (-1 if raw_deg >= 0 else 1)
         a = sign * raw_deg            # with the side unknown, any excursion looks like a hinge
         self.angle_deg = self.side * raw_deg if self.side else math.nan
@@ -246,7 +253,9 @@ class RepDetector:
                 self.t_near = t_s
         else:
             self.t_near = math.nan
-        if abs(a) < p.ready_band_deg and abs(rate_dps) < p.ready_dps:
+        # at rest: the shank near standing; the thigh anywhere (no leg swing pauses, and through a
+        # slipped strap the thigh's stand reads as far off as it slipped until it is re-homed)
+        if (self.need_march or abs(a) < p.ready_band_deg) and abs(rate_dps) < p.ready_dps:
             if math.isnan(self.t_slow):
                 self.t_slow = t_s
             if t_s - self.t_slow >= p.ready_s:
@@ -380,7 +389,10 @@ class RepDetector:
         # where the leg left standing; unknown if the axis was still being learned then
         t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
         self.lobes += 1
-        ready = self.need_march or self.t_leave - max(self.t_ready, self.t_closed) <= self.p.ready_gap_s
+        # from rest, or flowing on from a counted rep; on the thigh, within a set (its last rep closed
+        # less than a rep's longest ago) a slip or a lost rep between two reps breaks no rest
+        in_set = self.need_march and self.side_confirmed and self.t_leave - self.t_closed < self.p.rep_timeout_s
+        ready = in_set or self.t_leave - max(self.t_ready, self.t_closed) <= self.p.ready_gap_s
         home = 0.0 if self.need_march else self._home_deg()
         self.stood_deg = -math.inf
         self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev), ready=ready,
@@ -425,7 +437,7 @@ class RepDetector:
             self._abandon()           # a pose held, read through a stale reference
             return None
         if not r.ready:
-            self._abandon()           # shank: swung through standing from no rest and no rep (a leg swing)
+            self._abandon()           # swung through standing from no rest and no rep (a leg swing)
             return None
         if self._against_prior(rule):
             self._abandon()           # the other way from the last set, and no whole rep: a held pose's bob
