@@ -265,8 +265,8 @@ class RepDetector:
         else:
             self.t_slow = math.nan
         phase = self.phase
-        if phase in (Phase.IDLE, Phase.PENDING) and self.side and abs(rate_dps) < p.ready_dps:
-            self.stood_deg = max(self.stood_deg, a)   # a pose, not the leg swinging through one
+        if not self.need_march and phase in (Phase.IDLE, Phase.PENDING) and self.side and abs(rate_dps) < p.ready_dps:
+            self.stood_deg = max(self.stood_deg, a)   # shank: a pose, not the leg swinging through one
         if phase is Phase.PENDING:    # a rep waiting to be sure it was not a first stride
             if a < -th_h:             # the next hinge: too soon, the rep was a stride; else it stands
                 found = None if self.too_soon(t_s - r.t_enter) else self._count(self.pending)
