@@ -316,6 +316,10 @@ class RepDetector:
         if phase is Phase.MARCH:      # thigh
             if a < th_m * p.exit_frac:
                 return self._close(t_s, "march_return", th_h, th_m)
+            if self.need_march and self.t_ready == t_s and a < th_m and a < r.march_peak - max(p.min_rise_deg, p.rise_frac * r.march_peak):
+                # come down from the march and resting there: standing, read off by a strap slipped
+                # mid-set (20-25 deg up, above the exit level) until it is re-homed
+                return self._close(t_s, "march_rest", th_h, th_m)
             if t_s - r.t_hinge_end > p.march_timeout_s:
                 self._abandon()       # no one holds a march this long: the strap moved
             return None
@@ -461,7 +465,7 @@ class RepDetector:
 
     def _whole(self, rule: str) -> bool:
         """The rep in progress left standing for its hinge and ends back there (not flowing on)."""
-        return rule in ("standing", "march_return") and self.rep.from_standing
+        return rule in ("standing", "march_return", "march_rest") and self.rep.from_standing
 
     def _count(self, found: RepFound) -> RepFound:
         # only a whole rep makes the side the next set's prior: a stretch's bobs flow one into the next

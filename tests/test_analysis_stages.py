@@ -198,6 +198,16 @@ def run_shank_with_rates(angles, rate_hz=50.0):
     return found
 
 
+def run_thigh_with_rates(angles, rate_hz=50.0):
+    """The thigh detector fed the trace with its own rate of turn (a held pose turns slowly)."""
+    det, found = RepDetector(RepParams(placement="thigh")), []
+    for i, (a, w) in enumerate(zip(angles, np.gradient(angles) * rate_hz)):
+        f = det.update(i / rate_hz, a, w)
+        if f:
+            found.append(f)
+    return found
+
+
 def segment(points, rate_hz=50.0):
     """Piecewise-cosine angle trace through (duration_s, angle_deg) points from 0."""
     out, last = [], 0.0
@@ -216,10 +226,29 @@ def thigh_rep(depth=70, height=80, q=0.8):
 def test_thigh_reps_false_start_and_sitting():
     trace = segment([(2, 0)] + thigh_rep() * 3 + [(0.6, -18), (0.6, 0), (1, 0)] + thigh_rep() * 2
                     + [(1.0, 90), (5.0, 90), (1.0, 0), (2, 0)])
-    found = run_detector(trace)
+    found = run_thigh_with_rates(trace)    # with its rate: a march coming down is not at rest
     assert len(found) == 5
     assert all(f.evidence["rule"] == "march_return" for f in found)
     assert abs(found[0].hinge_depth_deg - 70) < 1 and abs(found[0].march_height_deg - 80) < 1
+
+
+def test_thigh_rep_after_a_slip_mid_set_ends_when_the_leg_rests_after_its_march():
+    """The strap slips 22 deg up between two reps and is not re-homed inside the set: standing reads
+    22 deg, above the march's exit level (20 deg here). Reps flowing through standing into the next
+    hinge still pass under it; the set's last rep comes down to that stand and rests there, and it
+    is over then (it had waited in the march until the march timed out: the rep was lost). A march
+    held at its top, or lowered slowly, is no rest back down."""
+    def rep(stand=0.0, top_s=0.3):
+        return [(0.8, stand - 70), (0.3, stand - 70), (0.8, stand), (0.8, stand + 80), (top_s, stand + 80),
+                (0.8, stand)]
+    slip = 22.0
+    trace = segment([(2, 0)] + rep() * 3 + [(1.0, 0), (0.4, slip), (0.6, slip)] + rep(slip) * 3 + [(12.0, slip)])
+    found = run_thigh_with_rates(trace)
+    assert [f.evidence["rule"] for f in found] == ["march_return"] * 5 + ["march_rest"]
+    t_back = len(trace) / 50.0 - 1.0 - 12.0       # the last march is back at the stand
+    assert t_back < found[-1].t_s < t_back + 0.5
+    held = run_thigh_with_rates(segment([(2, 0)] + rep(top_s=4.0) * 3 + [(2.0, 0)]))
+    assert [f.evidence["rule"] for f in held] == ["march_return"] * 3
 
 
 def test_a_sensor_turned_in_the_hand_or_a_march_never_ended_is_no_rep():

@@ -54,3 +54,17 @@ def test_a_slip_in_a_slow_set_keeps_the_reps_before_it_is_confirmed(seed):
     sets, p = _run(s)
     assert p._leg.rehomes >= 1
     assert sets == [10]
+
+
+@pytest.mark.parametrize("seed", [2, 6])
+def test_a_slip_of_24_deg_mid_set_keeps_the_sets_last_rep(seed):
+    """The strap slips 24 deg about the flexion axis in the set and is not re-homed before its end:
+    standing reads above the march's exit level, so the last rep's march never came back under it
+    and the rep was lost. The leg resting after it comes down from the march ends the rep."""
+    s = simulate_session(seed, rate_hz=100, n_sets=1, reps_per_set=[8], include_distractions=False,
+                         slip_prob=1.0, slip_in_plane_frac=1.0, slip_range_deg=(24.0, 24.0), hold_prob=0.0)
+    st = s.truth.sets[0]
+    assert any(a.kind == "strap_slip" and a.in_plane and st.start_s < a.start_s < st.end_s
+               for a in s.truth.activities)
+    sets, _ = _run(s)
+    assert sets == [8]
