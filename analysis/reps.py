@@ -165,6 +165,8 @@ class RepDetector:
         self.angle_deg = math.nan
         self.relearn = False          # forget the side at the next idle moment (a set has ended)
         self.stood_deg = -math.inf    # shank, between reps: the furthest forward held since the last rest
+                                      # (or, a rep not closed yet, the pose it rests in after its hinge)
+        self.end_deg = 0.0            # shank: where the last rep ended back at standing (a slipped strap reads it off)
 
     # thresholds in force -------------------------------------------------
     def hinge_threshold_deg(self) -> float:
@@ -195,7 +197,7 @@ class RepDetector:
             self.side = 0
         self.phase = Phase.IDLE
         self.rep.t_enter = -math.inf  # what came before is no evidence of a run of strides
-        self.rep.home_deg, self.stood_deg = 0.0, -math.inf   # the reference changed: read anew in it
+        self.rep.home_deg, self.stood_deg, self.end_deg = 0.0, -math.inf, 0.0   # the reference changed: read anew
         if forget_side:
             self.side, self.side_confirmed, self.prior_side, self.side_whole = 0, False, prior_side, False
 
@@ -248,14 +250,16 @@ class RepDetector:
         self.angle_deg = self.side * raw_deg if self.side else math.nan
         if abs(raw_deg) < p.standing_band_deg and self.phase not in (Phase.CANDIDATE, Phase.HINGE):
             self.t_leave = t_s
-        if abs(a - r.home_deg) < p.standing_band_deg:   # back where it stood
+        # back where its hinge left, or at the reference (a hinge may leave a march held, flowing on)
+        if min(abs(a - r.home_deg), abs(a)) < p.standing_band_deg:
             if math.isnan(self.t_near):
                 self.t_near = t_s
         else:
             self.t_near = math.nan
-        # at rest: the shank near standing; the thigh anywhere (no leg swing pauses, and through a
-        # slipped strap the thigh's stand reads as far off as it slipped until it is re-homed)
-        if (self.need_march or abs(a) < p.ready_band_deg) and abs(rate_dps) < p.ready_dps:
+        # at rest: the shank near standing (the reference, or where the last rep ended: a strap slipped
+        # before a set reads its stand up to 30 deg off); the thigh anywhere (no leg swing pauses, and
+        # through a slipped strap the thigh's stand reads as far off as it slipped until it is re-homed)
+        if (self.need_march or min(abs(a), abs(a - self.end_deg)) < p.ready_band_deg) and abs(rate_dps) < p.ready_dps:
             if math.isnan(self.t_slow):
                 self.t_slow = t_s
             if t_s - self.t_slow >= p.ready_s:
@@ -265,8 +269,11 @@ class RepDetector:
         else:
             self.t_slow = math.nan
         phase = self.phase
-        if not self.need_march and phase in (Phase.IDLE, Phase.PENDING) and self.side and abs(rate_dps) < p.ready_dps:
-            self.stood_deg = max(self.stood_deg, a)   # shank: a pose, not the leg swinging through one
+        if not self.need_march and self.side and abs(rate_dps) < p.ready_dps:
+            if phase in (Phase.IDLE, Phase.PENDING):
+                self.stood_deg = max(self.stood_deg, a)   # shank: a pose, not the leg swinging through one
+            elif phase in (Phase.AFTER, Phase.BACK) and t_s - self.t_slow >= p.ready_s:
+                self.stood_deg = a    # a rep not closed: the leg rests after its hinge (the next hinge's home)
         if phase is Phase.PENDING:    # a rep waiting to be sure it was not a first stride
             if a < -th_h:             # the next hinge: too soon, the rep was a stride; else it stands
                 found = None if self.too_soon(t_s - r.t_enter) else self._count(self.pending)
@@ -280,6 +287,7 @@ class RepDetector:
             if self.relearn:
                 self.prior_side = self.side if self.side_whole else self.prior_side
                 self.relearn, self.side, self.side_confirmed, self.side_whole = False, 0, False, False
+                self.end_deg = 0.0
                 sign = -1 if raw_deg >= 0 else 1
                 a = sign * raw_deg
             if a < -th_h:
@@ -349,6 +357,10 @@ class RepDetector:
             self.phase = Phase.MARCH
         elif a < -th_h and (r.tilted or a < p.march_tilt_frac * r.peak):
             return self._next_hinge(t_s, a, sign, th_h, th_m)
+        elif t_s - r.t_hinge_end > p.rep_timeout_s and self._resting(t_s):
+            # up from the hinge and resting since, where no standing it knows reads (a strap slipped as
+            # the hinge left, so no pose showed the new standing): the rep was over when the rest began
+            return self._close(t_s, "rest", th_h, th_m, over_s=self.t_slow)
         elif self.phase is Phase.BACK:
             if a < r.back_deg - p.standing_band_deg:
                 self.phase, r.tilted = Phase.AFTER, True     # the march tilts the shank back
@@ -362,6 +374,10 @@ class RepDetector:
         elif t_s - r.t_hinge_end > p.rep_timeout_s:
             self._abandon()           # a hinge that never comes back to standing is not a rep
         return None
+
+    def _resting(self, t_s: float) -> bool:
+        """Shank: the leg has rested (turning slowly, where standing may read) for ``settle_s``."""
+        return not math.isnan(self.t_slow) and t_s - self.t_slow >= self.p.settle_s
 
     def _swept(self, dt: float, rate_dps: float, linear_mps2: float) -> int:
         """Shank, in a hinge: the sweeps of the knee so far, each ``sweep_s`` of linear acceleration
@@ -408,8 +424,10 @@ class RepDetector:
         reps reads standing 5-30 deg off the reference and nothing re-homes the shank inside a set, so
         it is the pose this hinge left: the furthest forward the leg held (turning slowly) since it last
         rested (a march top held before standing is behind it; a swing through a pose is no pose). A
-        hinge flowing on from a rep shares that rep's. Within half the standing band the reference
-        itself is standing (a march top just in front of it, after a rep that closed there, is not)."""
+        hinge that closes a rep still waiting (the strap slipped as the rep's hinge left, so it never came
+        back to a standing it knew) leaves the pose that rep rested in after its hinge. Within half the
+        standing band the reference itself is standing (a march top just in front of it, after a rep that
+        closed there, is not)."""
         p = self.p
         if self.phase not in (Phase.IDLE, Phase.PENDING):
             return self.rep.home_deg
@@ -421,7 +439,8 @@ class RepDetector:
         if not self.side_confirmed:
             self.side = 0
 
-    def _close(self, t_s: float, rule: str, th_h: float, th_m: float) -> RepFound | None:
+    def _close(self, t_s: float, rule: str, th_h: float, th_m: float, over_s: float | None = None) -> RepFound | None:
+        """The rep in progress ends now (``over_s``: it was over then), if it passes every check."""
         p, r = self.p, self.rep
         # a stride swings the shank back less than a hinge, then forward to the heel strike; the
         # march of a high-knee rep rarely tilts it that far forward (the foot hangs under the knee)
@@ -446,10 +465,12 @@ class RepDetector:
         if self._against_prior(rule):
             self._abandon()           # the other way from the last set, and no whole rep: a held pose's bob
             return None
-        found = RepFound(t_s, r.t_start, -r.peak, max(r.march_peak, 0.0),
+        found = RepFound(t_s if over_s is None else over_s, r.t_start, -r.peak, max(r.march_peak, 0.0),
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
         self.t_leave = self.t_closed = t_s
+        if rule in ("standing", "rest"):
+            self.end_deg = self.angle_deg   # shank: the leg is back at standing (a strap slipped reads it off)
         if stride_like and self.too_soon(t_s - r.t_enter):
             self.phase, self.pending = Phase.PENDING, found   # a first stride looks like this: wait
             return None
@@ -465,7 +486,7 @@ class RepDetector:
 
     def _whole(self, rule: str) -> bool:
         """The rep in progress left standing for its hinge and ends back there (not flowing on)."""
-        return rule in ("standing", "march_return", "march_rest") and self.rep.from_standing
+        return rule in ("standing", "rest", "march_return", "march_rest") and self.rep.from_standing
 
     def _count(self, found: RepFound) -> RepFound:
         # only a whole rep makes the side the next set's prior: a stretch's bobs flow one into the next

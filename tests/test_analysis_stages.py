@@ -323,6 +323,52 @@ def test_shank_reps_after_a_strap_slip_mid_set_end_back_where_the_leg_stands(sli
     assert [f.evidence["rule"] for f in found] == ["standing"] * 6
 
 
+def slipped_rep(stand=0.0):
+    """A shank rep from standing at ``stand`` (a strap slipped reads standing that far off)."""
+    return [(0.8, stand - 70), (0.3, stand - 70), (0.7, stand - 25), (0.3, stand - 20), (0.8, stand - 25),
+            (0.6, stand), (1.0, stand)]
+
+
+@pytest.mark.parametrize("slip_deg", [-22.0, 22.0])
+def test_shank_strap_slipped_as_the_next_hinge_begins_loses_no_rep(slip_deg):
+    """The strap slips 22 deg as a rep completes and the next hinge leaves at once, so the new standing
+    is never held before it. That rep's leg comes up to rest there: the rest the next hinge leaves is
+    where the next rep ends (it had waited for the following hinge, and the set's last rep was lost)."""
+    trace = segment([(2, 0)] + slipped_rep() * 3 + [(0.3, slip_deg)] + slipped_rep(slip_deg) * 3 + [(3.0, slip_deg)])
+    assert len(run_shank_with_rates(trace)) == 6
+
+
+def test_shank_last_rep_after_a_slip_in_a_flowing_set_ends_where_the_leg_rests():
+    """A flowing set whose strap slips 22 deg mid-way: no pose is held between its reps, so nothing
+    shows where standing now reads. The last rep comes up to rest there and never reaches a standing
+    it knows: it is counted once it has rested until the rep's time is up, as over when the rest began."""
+    flow = [(0.8, -70), (0.3, -70), (0.7, -30), (0.4, -30)]
+    slipped = [(0.8, -92), (0.3, -92), (0.7, -52), (0.4, -52)]
+    trace = segment([(2, 0)] + flow * 3 + slipped * 2 + [(0.8, -92), (0.3, -92), (0.8, -22), (10.0, -22)])
+    found = run_shank_with_rates(trace)
+    assert len(found) == 6 and found[-1].evidence["rule"] == "rest"
+    assert 14.5 < found[-1].t_s < 15.5, found[-1].t_s     # the leg is back up at 14.9 s
+
+
+def test_shank_rep_flowing_from_a_held_march_ends_back_at_the_reference():
+    """A rep holds its march 1 s, 15 deg back, and flows from there into the next hinge: that hinge
+    left a held pose that is not standing, and the rep still ends when the leg is back at the reference."""
+    held = [(0.8, -70), (0.3, -70), (0.7, -15), (1.0, -15)]
+    trace = segment([(2, 0)] + slipped_rep() * 2 + held + [(0.8, -70), (0.3, -70), (0.8, 0), (4.0, 0)])
+    assert len(run_shank_with_rates(trace)) == 4
+
+
+def test_shank_rests_near_where_the_last_rep_ended_after_a_slip_beyond_the_rest_band():
+    """The strap slipped 28 deg before the set: standing reads outside the 25 deg rest band round the
+    reference. A rep that ended where its march held (18 deg) leaves the leg resting within reach of
+    where it ended, so the hinge from that stand is from rest: every rep after the set's first counts."""
+    stand_deg, march_deg = 28, 18
+    rep = [(0.8, stand_deg - 78), (0.3, stand_deg - 78), (0.7, march_deg), (0.8, march_deg)]
+    stand = [(0.5, stand_deg), (1.5, stand_deg)]
+    trace = segment([(2, 0), (0.4, stand_deg), (3, stand_deg)] + rep * 2 + stand + (rep + stand) * 3 + [(10, stand_deg)])
+    assert len(run_shank_with_rates(trace)) == 4
+
+
 def test_the_side_is_learned_again_after_a_set():
     """Between sets the strap may be turned round the leg: the same movement, the angle mirrored."""
     rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
