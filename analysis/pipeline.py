@@ -22,7 +22,7 @@ from analysis.exercises import EXERCISES, HINGE_MARCH, PROFILES, check_exercise
 from analysis.health import Health
 from analysis.legangle import LegAngle, LegAngleParams
 from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
-from analysis.reps import RepDetector, RepFound, RepParams
+from analysis.reps import Phase, RepDetector, RepFound, RepParams
 from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
 from analysis.sets import SetTracker
 from analysis.sway.per_set import SetSway
@@ -78,6 +78,7 @@ class Pipeline:
         self._rezeros = self._rehomes = self._turns = self._set_rehomes = 0
         self._hinge_dir: np.ndarray | None = None   # side x axis when a rep was last counted: the hinge
                                                     # side as a direction in sensor axes, whatever the axis sign
+        self._set_axis: tuple | None = None   # (axis, its covariance) when a rep was last counted
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
         self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
@@ -272,10 +273,13 @@ class Pipeline:
             axes.append(leg.axis)
             angles.append(raw * reps.side if reps.side else raw)   # hinge negative
             if leg.rezeros != self._rezeros:
-                self._rezeros, self._hinge_dir = leg.rezeros, None   # another mount: no side carries over
+                self._rezeros, self._hinge_dir, self._set_axis = leg.rezeros, None, None   # another mount
                 reps.reset(forget_side=True)
                 recent.clear()
                 self._recent_at_rep = False
+            if still_s >= leg.home_still_s and sets.open is None and reps.phase is Phase.IDLE \
+                    and self._set_axis is not None and leg.restore_axis(*self._set_axis):   # a stretch taught another axis: the set's again
+                reps.reset(forget_side=True, prior_side=self._prior_side())
             learned, unknown = unknown and raw == raw, raw != raw   # the angle just became known
             if excursions is not None:    # any other exercise: its own detector, on "up" itself
                 found = excursions.update(t, up, g, still_s)
@@ -295,6 +299,7 @@ class Pipeline:
             if found:
                 if reps.side and leg.axis is not None:
                     self._hinge_dir = reps.side * leg.axis
+                    self._set_axis = leg.axis_memory()
                 to_ring(i + 1)
                 recent.clear()
                 self._recent_at_rep = True
