@@ -78,7 +78,7 @@ class Pipeline:
         self._rezeros = self._rehomes = self._turns = self._set_rehomes = 0
         self._hinge_dir: np.ndarray | None = None   # side x axis when a rep was last counted: the hinge
                                                     # side as a direction in sensor axes, whatever the axis sign
-        self._set_axis: tuple | None = None   # (axis, its covariance) when a rep was last counted
+        self._set_axis: tuple | None = None   # (axis, its covariance) at the last whole rep counted
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
         self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
@@ -299,7 +299,8 @@ class Pipeline:
             if found:
                 if reps.side and leg.axis is not None:
                     self._hinge_dir = reps.side * leg.axis
-                    self._set_axis = leg.axis_memory()
+                    if reps.counted_whole:   # a set's rep: a stretch's bobs flow one into the next
+                        self._set_axis = leg.axis_memory()
                 to_ring(i + 1)
                 recent.clear()
                 self._recent_at_rep = True
