@@ -78,7 +78,8 @@ class Pipeline:
         self._rezeros = self._rehomes = self._turns = self._set_rehomes = 0
         self._hinge_dir: np.ndarray | None = None   # side x axis when a rep was last counted: the hinge
                                                     # side as a direction in sensor axes, whatever the axis sign
-        self._set_axis: tuple | None = None   # (axis, its covariance) at the last whole rep counted
+        self._rep_axis: tuple | None = None   # (axis, its covariance) at the open set's last rep
+        self._set_axis: tuple | None = None   # the same, of the last set of two reps or more
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
         self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
@@ -106,11 +107,15 @@ class Pipeline:
         """Close the open set now; the next rep starts a new one."""
         s = self._with_sway(self._sets.close(t_s))
         if s:
-            self._relearn()
+            self._relearn(s.reps)
         return [s] if s else []
 
-    def _relearn(self) -> None:
-        """A set has ended: the next one learns its side, or its direction and range."""
+    def _relearn(self, reps_in_set: int) -> None:
+        """A set has ended: the next one learns its side, or its direction and range. The axis at its
+        last rep is the set's, unless it was a lone rep (a stretch's, read in the stretch's axis)."""
+        if reps_in_set >= 2 and self._rep_axis is not None:
+            self._set_axis = self._rep_axis
+        self._rep_axis = None
         self._reps.relearn_side()
         if self._excursions is not None:
             self._excursions.relearn()
@@ -273,7 +278,8 @@ class Pipeline:
             axes.append(leg.axis)
             angles.append(raw * reps.side if reps.side else raw)   # hinge negative
             if leg.rezeros != self._rezeros:
-                self._rezeros, self._hinge_dir, self._set_axis = leg.rezeros, None, None   # another mount
+                self._rezeros, self._hinge_dir = leg.rezeros, None   # another mount: no side carries over
+                self._rep_axis = self._set_axis = None               # nor an axis
                 reps.reset(forget_side=True)
                 recent.clear()
                 self._recent_at_rep = False
@@ -299,8 +305,7 @@ class Pipeline:
             if found:
                 if reps.side and leg.axis is not None:
                     self._hinge_dir = reps.side * leg.axis
-                    if reps.counted_whole:   # a set's rep: a stretch's bobs flow one into the next
-                        self._set_axis = leg.axis_memory()
+                    self._rep_axis = leg.axis_memory()
                 to_ring(i + 1)
                 recent.clear()
                 self._recent_at_rep = True
@@ -309,7 +314,7 @@ class Pipeline:
             if ended is not None:
                 to_ring(i + 1)
                 events.append(self._with_sway(ended))
-                self._relearn()
+                self._relearn(ended.reps)
         self._unknown = unknown
         to_ring(len(t_end))
         self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)

@@ -147,7 +147,6 @@ class RepDetector:
         self.side_confirmed = False
         self.prior_side = 0           # the last set's hinge side, while the next set learns its own
         self.side_whole = False       # a whole rep (standing to standing) was counted on this side
-        self.counted_whole = False    # the last rep counted was whole
         self.phase = Phase.IDLE
         self.rep = _Rep()             # the rep in progress (meaningful outside IDLE)
         self.pending: RepFound | None = None
@@ -466,8 +465,7 @@ class RepDetector:
 
     def _count(self, found: RepFound) -> RepFound:
         # only a whole rep makes the side the next set's prior: a stretch's bobs flow one into the next
-        self.counted_whole = self._whole(found.evidence["rule"])
-        self.side_whole = self.side_whole or self.counted_whole
+        self.side_whole = self.side_whole or self._whole(found.evidence["rule"])
         self.depths.append(found.hinge_depth_deg)
         self._thresholds = None
         if self.need_march or found.evidence["rule"].startswith("march"):
