@@ -79,7 +79,7 @@ class Pipeline:
         self._hinge_dir: np.ndarray | None = None   # side x axis when a rep was last counted: the hinge
                                                     # side as a direction in sensor axes, whatever the axis sign
         self._rep_axis: tuple | None = None   # (axis, its covariance) at the open set's last rep
-        self._set_axis: tuple | None = None   # the same, of the last set of two reps or more
+        self._set_axis: tuple | None = None   # the same, of the last set (see _relearn)
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
         self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
@@ -112,8 +112,9 @@ class Pipeline:
 
     def _relearn(self, reps_in_set: int) -> None:
         """A set has ended: the next one learns its side, or its direction and range. The axis at its
-        last rep is the set's, unless it was a lone rep (a stretch's, read in the stretch's axis)."""
-        if reps_in_set >= 2 and self._rep_axis is not None:
+        last rep is the set's if it had two reps or more, one of them whole (from standing back to
+        standing): a stretch's bobs flow one into the next, read in the stretch's axis."""
+        if reps_in_set >= 2 and self._reps.side_whole and self._rep_axis is not None:
             self._set_axis = self._rep_axis
         self._rep_axis = None
         self._reps.relearn_side()
