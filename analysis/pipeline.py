@@ -284,8 +284,9 @@ class Pipeline:
                 reps.reset(forget_side=True)
                 recent.clear()
                 self._recent_at_rep = False
+            # a still stand between sets, after a stretch taught another axis: the last set's again
             if still_s >= leg.home_still_s and sets.open is None and reps.phase is Phase.IDLE \
-                    and self._set_axis is not None and leg.restore_axis(*self._set_axis):   # a stretch taught another axis: the set's again
+                    and self._set_axis is not None and leg.restore_axis(*self._set_axis):
                 reps.reset(forget_side=True, prior_side=self._prior_side())
             learned, unknown = unknown and raw == raw, raw != raw   # the angle just became known
             if excursions is not None:    # any other exercise: its own detector, on "up" itself
