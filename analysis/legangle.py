@@ -141,7 +141,7 @@ class LegAngle:
     def restore_axis(self, axis: np.ndarray, cov: list[float]) -> bool:
         """Between sets, at a still stand: back to the axis (and the movement it was learned from) of
         the last set's reps, if the axis has turned more than ``turned_deg`` from it since. A minute of
-        stretching (leg swings out and across, the knee pulled up behind) teaches an axis 55-75 deg off
+        stretching (leg swings out and across, the knee pulled up behind) teaches an axis 55-85 deg off
         the flexion axis, and slow reps take several to teach it back: the next set's first reps read
         too shallow to count. The mount is what sets the axis; if the strap did turn round the leg in
         the rest, the next set's first rep turns the axis again and is re-read."""
