@@ -134,6 +134,23 @@ class LegAngle:
             self._axis_anchor = new
             self.turns += 1
 
+    def axis_memory(self) -> tuple[np.ndarray, list[float]]:
+        """The axis and the movement it was learned from, for :meth:`restore_axis`."""
+        return self.axis, list(self._c)
+
+    def restore_axis(self, axis: np.ndarray, cov: list[float]) -> bool:
+        """Between sets, at a still stand: back to the axis (and the movement it was learned from) of
+        the last set's reps, if the axis has turned more than ``turned_deg`` from it since. A minute of
+        stretching (leg swings out and across, the knee pulled up behind) teaches an axis 55-85 deg off
+        the flexion axis, and slow reps take several to teach it back: the next set's first reps read
+        too shallow to count. The mount is what sets the axis; if the strap did turn round the leg in
+        the rest, the next set's first rep turns the axis again and is re-read."""
+        if self.axis is None or abs(float(axis @ self.axis)) >= self._cos_turned:
+            return False
+        self.axis = self._axis_anchor = axis
+        self._c, self._since_eig = list(cov), 0
+        return True
+
     def _ref_valid(self) -> bool:
         """Standing "up" lies in the movement plane, or near it: the angle uses its projection onto
         the plane, which is exactly the new standing "up" after a slip about the forward axis (the

@@ -22,7 +22,7 @@ from analysis.exercises import EXERCISES, HINGE_MARCH, PROFILES, check_exercise
 from analysis.health import Health
 from analysis.legangle import LegAngle, LegAngleParams
 from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
-from analysis.reps import RepDetector, RepFound, RepParams
+from analysis.reps import Phase, RepDetector, RepFound, RepParams
 from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
 from analysis.sets import SetTracker
 from analysis.sway.per_set import SetSway
@@ -78,6 +78,8 @@ class Pipeline:
         self._rezeros = self._rehomes = self._turns = self._set_rehomes = 0
         self._hinge_dir: np.ndarray | None = None   # side x axis when a rep was last counted: the hinge
                                                     # side as a direction in sensor axes, whatever the axis sign
+        self._rep_axis: tuple | None = None   # (axis, its covariance) at the open set's last rep
+        self._set_axis: tuple | None = None   # the same, of the last set (see _relearn)
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
         self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
         self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
@@ -105,11 +107,16 @@ class Pipeline:
         """Close the open set now; the next rep starts a new one."""
         s = self._with_sway(self._sets.close(t_s))
         if s:
-            self._relearn()
+            self._relearn(s.reps)
         return [s] if s else []
 
-    def _relearn(self) -> None:
-        """A set has ended: the next one learns its side, or its direction and range."""
+    def _relearn(self, reps_in_set: int) -> None:
+        """A set has ended: the next one learns its side, or its direction and range. The axis at its
+        last rep is the set's if it had two reps or more, one of them whole (from standing back to
+        standing): a stretch's bobs flow one into the next, read in the stretch's axis."""
+        if reps_in_set >= 2 and self._reps.side_whole and self._rep_axis is not None:
+            self._set_axis = self._rep_axis
+        self._rep_axis = None
         self._reps.relearn_side()
         if self._excursions is not None:
             self._excursions.relearn()
@@ -273,9 +280,14 @@ class Pipeline:
             angles.append(raw * reps.side if reps.side else raw)   # hinge negative
             if leg.rezeros != self._rezeros:
                 self._rezeros, self._hinge_dir = leg.rezeros, None   # another mount: no side carries over
+                self._rep_axis = self._set_axis = None               # nor an axis
                 reps.reset(forget_side=True)
                 recent.clear()
                 self._recent_at_rep = False
+            # a still stand between sets, after a stretch taught another axis: the last set's again
+            if still_s >= leg.home_still_s and sets.open is None and reps.phase is Phase.IDLE \
+                    and self._set_axis is not None and leg.restore_axis(*self._set_axis):
+                reps.reset(forget_side=True, prior_side=self._prior_side())
             learned, unknown = unknown and raw == raw, raw != raw   # the angle just became known
             if excursions is not None:    # any other exercise: its own detector, on "up" itself
                 found = excursions.update(t, up, g, still_s)
@@ -295,6 +307,7 @@ class Pipeline:
             if found:
                 if reps.side and leg.axis is not None:
                     self._hinge_dir = reps.side * leg.axis
+                    self._rep_axis = leg.axis_memory()
                 to_ring(i + 1)
                 recent.clear()
                 self._recent_at_rep = True
@@ -303,7 +316,7 @@ class Pipeline:
             if ended is not None:
                 to_ring(i + 1)
                 events.append(self._with_sway(ended))
-                self._relearn()
+                self._relearn(ended.reps)
         self._unknown = unknown
         to_ring(len(t_end))
         self._health.leg_angle_known(not math.isnan(raw), len(t_end) / ANALYSIS_RATE_HZ)

@@ -161,6 +161,18 @@ def test_leg_angle_finds_the_axis_of_any_mount():
                                    np.cos(2 * math.pi * 0.5 * np.arange(100, 400) / 50), atol=1e-6)
 
 
+def test_the_last_sets_axis_comes_back_only_when_the_axis_has_turned_far_from_it():
+    """restore_axis takes the kept axis (and its movement) again when the axis turned more than
+    ``turned_deg`` from it, and leaves a nearby axis as it is (a strap turned a little is followed)."""
+    leg = LegAngle()
+    kept = (np.array([0.0, 1.0, 0.0]), [0.0, 0.0, 0.0, 1e6, 0.0, 0.0])
+    for deg, restored in ((30.0, False), (60.0, True)):
+        leg.axis = np.array([math.sin(math.radians(deg)), math.cos(math.radians(deg)), 0.0])
+        assert leg.restore_axis(*kept) is restored
+        assert abs(float(leg.axis @ kept[0])) == pytest.approx(1.0 if restored else math.cos(math.radians(deg)))
+    assert leg.axis_memory()[1] == kept[1]
+
+
 def test_a_held_pose_followed_in_one_go_reads_as_followed_bucket_by_bucket():
     """The thigh's kept poses follow the leg only when one is read: a stretch of angles followed at
     once leaves a pose exactly where following them one bucket at a time does, unwrapped (a pose at

@@ -50,3 +50,16 @@ def test_stretches_in_the_rest_after_a_set_are_no_reps():
     reps = [e for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, RepEvent)]
     assert [sum(st.start_s - 1 <= r.completed_s <= st.end_s + 2 for r in reps) for st in (first, second)] == [8, 8]
     assert not [r for r in reps if first.end_s + 2 < r.completed_s < second.start_s - 1]
+
+
+def test_after_a_stretch_that_taught_another_axis_the_set_is_read_in_the_last_sets_axis():
+    """A minute of stretching (leg swings out and across among them) teaches an axis 80 deg off the
+    flexion axis here, and the slow reps of the next set took several to teach it back: read through
+    it, their hinges were too shallow (4 of 8 counted). At the still stand before the set the last
+    set's axis is taken again, and the set counts in full."""
+    s = simulate_session(24, rate_hz=100, placement="shank", n_sets=2, reps_per_set=[8, 8],
+                         include_distractions=False, stretch_prob=1.0, hold_prob=0.0, false_start_prob=0.0,
+                         rest_range_s=(60.0, 80.0), tempo_range_s=(3.0, 7.0))
+    b = s.block
+    reps = [e for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, RepEvent)]
+    assert [sum(st.start_s - 1 <= r.completed_s <= st.end_s + 2 for r in reps) for st in s.truth.sets] == [8, 8]
