@@ -22,7 +22,9 @@ as back is a leg swing. A hinge counts only if the leg left standing soon after 
 (``ready_s``; the shank at standing, the thigh anywhere) or flows on from a counted rep: a leg swing
 in a stretch passes standing fast and never rests. A march that hides the shank's turn (the knee
 bent as far as the thigh rises) shows as the knee sweeping: linear acceleration while the shank
-barely turns; two sweeps in a hinge (into the march, back into the next hinge) are a rep.
+barely turns; two sweeps in a hinge (into the march, back into the next hinge) are a rep. A slow
+march bent far more than the thigh rises tilts the shank back almost as far as the hinge: a slow
+rise of the shank with the knee accelerating, then a fall into the next hinge, is a rep.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it.
@@ -83,6 +85,12 @@ class RepParams:
     sweep_end_mps2: float = 1.0       # ...until it falls back within this of it...
     sweep_dps: float = 90.0           # ...while the shank turns slower than this...
     sweep_s: float = 0.3              # ...for this long in all (a hinge stopping fast is a shorter jolt)
+    knee_rise_deg: float = 10.0       # shank, in a hinge: up this far, then down as far, is a slow march that
+                                      # tilts the shank back almost as far as the hinge, then the next hinge...
+    knee_rise_s: float = 1.5          # ...if the rise took this long (a fast knee sweeps past ``sweep_mps2``; a
+                                      # stretch's bob in a held pose turns back within a second)...
+    knee_accel_s: float = 0.6         # ...with the knee accelerating (``sweep_end_mps2``) this long while it rose
+                                      # (a bob's jolts are brief: 0.3-0.5 s)
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
@@ -135,6 +143,9 @@ class _Rep:
     sweeps: int = 0           # shank: sweeps of the knee with the shank held back (``sweep_mps2``)
     sweep_s: float = 0.0      # time swept so far in the current one
     least_mps2: float = math.inf  # least linear acceleration since the hinge began
+    rise_s: float = 0.0       # shank: time the knee accelerated while the shank rose since its deepest
+    t_deepest: float = 0.0    # shank: when the hinge was deepest...
+    t_top: float = 0.0        # ...and when it was highest since
 
 
 class RepDetector:
@@ -296,6 +307,7 @@ class RepDetector:
         if phase is Phase.CANDIDATE:
             if a < r.peak:
                 r.peak = r.top = a    # top: highest the leg came back up since its deepest
+                r.t_deepest = r.t_top = t_s
             if a > -th_h * p.exit_frac:
                 self._abandon()
             elif t_s - r.t_enter >= p.min_excursion_s:
@@ -304,7 +316,9 @@ class RepDetector:
         if phase is Phase.HINGE:
             if a < r.peak:
                 r.peak = r.top = a
-            r.top = max(r.top, a)
+                r.rise_s, r.t_deepest = 0.0, t_s
+            if a >= r.top:
+                r.top, r.t_top = a, t_s
             rise = max(p.min_rise_deg, -p.rise_frac * r.peak)
             if a > -th_h * p.exit_frac or (a > -th_h and a > r.peak + rise):
                 self.phase, r.t_hinge_end, r.march_peak = Phase.AFTER, t_s, a
@@ -319,6 +333,11 @@ class RepDetector:
                 # hinge (the knee bent as far as the thigh rose: the shank barely turned)
                 r.march_peak, r.t_hinge_end = r.top, t_s
                 return self._next_hinge(t_s, a, sign, th_h, th_m, "sweep")
+            elif not self.need_march and self._knee_rose(dt, linear_mps2, a) and self._set_side():
+                # shank: the knee came forward and up (the shank rose a little, the knee accelerating)
+                # into a march bent far more than the thigh rose, then the shank fell into the next hinge
+                r.march_peak, r.t_hinge_end = r.top, t_s
+                return self._next_hinge(t_s, a, sign, th_h, th_m, "knee_rise")
             return None
         r.march_peak = max(r.march_peak, a)
         if phase is Phase.MARCH:      # thigh
@@ -394,6 +413,22 @@ class RepDetector:
             r.sweep_s = 0.0
         return r.sweeps
 
+    def _knee_rose(self, dt: float, linear_mps2: float, a: float) -> bool:
+        """Shank, in a hinge (after ``_swept`` has seen this bucket): since its deepest the shank rose
+        ``knee_rise_deg`` over ``knee_rise_s`` with the knee accelerating (``sweep_end_mps2`` above the
+        hinge's least) for ``knee_accel_s`` while it rose, and has fallen as far since: a slow march,
+        then the next hinge."""
+        p, r = self.p, self.rep
+        if a >= r.top > r.peak and linear_mps2 - r.least_mps2 > p.sweep_end_mps2 and dt < 1.0:
+            r.rise_s += dt    # at its highest since its deepest: rising
+        return r.rise_s >= p.knee_accel_s and r.t_top - r.t_deepest >= p.knee_rise_s \
+            and r.top - r.peak >= p.knee_rise_deg and a < r.top - p.knee_rise_deg
+
+    def _set_side(self) -> bool:
+        """Shank: the hinge side is one a set has shown (a whole rep on it, or the last set's): a stretch
+        before the first set holds the leg forward and bobs there, read as hinges on the wrong side."""
+        return self.side_whole or self.side == self.prior_side
+
     def _next_hinge(self, t_s: float, a: float, sign: int, th_h: float, th_m: float,
                     rule: str = "next_hinge") -> RepFound | None:
         """A new hinge has begun: on the shank it ends the rep in progress (on the thigh that rep
@@ -415,7 +450,7 @@ class RepDetector:
         ready = in_set or self.t_leave - max(self.t_ready, self.t_closed) <= self.p.ready_gap_s
         home = 0.0 if self.need_march else self._home_deg()
         self.stood_deg = -math.inf
-        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, quick=self.too_soon(t_s - prev), ready=ready,
+        self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, t_deepest=t_s, t_top=t_s, quick=self.too_soon(t_s - prev), ready=ready,
                         from_standing=t_start < t_s, home_deg=home)
         self.phase = Phase.CANDIDATE
 
