@@ -69,6 +69,20 @@ def test_a_stretch_before_the_first_set_is_no_reps():
     assert max(r.t_s - r.completed_s for r in reps) < 1.0
 
 
+def test_a_slow_deep_first_set_flowing_rep_to_rep_is_shown_at_once():
+    """The session's first set, reps of 6-8 s flowing one into the next: while no rep has shown the
+    side its flowing reps wait, and a slow march sweeps the knee too gently to show it (the first rep
+    was shown 6 s late, with the next one). A hinge 85-95 deg back (the foot toward the ceiling) goes
+    further than any pose held forward: it shows the side, and every rep is shown when it ends."""
+    s = simulate_session(1, rate_hz=100, placement="shank", n_sets=1, reps_per_set=6, reps_jitter=0,
+                         include_distractions=False, flow_prob=1.0, hold_prob=1.0, tempo_range_s=(6.0, 8.0),
+                         hinge_depth_range_deg=(85.0, 95.0), false_start_prob=0.0)
+    b = s.block
+    events = analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank")
+    assert [e.reps for e in events if isinstance(e, SetEvent)] == [6]
+    assert max(e.t_s - e.completed_s for e in events if isinstance(e, RepEvent)) < 1.0
+
+
 def test_after_a_stretch_that_taught_another_axis_the_set_is_read_in_the_last_sets_axis():
     """A minute of stretching (leg swings out and across among them) teaches an axis 80 deg off the
     flexion axis here, and the slow reps of the next set took several to teach it back: read through
