@@ -41,6 +41,9 @@ class LegAngleParams:
                                         # a rep flowing into the next one twice)...
     home_return_deg: float = 8.0        # ...standing, if after a round trip the leg holds a pose this close to it...
     home_returns: int = 2               # ...this many times over (a false start's bottom may recur once)
+    seated_deg: float = 15.0            # shank: a pose held home_still_s further than this from the reference...
+    stand_deg: float = 40.0             # ...and nearer than this is standing read through a slipped strap (a
+                                        # seated shank is within 15 deg of standing, a held hinge 50-100 deg back)
 
 
 class LegAngle:
@@ -195,12 +198,17 @@ class LegAngle:
         The shank's hinge and march both go back from standing (one way only), so there a long still
         pose is standing when the leg leaves it for hinges (``hinge_sign``) and comes back to hold
         a pose within ``home_return_deg`` of it ``home_returns`` times: a held hinge is left the
-        other way, a march is never held still that long.
+        other way, a march is never held still that long. A long still pose ``seated_deg`` to
+        ``stand_deg`` from the reference is standing at once: a seated shank hangs nearer, a held
+        hinge is further back, and a strap slipped in a rest with no hinge after it (walking, stairs)
+        had its strides read as hinges.
         """
         home, poses = self._home, self._poses
         if still_s >= self.home_still_s:    # the same pose held again keeps its returns
             again = home is not None and abs(home.from_deg) <= self.home_return_deg
             self._home = _Pose(angle, up.copy(), returns=home.returns if again else 0)
+            if not self._follow_reps and self.params.seated_deg < abs(angle) <= self.params.stand_deg:
+                angle = self._rehome(up, up)   # shank: standing still, read through a slipped strap
         elif home is not None and still_s == 0:
             home.follow((angle,))
             if abs(home.deg) > self.stale_ref_deg and home.round_trip(self.round_trip_deg):
