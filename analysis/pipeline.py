@@ -204,8 +204,11 @@ class Pipeline:
         recent = self._recent
         if recent:
             reps.rewind(recent[0][0], self._recent_at_rep and len(recent) < recent.maxlen)
-        found = [reps.update(t, *self._leg.reread(up, g), lin) for t, up, g, lin in self._recent]
-        return [f for f in found if f is not None]
+        found = []
+        for t, up, g, lin in self._recent:
+            f = reps.update(t, *self._leg.reread(up, g), lin)
+            found += reps.take_released() + ([f] if f is not None else [])
+        return found
 
     def _prior_side(self) -> int:
         """The hinge side the last counted rep had, in the current axis, if the axis is back within
@@ -301,6 +304,7 @@ class Pipeline:
                     self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                     found = self._replay(forget_side=turned)
                 now = reps.update(t, raw, rate, lin)
+                found += reps.take_released()
                 if now is not None:
                     found.append(now)
             recent.append((t, up, g, lin))   # imufusion hands out a new array each update

@@ -27,7 +27,10 @@ march bent far more than the thigh rises tilts the shank back almost as far as t
 rise of the shank with the knee accelerating, then a fall into the next hinge, is a rep.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
-follows, which keeps stairs and sitting down (forward only) from deciding it.
+follows, which keeps stairs and sitting down (forward only) from deciding it. On the shank, until a
+rep of the session shows the side (back at standing, the knee swept through a march, or deeper than
+any pose held forward), flowing reps wait for one that does: a hamstring stretch before the first set
+holds the shank forward and bobs, each bob read as the next hinge; its chain ends resting, uncounted.
 """
 from __future__ import annotations
 
@@ -91,6 +94,10 @@ class RepParams:
                                       # stretch's bob in a held pose turns back within a second)...
     knee_accel_s: float = 0.6         # ...with the knee accelerating (``sweep_end_mps2``) this long while it rose
                                       # (a bob's jolts are brief: 0.3-0.5 s)
+    march_sweep_mps2: float = 8.0     # shank, before any rep showed the side: linear acceleration this far
+                                      # above its least in a rep is the knee swung through a march (60-90 deg
+                                      # of thigh in about a second: 10-30 m/s^2); a stretch's bob moves the
+                                      # thigh 5-10 deg (under 5)
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
@@ -146,6 +153,8 @@ class _Rep:
     rise_s: float = 0.0       # shank: time the knee accelerated while the shank rose since its deepest
     t_deepest: float = 0.0    # shank: when the hinge was deepest...
     t_top: float = 0.0        # ...and when it was highest since
+    low_mps2: float = math.inf    # least and most linear acceleration since the rep left standing
+    most_mps2: float = 0.0
 
 
 class RepDetector:
@@ -178,6 +187,9 @@ class RepDetector:
         self.stood_deg = -math.inf    # shank, between reps: the furthest forward held since the last rest
                                       # (or, a rep not closed yet, the pose it rests in after its hinge)
         self.end_deg = 0.0            # shank: where the last rep ended back at standing (a slipped strap reads it off)
+        self.side_shown = False       # a rep of the session showed the hinge side (see ``_shows_side``)
+        self.held: list[RepFound] = []      # shank, until then: flowing reps waiting for one that shows it
+        self.released: list[RepFound] = []  # held reps one just showed (they come before it)
 
     # thresholds in force -------------------------------------------------
     def hinge_threshold_deg(self) -> float:
@@ -209,6 +221,7 @@ class RepDetector:
         self.phase = Phase.IDLE
         self.rep.t_enter = -math.inf  # what came before is no evidence of a run of strides
         self.rep.home_deg, self.stood_deg, self.end_deg = 0.0, -math.inf, 0.0   # the reference changed: read anew
+        self.held = []                # a replay finds them again
         if forget_side:
             self.side, self.side_confirmed, self.prior_side, self.side_whole = 0, False, prior_side, False
 
@@ -276,10 +289,15 @@ class RepDetector:
             if t_s - self.t_slow >= p.ready_s:
                 if self.t_ready < t_s - dt - 1e-6:   # a new rest: the next hinge starts here or later
                     self.stood_deg = -math.inf
+                if self.phase is Phase.IDLE and self.held:
+                    self._drop_held()     # the chain ended resting
                 self.t_ready = t_s
         else:
             self.t_slow = math.nan
         phase = self.phase
+        if phase not in (Phase.IDLE, Phase.PENDING):
+            r.low_mps2 = min(r.low_mps2, linear_mps2)
+            r.most_mps2 = max(r.most_mps2, linear_mps2)
         if not self.need_march and self.side and abs(rate_dps) < p.ready_dps:
             if phase in (Phase.IDLE, Phase.PENDING):
                 self.stood_deg = max(self.stood_deg, a)   # shank: a pose, not the leg swinging through one
@@ -298,6 +316,7 @@ class RepDetector:
             if self.relearn:
                 self.prior_side = self.side if self.side_whole else self.prior_side
                 self.relearn, self.side, self.side_confirmed, self.side_whole = False, 0, False, False
+                self.held = []
                 self.end_deg = 0.0
                 sign = -1 if raw_deg >= 0 else 1
                 a = sign * raw_deg
@@ -523,9 +542,27 @@ class RepDetector:
         """The rep in progress left standing for its hinge and ends back there (not flowing on)."""
         return rule in ("standing", "rest", "march_return", "march_rest") and self.rep.from_standing
 
-    def _count(self, found: RepFound) -> RepFound:
+    def _drop_held(self) -> None:
+        """Shank: a chain of held reps ended resting, none showing the side: a stretch's bobs, a pose held
+        forward read as hinges. Neither they nor the side and sizes they taught count."""
+        self.held = []
+        self.side, self.side_confirmed = 0, False
+        self.depths.clear()
+        self.heights.clear()
+        self.periods.clear()
+        self._thresholds = None
+
+    def take_released(self) -> list[RepFound]:
+        """Held reps a rep has just shown the side of, oldest first (they come before the one returned)."""
+        out, self.released = self.released, []
+        return out
+
+    def _count(self, found: RepFound) -> RepFound | None:
         # only a whole rep makes the side the next set's prior: a stretch's bobs flow one into the next
         self.side_whole = self.side_whole or self._whole(found.evidence["rule"])
+        self.side_shown = self.side_shown or self.need_march or self._shows_side(found)
+        if self.side_shown and self.held:
+            self.released, self.held = self.released + self.held, []
         self.depths.append(found.hinge_depth_deg)
         self._thresholds = None
         if self.need_march or found.evidence["rule"].startswith("march"):
@@ -536,4 +573,15 @@ class RepDetector:
         self.t_last_hinge, self.lobes = self.rep.t_enter, 0
         self.side_confirmed = True
         self.phase = Phase.IDLE
+        if not self.side_shown:
+            self.held.append(found)
+            return None
         return found
+
+    def _shows_side(self, found: RepFound) -> bool:
+        """Shank: the rep shows its side is the hinge's: back at standing after it, the knee swept
+        through a march (the rule "sweep", or linear acceleration ``march_sweep_mps2`` above its least),
+        or deeper than ``stride_max_deg`` (the foot toward the ceiling: no pose held forward goes so far)."""
+        r = self.rep
+        return (found.evidence["rule"] in ("standing", "rest", "sweep")
+                or r.most_mps2 - r.low_mps2 >= self.p.march_sweep_mps2 or found.hinge_depth_deg >= self.p.stride_max_deg)

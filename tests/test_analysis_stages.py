@@ -229,6 +229,7 @@ def run_detector(angles, placement="thigh", rate_hz=50.0):
     det, found = RepDetector(RepParams(placement=placement)), []
     for i, a in enumerate(angles):
         f = det.update(i / rate_hz, a, 0.0)
+        found += det.take_released()   # flowing reps held until one shows the side
         if f:
             found.append(f)
     return found
@@ -239,6 +240,7 @@ def run_shank_with_rates(angles, rate_hz=50.0):
     det, found = RepDetector(RepParams(placement="shank")), []
     for i, (a, w) in enumerate(zip(angles, np.gradient(angles) * rate_hz)):
         f = det.update(i / rate_hz, a, w)
+        found += det.take_released()   # flowing reps held until one shows the side
         if f:
             found.append(f)
     return found
@@ -249,6 +251,7 @@ def run_thigh_with_rates(angles, rate_hz=50.0):
     det, found = RepDetector(RepParams(placement="thigh")), []
     for i, (a, w) in enumerate(zip(angles, np.gradient(angles) * rate_hz)):
         f = det.update(i / rate_hz, a, w)
+        found += det.take_released()   # flowing reps held until one shows the side
         if f:
             found.append(f)
     return found

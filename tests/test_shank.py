@@ -52,6 +52,37 @@ def test_stretches_in_the_rest_after_a_set_are_no_reps():
     assert not [r for r in reps if first.end_s + 2 < r.completed_s < second.start_s - 1]
 
 
+def test_a_stretch_before_the_first_set_is_no_reps():
+    """A hamstring stretch before the session's first set holds the shank 40-55 deg forward and bobs
+    there. With no side known yet the pose read as a hinge and each bob as the next hinge flowing on
+    (6 reps here). Before any rep of the session came back to standing, a flowing rep whose knee never
+    swung through a march (no linear acceleration sweep) waits for one that does: the bobs never
+    come back to standing, and the leg rests before the set; the set counts in full, none late."""
+    s = simulate_session(7, rate_hz=100, placement="shank", n_sets=1, reps_per_set=[8],
+                         include_distractions=False, stretch_prob=1.0, hold_prob=0.0, false_start_prob=0.0)
+    st = s.truth.sets[0]
+    assert any(a.kind == "stretch" and a.end_s < st.start_s for a in s.truth.activities)
+    b = s.block
+    reps = [e for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, RepEvent)]
+    assert sum(st.start_s - 1 <= r.completed_s <= st.end_s + 2 for r in reps) == 8
+    assert not [r for r in reps if r.completed_s < st.start_s - 1]
+    assert max(r.t_s - r.completed_s for r in reps) < 1.0
+
+
+def test_a_slow_deep_first_set_flowing_rep_to_rep_is_shown_at_once():
+    """The session's first set, reps of 6-8 s flowing one into the next: while no rep has shown the
+    side its flowing reps wait, and a slow march sweeps the knee too gently to show it (the first rep
+    was shown 6 s late, with the next one). A hinge 85-95 deg back (the foot toward the ceiling) goes
+    further than any pose held forward: it shows the side, and every rep is shown when it ends."""
+    s = simulate_session(1, rate_hz=100, placement="shank", n_sets=1, reps_per_set=6, reps_jitter=0,
+                         include_distractions=False, flow_prob=1.0, hold_prob=1.0, tempo_range_s=(6.0, 8.0),
+                         hinge_depth_range_deg=(85.0, 95.0), false_start_prob=0.0)
+    b = s.block
+    events = analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank")
+    assert [e.reps for e in events if isinstance(e, SetEvent)] == [6]
+    assert max(e.t_s - e.completed_s for e in events if isinstance(e, RepEvent)) < 1.0
+
+
 def test_after_a_stretch_that_taught_another_axis_the_set_is_read_in_the_last_sets_axis():
     """A minute of stretching (leg swings out and across among them) teaches an axis 80 deg off the
     flexion axis here, and the slow reps of the next set took several to teach it back: read through
