@@ -225,10 +225,13 @@ def test_a_held_pose_followed_in_one_go_reads_as_followed_bucket_by_bucket():
     assert wrapped.behind == 0.0
 
 
-def run_detector(angles, placement="thigh", rate_hz=50.0):
+def run_detector(angles, placement="thigh", rate_hz=50.0, with_rates=False):
+    """The detector fed the trace, with its own rate of turn if ``with_rates`` (a swing is fast
+    through standing, a held pose turns slowly), else 0; the reps, held ones as they are shown."""
     det, found = RepDetector(RepParams(placement=placement)), []
-    for i, a in enumerate(angles):
-        f = det.update(i / rate_hz, a, 0.0)
+    rates = np.gradient(angles) * rate_hz if with_rates else np.zeros(len(angles))
+    for i, (a, w) in enumerate(zip(angles, rates)):
+        f = det.update(i / rate_hz, a, w)
         found += det.take_released()   # flowing reps held until one shows the side
         if f:
             found.append(f)
@@ -236,25 +239,11 @@ def run_detector(angles, placement="thigh", rate_hz=50.0):
 
 
 def run_shank_with_rates(angles, rate_hz=50.0):
-    """The shank detector fed the trace with its own rate of turn (a swing is fast through standing)."""
-    det, found = RepDetector(RepParams(placement="shank")), []
-    for i, (a, w) in enumerate(zip(angles, np.gradient(angles) * rate_hz)):
-        f = det.update(i / rate_hz, a, w)
-        found += det.take_released()   # flowing reps held until one shows the side
-        if f:
-            found.append(f)
-    return found
+    return run_detector(angles, "shank", rate_hz, with_rates=True)
 
 
 def run_thigh_with_rates(angles, rate_hz=50.0):
-    """The thigh detector fed the trace with its own rate of turn (a held pose turns slowly)."""
-    det, found = RepDetector(RepParams(placement="thigh")), []
-    for i, (a, w) in enumerate(zip(angles, np.gradient(angles) * rate_hz)):
-        f = det.update(i / rate_hz, a, w)
-        found += det.take_released()   # flowing reps held until one shows the side
-        if f:
-            found.append(f)
-    return found
+    return run_detector(angles, "thigh", rate_hz, with_rates=True)
 
 
 def segment(points, rate_hz=50.0):
