@@ -547,10 +547,8 @@ class RepDetector:
         forward read as hinges. Neither they nor the side and sizes they taught count."""
         self.held = []
         self.side, self.side_confirmed = 0, False
-        self.depths.clear()
-        self.heights.clear()
+        self.forget_sizes()
         self.periods.clear()
-        self._thresholds = None
 
     def take_released(self) -> list[RepFound]:
         """Held reps a rep has just shown the side of, oldest first (they come before the one returned)."""
