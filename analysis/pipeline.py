@@ -204,11 +204,7 @@ class Pipeline:
         recent = self._recent
         if recent:
             reps.rewind(recent[0][0], self._recent_at_rep and len(recent) < recent.maxlen)
-        found = []
-        for t, up, g, lin in self._recent:
-            f = reps.update(t, *self._leg.reread(up, g), lin)
-            found += reps.take_released() + ([f] if f is not None else [])
-        return found
+        return [f for t, up, g, lin in self._recent for f in reps.update(t, *self._leg.reread(up, g), lin)]
 
     def _prior_side(self) -> int:
         """The hinge side the last counted rep had, in the current axis, if the axis is back within
@@ -303,10 +299,7 @@ class Pipeline:
                 if turned or learned or leg.rehomes != self._rehomes:
                     self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                     found = self._replay(forget_side=turned)
-                now = reps.update(t, raw, rate, lin)
-                found += reps.take_released()
-                if now is not None:
-                    found.append(now)
+                found += reps.update(t, raw, rate, lin)
             recent.append((t, up, g, lin))   # imufusion hands out a new array each update
             if found:
                 if reps.side and leg.axis is not None:

@@ -256,9 +256,18 @@ class RepDetector:
         self.periods.clear()
 
     # the state machine ---------------------------------------------------
-    def update(self, t_s: float, raw_deg: float, rate_dps: float, linear_mps2: float = 0.0) -> RepFound | None:
+    def update(self, t_s: float, raw_deg: float, rate_dps: float, linear_mps2: float = 0.0) -> list[RepFound]:
         """One bucket: the leg angle (deg, before the side is applied), its rate about the axis and
-        the sensor's linear acceleration (m/s^2); the rep closed now, if any."""
+        the sensor's linear acceleration (m/s^2); the reps shown now, oldest first: held ones the rep
+        closed now showed the side of (see ``held``), then that rep."""
+        found = self._step(t_s, raw_deg, rate_dps, linear_mps2)
+        if self.released:
+            out, self.released = self.released, []
+            return out if found is None else out + [found]
+        return [] if found is None else [found]
+
+    def _step(self, t_s: float, raw_deg: float, rate_dps: float, linear_mps2: float) -> RepFound | None:
+        """The state machine, one bucket: the rep closed now, if any."""
         dt, self.t_prev = t_s - self.t_prev, t_s
         if math.isnan(raw_deg):
             self.angle_deg = math.nan
@@ -549,11 +558,6 @@ class RepDetector:
         self.side, self.side_confirmed = 0, False
         self.forget_sizes()
         self.periods.clear()
-
-    def take_released(self) -> list[RepFound]:
-        """Held reps a rep has just shown the side of, oldest first (they come before the one returned)."""
-        out, self.released = self.released, []
-        return out
 
     def _count(self, found: RepFound) -> RepFound | None:
         # only a whole rep makes the side the next set's prior: a stretch's bobs flow one into the next

@@ -227,14 +227,11 @@ def test_a_held_pose_followed_in_one_go_reads_as_followed_bucket_by_bucket():
 
 def run_detector(angles, placement="thigh", rate_hz=50.0, with_rates=False):
     """The detector fed the trace, with its own rate of turn if ``with_rates`` (a swing is fast
-    through standing, a held pose turns slowly), else 0; the reps, held ones as they are shown."""
+    through standing, a held pose turns slowly), else 0; the reps as they are shown."""
     det, found = RepDetector(RepParams(placement=placement)), []
     rates = np.gradient(angles) * rate_hz if with_rates else np.zeros(len(angles))
     for i, (a, w) in enumerate(zip(angles, rates)):
-        f = det.update(i / rate_hz, a, w)
-        found += det.take_released()   # flowing reps held until one shows the side
-        if f:
-            found.append(f)
+        found += det.update(i / rate_hz, a, w)
     return found
 
 
@@ -413,11 +410,11 @@ def test_the_side_is_learned_again_after_a_set():
     first, second = segment([(2, 0)] + rep * 3), -segment([(2, 0)] + rep * 3)
     for relearn, expected in ((False, 0), (True, 3)):
         det = RepDetector(RepParams(placement="shank"))
-        assert sum(det.update(i / 50, a, 0.0) is not None for i, a in enumerate(first)) == 3
+        assert sum(len(det.update(i / 50, a, 0.0)) for i, a in enumerate(first)) == 3
         if relearn:
             det.relearn_side()
         t0 = len(first) / 50 + 30
-        assert sum(det.update(t0 + i / 50, a, 0.0) is not None for i, a in enumerate(second)) == expected
+        assert sum(len(det.update(t0 + i / 50, a, 0.0)) for i, a in enumerate(second)) == expected
 
 
 def test_after_a_set_a_stretch_held_forward_is_no_rep_but_a_set_the_other_way_counts():
@@ -432,7 +429,7 @@ def test_after_a_set_a_stretch_held_forward_is_no_rep_but_a_set_the_other_way_co
     counts = []
     for trace in (segment([(2, 0)] + rep * 3), bobs, -segment([(2, 0)] + rep * 3)):
         det.relearn_side()                    # the pipeline's set gap has passed
-        counts.append(sum(det.update(t0 + i / 50, a, 0.0) is not None for i, a in enumerate(trace)))
+        counts.append(sum(len(det.update(t0 + i / 50, a, 0.0)) for i, a in enumerate(trace)))
         t0 += len(trace) / 50 + 30
     assert counts == [3, 0, 3]
 

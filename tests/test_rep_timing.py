@@ -25,7 +25,7 @@ def cosine_trace(points, rate_hz=ANALYSIS_RATE_HZ):
 
 
 def _feed(det, times, angles):
-    return [f for ts, a in zip(times, angles) if (f := det.update(ts, a, 0.0))]
+    return [f for ts, a in zip(times, angles) for f in det.update(ts, a, 0.0)]
 
 
 def test_a_rep_recovered_by_a_replay_is_timed_from_where_the_replay_begins():
