@@ -1,5 +1,9 @@
 """Nothing lost: the real broker is killed mid-session and restarted; every event arrives, in order,
-once after de-duplication by (session_id, seq), and the retained tiles are refreshed."""
+once after de-duplication by (session_id, seq), and the retained tiles are refreshed.
+
+A killed Mosquitto comes back with what it last saved: the test's subscriber must be in that save, or
+its subscription is gone until it subscribes again and the broker acknowledges the events published
+meanwhile with "no matching subscribers" (the broker has them; nobody was there to receive them)."""
 import threading
 
 import paho.mqtt.client as paho
@@ -24,7 +28,7 @@ def test_broker_killed_mid_session_loses_nothing(own_broker, tmp_path):
 
     emit(20)
     sub.wait_for(lambda m: b'"seq":20' in m.payload)
-    tick.wait(1.2)                       # let mosquitto autosave the subscriber's session
+    own_broker.wait_saved()              # the subscriber's session is in mosquitto's file before the crash
     own_broker.stop(kill=True)
     emit(25)                             # reps keep coming while the broker is gone
     pub.update({"reps_in_set": 99, "set_index": 2, "side": "right", "running": True})
@@ -64,9 +68,9 @@ def test_events_from_a_killed_service_are_sent_on_the_next_start(own_broker, tmp
 
 def test_an_event_handed_to_paho_as_the_link_drops_is_delivered_and_the_next_ones_too(broker, tmp_path):
     """paho closes its socket before it calls ``on_disconnect``: an event published in between is
-    refused with ``MQTT_ERR_NO_CONN`` while the publisher still believes it is connected. The link is
-    cut by the broker itself (another client takes over the publisher's client id, as after a Wi-Fi
-    drop) and ``on_disconnect`` is held until the event has been handed over, so the moment is exact.
+    refused with ``MQTT_ERR_NO_CONN`` while the publisher still believes it is connected. The broker
+    itself closes the link (another client takes over the publisher's client id) and
+    ``on_disconnect`` is held until the event has been handed over, so the moment is exact.
     That event and the ones after it must all arrive once the publisher is back."""
     s = settings(broker)
     sub = Recorder(broker, f"{s.topics.base}/event/#")
