@@ -69,6 +69,25 @@ class Broker(LocalBroker):
         """SIGKILL (a crash) by default; SIGTERM for a clean stop."""
         super().stop(kill=kill)
 
+    def wait_saved(self, timeout_s: float = 5.0) -> None:
+        """Wait until mosquitto has next written its persistence file (autosave, every 1-2 s here).
+        Only what it has saved survives a crash: a subscriber's persistent session made before this
+        call, and the messages queued for it. It writes ``mosquitto.db.new`` and renames it, so the
+        file's inode and time change with each save."""
+        db = self.workdir / "mosquitto.db"
+
+        def stamp():
+            try:
+                st = db.stat()
+            except FileNotFoundError:
+                return None
+            return st.st_ino, st.st_mtime_ns
+
+        before, deadline = stamp(), time.monotonic() + timeout_s
+        while stamp() == before:
+            assert time.monotonic() < deadline, f"mosquitto did not save {db} within {timeout_s} s"
+            threading.Event().wait(0.05)
+
     def restart(self, down_s: float = 0.0) -> None:
         self.stop()
         threading.Event().wait(down_s)

@@ -1,9 +1,15 @@
 """Nothing lost: the real broker is killed mid-session and restarted; every event arrives, in order,
-once after de-duplication by (session_id, seq), and the retained tiles are refreshed."""
+once after de-duplication by (session_id, seq), and the retained tiles are refreshed.
+
+A killed Mosquitto comes back with what it last saved: the test's subscriber must be in that save, or
+its subscription is gone until it subscribes again and the broker acknowledges the events published
+meanwhile with "no matching subscribers" (the broker has them; nobody was there to receive them)."""
 import threading
 
+import paho.mqtt.client as paho
 from conftest import Recorder
 from mqtt_helpers import publisher, settings
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 
 def test_broker_killed_mid_session_loses_nothing(own_broker, tmp_path):
@@ -22,7 +28,7 @@ def test_broker_killed_mid_session_loses_nothing(own_broker, tmp_path):
 
     emit(20)
     sub.wait_for(lambda m: b'"seq":20' in m.payload)
-    tick.wait(1.2)                       # let mosquitto autosave the subscriber's session
+    own_broker.wait_saved()              # the subscriber's session is in mosquitto's file before the crash
     own_broker.stop(kill=True)
     emit(25)                             # reps keep coming while the broker is gone
     pub.update({"reps_in_set": 99, "set_index": 2, "side": "right", "running": True})
@@ -58,3 +64,46 @@ def test_events_from_a_killed_service_are_sent_on_the_next_start(own_broker, tmp
     assert got == [("sess-C", i) for i in range(1, 6)] + [("sess-D", 1)]
     second.close()
     sub.close()
+
+
+def test_an_event_handed_to_paho_as_the_link_drops_is_delivered_and_the_next_ones_too(broker, tmp_path):
+    """paho closes its socket before it calls ``on_disconnect``: an event published in between is
+    refused with ``MQTT_ERR_NO_CONN`` while the publisher still believes it is connected. The broker
+    itself closes the link (another client takes over the publisher's client id) and
+    ``on_disconnect`` is held until the event has been handed over, so the moment is exact.
+    That event and the ones after it must all arrive once the publisher is back."""
+    s = settings(broker)
+    sub = Recorder(broker, f"{s.topics.base}/event/#")
+    pub = publisher(s, tmp_path)
+    client = pub.client
+    handed, publish = threading.Event(), client.publish
+
+    def publish_and_tell(*args, **kw):
+        info = publish(*args, **kw)
+        if "/event/" in args[0]:
+            handed.set()
+        return info
+
+    def held_on_disconnect(*args):
+        pub.event("rep", {"rep_in_set": 2}, "sess-N", 2)     # paho's socket is closed already
+        assert handed.wait(5), "the sender did not hand the event to paho"
+        pub._on_disconnect(*args)
+
+    pub.event("rep", {"rep_in_set": 1}, "sess-N", 1)
+    assert pub.flush(5)
+    client.publish, client.on_disconnect = publish_and_tell, held_on_disconnect
+    taker = paho.Client(CallbackAPIVersion.VERSION2, client_id=client._client_id.decode(),
+                        protocol=MQTTProtocolVersion.MQTTv5)
+    taker.connect(broker.host, broker.port)
+    taker.loop_start()
+    assert handed.wait(5), "the broker did not drop the publisher"
+    taker.disconnect()
+    taker.loop_stop()
+    assert pub.connected.wait(8), "publisher did not reconnect"
+    pub.event("rep", {"rep_in_set": 3}, "sess-N", 3)
+    sub.wait_for(lambda m: b'"seq":3' in m.payload, timeout_s=10)
+    assert pub.flush(3)
+    seqs = [d["seq"] for d in sub.json("/event/rep")]
+    assert list(dict.fromkeys(seqs)) == [1, 2, 3], f"missing or out of order: {seqs}"
+    sub.close()
+    pub.close()

@@ -13,6 +13,7 @@ def test_service_loses_no_rep_while_the_broker_is_down(own_broker, service):
     sub = Recorder(own_broker, f"{svc.base}/event/#", session=True)   # keeps its queue over the restart
     svc.start()
     sub.wait_for(lambda m: m.topic.endswith("/event/rep"), timeout_s=30)
+    own_broker.wait_saved()                    # a killed broker keeps the subscriber's session only once saved
     own_broker.restart(down_s=2.0)             # SIGKILL, 2 s (50 s of workout) down, start again
     back_unix_s = time.time()
     sub.wait_for(lambda m: m.topic.endswith("/event/rep") and json.loads(m.payload)["unix_s"] > back_unix_s + 1,

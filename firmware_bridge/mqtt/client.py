@@ -267,7 +267,12 @@ class Publisher:
     def _send_loop(self) -> None:
         """Stop-and-wait: one event in flight at a time keeps them in order across reconnects. If the
         watchdog replaces the client meanwhile, the event is sent again on the new one (a duplicate
-        at worst, which ``seq`` makes harmless)."""
+        at worst, which ``seq`` makes harmless).
+
+        paho closes its socket before it calls ``on_disconnect``, so an event handed over in between
+        is refused (``rc`` not success) although ``connected`` was still set: paho then reports nothing
+        for it (``is_published`` raises), so it is sent again once connected (a duplicate at worst:
+        paho resends its own copy on reconnect too)."""
         while not self._stop.is_set():
             row = self.outbox.peek()
             if row is None or not self.connected.is_set():
@@ -276,12 +281,12 @@ class Publisher:
                 continue
             client = self.client
             info = self._publish(client, row.topic, row.payload, qos=row.qos)
+            if info.rc != paho.MQTT_ERR_SUCCESS:     # the link dropped just now: wait for on_disconnect
+                self._stop.wait(0.2)
+                continue
             # paho keeps an unacknowledged message and resends it after a reconnect: just wait.
             while not info.is_published() and not self._stop.is_set() and client is self.client:
-                try:
-                    info.wait_for_publish(timeout=0.5)
-                except (RuntimeError, ValueError):   # handed over just as the link dropped
-                    self._stop.wait(0.2)
+                info.wait_for_publish(timeout=0.5)
             if info.is_published():
                 self.outbox.ack(row.id)
                 self._progress_at = self._acked_at = time.monotonic()
