@@ -245,14 +245,25 @@ def test_a_gyro_far_off_its_accelerometer_is_said_and_the_tilt_is_gravitys():
     assert any("gyro disagrees with the accelerometer" in x for x in p.state["problems"])
 
 
-def test_the_gyro_problem_is_said_for_the_hinge_march_too(tmp_path, capsys):
-    b, gyro = _scaled_gyro_raises(0.3)
-    p = Pipeline()
-    p.feed(b.t_s, b.accel_mps2, gyro)
-    assert any("gyro disagrees with the accelerometer" in x for x in p.problems)
-    p = Pipeline()
-    p.feed(b.t_s, b.accel_mps2, b.gyro_dps)
-    assert p.problems == []
+def test_the_gyro_problem_is_said_by_analyze_for_the_hinge_march_too(tmp_path, capsys):
+    """analyze --json's problems[] and the table's notes: the hinge-and-march reads fused tilt too."""
+    from firmware_bridge.store.folder import SAMPLES
+    from firmware_bridge.store.samples import read_samples, write_samples
+    out = tmp_path / "sim"
+    assert main(["simulate", "--seed", "2", "--exercise", "straight_leg_raise", "--sets", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(out), "--json"]) == 0
+    assert not any("gyro disagrees" in x for x in json.loads(capsys.readouterr().out)["problems"])
+    path = out / SAMPLES
+    meta, block = read_samples(path)[:2]
+    gyro = block.gyro_dps.copy()
+    gyro[:, 0] *= 0.3
+    path.unlink()
+    write_samples(path, meta, type(block)(block.t_s, block.accel_mps2, gyro))
+    assert main(["analyze", str(out), "--json"]) == 0
+    assert any("gyro disagrees with the accelerometer" in x for x in json.loads(capsys.readouterr().out)["problems"])
+    assert main(["analyze", str(out)]) == 0
+    assert "note: the gyro disagrees with the accelerometer" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("chip", ["mpu6050", "mpu6500", "lsm6ds3", "lsm6dsox"])
