@@ -1,8 +1,9 @@
 """Does the gyro agree with its own accelerometer? Checked live, from one still pose to the next.
 
-At rest the accelerometer reads gravity alone, so two still poses are two known directions of "up"
-in the sensor's axes; a sound gyro, integrated over the movement between them, turns the first onto
-the second to within a few degrees. What it may miss: its gain (MEMS gyros are specified to
+At rest the accelerometer reads gravity alone, so two still poses (a quiet gyro, and the
+accelerometer steady near its resting magnitude) are two known directions of "up" in the sensor's
+axes; a sound gyro, integrated over the movement between them, turns the first onto the second to
+within a few degrees. What it may miss: its gain (MEMS gyros are specified to
 1-3 %, cross-axis 2 %: under 3 deg on a 90 deg lunge), the bias left after the still windows
 (under about 1 deg/s: 1-3 deg over a 1-3 s movement) and the accelerometer's noise and a body's sway
 at the still pose (a degree). A movement lands off when it misses by more than ``OFF_DEG`` +
@@ -91,19 +92,17 @@ class GyroCheck:
             parts, self._pending, self._n_pending = self._pending, [], 0
             self._measure(*(np.concatenate(x) for x in zip(*parts)))
 
-    def _quiet(self, acc: np.ndarray, gyr: np.ndarray, gap: np.ndarray, rest_mps2: np.ndarray) -> np.ndarray:
-        """Per bucket: the gyro quiet, the accelerometer at its resting magnitude and where its
-        direction was ``still_n - 1`` buckets ago."""
+    def _quiet(self, acc: np.ndarray, gyr: np.ndarray, rest_mps2: np.ndarray) -> np.ndarray:
+        """Per bucket: the gyro quiet, the accelerometer near its resting magnitude and where its
+        direction was ``still_n - 1`` buckets ago (a run of quiet buckets restarts at a gap anyway)."""
         norm = np.linalg.norm(acc, axis=1)
         dirs = acc / np.where(norm > 0, norm, 1.0)[:, None]
         rest = np.where(np.isnan(rest_mps2), STANDARD_GRAVITY_MPS2, rest_mps2)
         lag = self.still_n - 1
+        if not len(self._tail):                # the very start: as if the first direction had been held
+            self._tail = np.repeat(dirs[:1], lag, axis=0)
         both = np.vstack([self._tail, dirs])
-        then = both[len(both) - len(dirs) - lag:len(both) - lag] if len(both) - len(dirs) >= lag else None
-        if then is None:                       # the very start: pad with the first direction
-            both = np.vstack([np.repeat(both[:1], lag, axis=0), both])
-            then = both[:len(dirs)]
-        self._tail = both[-lag:]
+        then, self._tail = both[:len(dirs)], both[-lag:]
         return ((np.einsum("ij,ij->i", gyr, gyr) < SLOW_DPS ** 2) & (np.abs(norm - rest) < REST_FRAC * rest)
                 & (np.einsum("ij,ij->i", dirs, then) > self.cos_steady))
 
@@ -114,7 +113,7 @@ class GyroCheck:
         flags = np.zeros(n, bool)
         if n == 0:
             return flags
-        quiet = self._quiet(acc, gyr, gap, rest_mps2)
+        quiet = self._quiet(acc, gyr, rest_mps2)
         breaks = np.flatnonzero(~quiet | gap)      # a quiet bucket after a gap starts a run: one in a row
         last_break = np.full(n, -1 - self._run)
         last_break[breaks] = breaks - quiet[breaks]
