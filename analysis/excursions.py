@@ -178,3 +178,51 @@ class ExcursionDetector:
         self._roms.append(found.rom_deg)
         self._dir = d.copy() if self._dir is None else self._dir + d
         return found
+
+
+class TwoTilts:
+    """The excursion counter on two signals at once: the fused "up", and gravity's (the accelerometer
+    low-passed) for when the gyro disagrees with the accelerometer (analysis/gyrocheck.py). Both run
+    all along, so each has its rest pose and set learned when it is chosen; the reps of the one not
+    chosen are kept ``confirm_within_s``, and on a switch those that started after the last rep
+    reported was back at rest are reported (a set's first reps held for confirmation, seen by the
+    other signal); from the first switch on, a rep that started before that is the same rep, seen
+    later by the other signal, and is not counted again."""
+
+    def __init__(self, profile: ExerciseProfile):
+        self.fused, self.gravity = ExcursionDetector(profile), ExcursionDetector(profile)
+        self.on_gravity = False
+        self._keep_s = profile.confirm_within_s
+        self._other: list[RepFound] = []      # the reps of the signal not chosen, recent ones
+        self._last_t = -math.inf               # when the last reported rep was back at rest
+        self._switched = False                 # whether the chosen signal has changed yet
+
+    @property
+    def angle_deg(self) -> float:
+        return (self.gravity if self.on_gravity else self.fused).angle_deg
+
+    def reset(self) -> None:
+        self.fused.reset()
+        self.gravity.reset()
+
+    def relearn(self) -> None:
+        self.fused.relearn()
+        self.gravity.relearn()
+        self._other = []
+
+    def update(self, t_s: float, up: np.ndarray, gravity_up: np.ndarray, on_gravity: bool, gyro_dps,
+               still_s: float) -> list[RepFound]:
+        """One bucket, with both signals; ``on_gravity``: the gyro is untrusted now."""
+        fused = self.fused.update(t_s, up, gyro_dps, still_s)
+        grav = self.gravity.update(t_s, gravity_up, gyro_dps, still_s)
+        found, other = (grav, fused) if on_gravity else (fused, grav)
+        if on_gravity != self.on_gravity:
+            self.on_gravity, self._switched = on_gravity, True
+            found = self._other + found
+            self._other = []
+        self._other = [r for r in self._other if t_s - r.t_s <= self._keep_s] + other
+        if self._switched:                 # a rep the other signal already reported, seen later by this one
+            found = [r for r in found if r.start_s >= self._last_t]
+        for r in found:
+            self._last_t = max(self._last_t, r.t_s)
+        return found

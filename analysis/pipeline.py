@@ -17,8 +17,9 @@ import numpy as np
 from analysis.declip import Declip, DeclipParams
 from analysis.errors import DataError
 from analysis.events import Event, RepEvent, SetEvent
-from analysis.excursions import ExcursionDetector
+from analysis.excursions import TwoTilts
 from analysis.exercises import EXERCISES, HINGE_MARCH, PROFILES, check_exercise
+from analysis.gyrocheck import GyroCheck
 from analysis.health import Health
 from analysis.legangle import LegAngle, LegAngleParams
 from analysis.orientation import StillBias, StillParams, Tilt, TiltParams
@@ -29,6 +30,8 @@ from analysis.sway.per_set import SetSway
 from analysis.sway.trunk import TrunkTilt
 from analysis.units import STANDARD_GRAVITY_MPS2
 
+GRAVITY_TAU_S = 0.1   # the accelerometer's direction, low-passed over this, is gravity's while the leg moves
+                      # slowly (an exercise's raise: see docs/exercises.md); it smooths a drop on the mat
 REPLAY_S = 16.0       # on a re-home or an axis turn, the rep detector re-reads this much history: a re-home
                       # mid-set is confirmed by two returns to standing, two reps of up to 8 s after the slip
 
@@ -73,6 +76,8 @@ class Pipeline:
         self._sets = SetTracker(params.set_gap_s)
         self._sway = SetSway(ANALYSIS_RATE_HZ)
         self._health = Health(ANALYSIS_RATE_HZ)
+        self._gyro = GyroCheck(ANALYSIS_RATE_HZ)
+        self._gravity: np.ndarray | None = None   # the accelerometer low-passed (see _gravity_ups)
         self._second = None if second_forward_axis is None else TrunkTilt(second_keep_s)
         self._second_axis, self._second_problem = second_forward_axis, ""
         self._rezeros = self._rehomes = self._turns = self._set_rehomes = 0
@@ -137,8 +142,8 @@ class Pipeline:
         return events
 
     @staticmethod
-    def _excursion_detector(name: str) -> ExcursionDetector | None:
-        return None if name == HINGE_MARCH else ExcursionDetector(PROFILES[name])
+    def _excursion_detector(name: str) -> TwoTilts | None:
+        return None if name == HINGE_MARCH else TwoTilts(PROFILES[name])
 
     def undo_last_rep(self) -> RepEvent | None:
         """Remove the last rep of the open set; returns it, or None."""
@@ -191,8 +196,9 @@ class Pipeline:
 
     @property
     def problems(self) -> list[str]:
-        """What keeps the count from being trusted right now, one line each (analysis/health.py)."""
-        problems = self._health.problems(self._bias.windows, self._bias.rest_mps2)
+        """What keeps the count from being trusted right now, one line each (analysis/health.py,
+        analysis/gyrocheck.py)."""
+        problems = self._health.problems(self._bias.windows, self._bias.rest_mps2) + self._gyro.problems()
         return problems + ([self._second_problem] if self._second_problem else [])
 
     def _replay(self, forget_side: bool) -> list[RepFound]:
@@ -240,6 +246,16 @@ class Pipeline:
         g = np.where(np.isnan(rest_mps2), STANDARD_GRAVITY_MPS2, rest_mps2)
         return np.linalg.norm(acc - g[:, None] * np.asarray(ups), axis=1).tolist()
 
+    def _gravity_ups(self, acc: np.ndarray, gap: np.ndarray) -> np.ndarray:
+        """Each bucket's "up" from the accelerometer alone, low-passed over ``GRAVITY_TAU_S`` (restarted
+        at a gap): what the excursion counter reads while the gyro is untrusted."""
+        k = 1.0 - math.exp(-1.0 / (GRAVITY_TAU_S * ANALYSIS_RATE_HZ))
+        g, out = self._gravity, np.empty_like(acc)
+        for i, (a, after_gap) in enumerate(zip(acc, gap.tolist())):
+            g = out[i] = a if g is None or after_gap else g + k * (a - g)
+        self._gravity = g.copy()
+        return out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-9)
+
     def _run(self, t_end, acc, gyr, gap) -> list[Event]:
         """One block of buckets. What needs nothing from the later stages is done for the whole
         block first: still windows (gyro bias, resting "up"), the bias-corrected gyro, fusion. Then,
@@ -253,6 +269,10 @@ class Pipeline:
         still = self._bias.update_block(acc, gyr, gap)
         gyr = still.gyro_dps                  # bias-corrected
         ups = self._tilt.update_block(acc, gyr, gap, still.up)   # restarts after a gap, anchors at rest
+        if excursions is None:
+            self._gyro.feed(acc, gyr, gap, still.rest_mps2)
+        else:                                 # the exercise's tilt: fused, or gravity's while the gyro is off
+            off, gravity = self._gyro.update(acc, gyr, gap, still.rest_mps2), self._gravity_ups(acc, gap)
         # only the shank's detector reads linear acceleration (the knee's sweep)
         linear = [0.0] * len(acc) if reps.need_march else self._linear_mps2(acc, ups, still.rest_mps2)
         axes, angles, pushed = [], [], 0      # the leg stage's, for the tilt ring
@@ -289,7 +309,7 @@ class Pipeline:
                 reps.reset(forget_side=True, prior_side=self._prior_side())
             learned, unknown = unknown and raw == raw, raw != raw   # the angle just became known
             if excursions is not None:    # any other exercise: its own detector, on "up" itself
-                found = excursions.update(t, up, g, still_s)
+                found = excursions.update(t, up, gravity[i], bool(off[i]), g, still_s)
             else:
                 found = []
                 turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
