@@ -546,7 +546,8 @@ class RepDetector:
         """Shank: the hinge went less than ``min_hinge_deg`` back from the pose it left (``home_deg``).
         Read through a slipped strap that pose is standing, so the hinge's depth is measured from it; a
         stretch's bob turns at its crest slowly enough to read as such a pose, 15-20 deg off the
-        reference, and bobs 20-30 deg from it, past the floor only as read from the reference."""
+        reference, and bobs 20-30 deg from it, past the floor only as read from the reference. Only until
+        the set has shown its side (``_set_side``): its own reps after a slip are read as they were."""
         return not self.need_march and self.rep.home_deg - self.rep.peak < self.p.min_hinge_deg \
             and not self._set_side()
 
