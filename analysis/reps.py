@@ -522,6 +522,9 @@ class RepDetector:
         if r.t_hinge_end - r.t_enter > p.max_hinge_s:
             self._abandon()           # a pose held, read through a stale reference
             return None
+        if self._shallow_from_home():
+            self._abandon()           # a bob from a pose held forward, not a hinge from standing
+            return None
         if not r.ready:
             self._abandon()           # swung through standing from no rest and no rep (a leg swing)
             return None
@@ -538,6 +541,15 @@ class RepDetector:
             self.phase, self.pending = Phase.PENDING, found   # a first stride looks like this: wait
             return None
         return self._count(found)
+
+    def _shallow_from_home(self) -> bool:
+        """Shank: the hinge went less than ``min_hinge_deg`` back from the pose it left (``home_deg``).
+        Read through a slipped strap that pose is standing, so the hinge's depth is measured from it; a
+        stretch's bob turns at its crest slowly enough to read as such a pose, 15-20 deg off the
+        reference, and bobs 20-30 deg from it, past the floor only as read from the reference. Only until
+        the set has shown its side (``_set_side``): its own reps after a slip are read as they were."""
+        return not self.need_march and self.rep.home_deg - self.rep.peak < self.p.min_hinge_deg \
+            and not self._set_side()
 
     def _against_prior(self, rule: str) -> bool:
         """Shank: a first rep the other way from the last set's hinge counts only as a whole rep, from

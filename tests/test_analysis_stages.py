@@ -417,6 +417,19 @@ def test_the_side_is_learned_again_after_a_set():
         assert sum(len(det.update(t0 + i / 50, a, 0.0)) for i, a in enumerate(second)) == expected
 
 
+def test_shank_bobs_from_a_crest_held_near_standing_are_no_reps_before_a_set():
+    """A stretch before the first set holds the shank forward (read as a hinge: no side is known yet)
+    and bobs 23 deg from a crest 17 deg off the reference, where it turns slowly enough to read as the
+    pose the next hinge left (standing through a slipped strap). Measured from there no bob reaches
+    the 25 deg hinge floor: none is a rep (each came back "to standing" and counted), and the set
+    after the stretch counts in full."""
+    rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
+    bobs = [(1.5, -40)] + [(0.7, -17), (0.5, -17), (0.7, -40)] * 12 + [(1.5, 0), (3, 0)]
+    assert run_shank_with_rates(segment([(2, 0)] + bobs)) == []
+    found = run_shank_with_rates(segment([(2, 0)] + bobs + rep * 3))
+    assert len(found) == 3 and all(f.start_s > 30 for f in found)
+
+
 def test_after_a_set_a_stretch_held_forward_is_no_rep_but_a_set_the_other_way_counts():
     """After a set the side is learned again, and a hamstring stretch holds the shank 40 deg forward
     and bobs there at rep tempo: taken as the hinge side, every bob read as a hinge flowing into the
