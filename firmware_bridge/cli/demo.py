@@ -15,7 +15,6 @@ import shutil
 import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from analysis.errors import HingemarchError
 from analysis.reps import PLACEMENTS
 from firmware_bridge.cli.flags import SEED, number
+from firmware_bridge.cli.signals import wait_in_main
 from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
 from firmware_bridge.mqtt.topics import Topics
 from firmware_bridge.service import config
@@ -174,7 +174,7 @@ def _linger(service) -> None:
     print(f"the page stays up (session ended, its report and the sessions): {service.web.url} "
           "- Ctrl-C to end", flush=True)
     try:
-        threading.Event().wait()
+        wait_in_main()
     except KeyboardInterrupt:
         print()
     finally:

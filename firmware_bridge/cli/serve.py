@@ -15,6 +15,7 @@ from pathlib import Path
 
 from analysis.errors import HingemarchError
 from firmware_bridge.cli.flags import config_number
+from firmware_bridge.cli.signals import wait_in_main
 from firmware_bridge.service import config, logsetup
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
 
@@ -48,7 +49,7 @@ def run(args) -> int:
     stopping = threading.Event()
     old = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        stopping.wait()
+        wait_in_main(stopping)
     finally:
         server.stop()
         for s, handler in old.items():
