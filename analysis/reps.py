@@ -155,6 +155,7 @@ class _Rep:
     t_top: float = 0.0        # ...and when it was highest since
     low_mps2: float = math.inf    # least and most linear acceleration since the rep left standing
     most_mps2: float = 0.0
+    t_rested: float = math.nan    # shank: when the leg first came to rest after the hinge (see ``_rested_s``)
 
 
 class RepDetector:
@@ -397,6 +398,7 @@ class RepDetector:
         each is a condition held over time, checked on every bucket until the rep is long enough."""
         p, r = self.p, self.rep
         long_enough = t_s - r.t_start >= p.shank_min_rep_s
+        rested = self._rested_s(t_s)
         if self.phase is Phase.AFTER and not r.tilted and a < r.march_peak - p.min_rise_deg \
                 and r.march_peak < r.home_deg - p.standing_band_deg:
             r.tilted = True           # it came up short of standing and is going back: that was the march
@@ -404,10 +406,10 @@ class RepDetector:
             self.phase = Phase.MARCH
         elif a < -th_h and (r.tilted or a < p.march_tilt_frac * r.peak):
             return self._next_hinge(t_s, a, sign, th_h, th_m)
-        elif t_s - r.t_hinge_end > p.rep_timeout_s and self._resting(t_s):
-            # up from the hinge and resting since, where no standing it knows reads (a strap slipped as
+        elif t_s - r.t_hinge_end > p.rep_timeout_s and not math.isnan(rested):
+            # up from the hinge and rested since, where no standing it knows reads (a strap slipped as
             # the hinge left, so no pose showed the new standing): the rep was over when the rest began
-            return self._close(t_s, "rest", th_h, th_m, over_s=self.t_slow)
+            return self._close(t_s, "rest", th_h, th_m, over_s=r.t_rested)
         elif self.phase is Phase.BACK:
             if a < r.back_deg - p.standing_band_deg:
                 self.phase, r.tilted = Phase.AFTER, True     # the march tilts the shank back
@@ -425,6 +427,15 @@ class RepDetector:
     def _resting(self, t_s: float) -> bool:
         """Shank: the leg has rested (turning slowly, where standing may read) for ``settle_s``."""
         return not math.isnan(self.t_slow) and t_s - self.t_slow >= self.p.settle_s
+
+    def _rested_s(self, t_s: float) -> float:
+        """Shank, after the hinge: when the leg first rested (``_resting``) since the hinge ended, NaN if
+        it has not. A strap that slips again while the rep waits out its ``rep_timeout_s`` moves the
+        pose it rests in, out of the band where rest is looked for: that rest still ended the rep."""
+        r = self.rep
+        if math.isnan(r.t_rested) and self._resting(t_s) and self.t_slow >= r.t_hinge_end:
+            r.t_rested = self.t_slow
+        return r.t_rested
 
     def _swept(self, dt: float, rate_dps: float, linear_mps2: float) -> int:
         """Shank, in a hinge: the sweeps of the knee so far, each ``sweep_s`` of linear acceleration

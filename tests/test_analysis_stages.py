@@ -385,6 +385,18 @@ def test_shank_last_rep_after_a_slip_in_a_flowing_set_ends_where_the_leg_rests()
     assert 14.5 < found[-1].t_s < 15.5, found[-1].t_s     # the leg is back up at 14.9 s
 
 
+def test_shank_last_rep_after_a_slip_is_counted_at_its_rest_when_the_strap_slips_again():
+    """As in the test above, but while the last rep waits out its time the strap slips again, 16 deg
+    further: the pose the leg rests in then reads 38 deg off, out of the band rest is looked for. The
+    rest the leg came up to still ended the rep: it is counted, as over when that rest began."""
+    flow = [(0.8, -70), (0.3, -70), (0.7, -30), (0.4, -30)]
+    slipped = [(0.8, -92), (0.3, -92), (0.7, -52), (0.4, -52)]
+    last = [(0.8, -92), (0.3, -92), (0.8, -22), (4.0, -22), (0.4, -38), (10.0, -38)]
+    found = run_shank_with_rates(segment([(2, 0)] + flow * 3 + slipped * 2 + last))
+    assert len(found) == 6 and found[-1].evidence["rule"] == "rest"
+    assert 14.5 < found[-1].t_s < 15.5, found[-1].t_s     # the leg is back up at 14.9 s
+
+
 def test_shank_rep_flowing_from_a_held_march_ends_back_at_the_reference():
     """A rep holds its march 1 s, 15 deg back, and flows from there into the next hinge: that hinge
     left a held pose that is not standing, and the rep still ends when the leg is back at the reference."""
