@@ -94,6 +94,8 @@ class RepParams:
                                       # stretch's bob in a held pose turns back within a second)...
     knee_accel_s: float = 0.6         # ...with the knee accelerating (``sweep_end_mps2``) this long while it rose
                                       # (a bob's jolts are brief: 0.3-0.5 s)
+    march_tilt_max_deg: float = 90.0  # shank: a march tilts it back at most this far (the knee bent 120 deg, the
+                                      # thigh raised 30); the foot pulled up behind in a stretch holds it further
     march_sweep_mps2: float = 8.0     # shank, before any rep showed the side: linear acceleration this far
                                       # above its least in a rep is the knee swung through a march (60-90 deg
                                       # of thigh in about a second: 10-30 m/s^2); a stretch's bob moves the
@@ -460,8 +462,20 @@ class RepDetector:
         p, r = self.p, self.rep
         if a >= r.top > r.peak and linear_mps2 - r.least_mps2 > p.sweep_end_mps2 and dt < 1.0:
             r.rise_s += dt    # at its highest since its deepest: rising
-        return r.rise_s >= p.knee_accel_s and r.t_top - r.t_deepest >= p.knee_rise_s \
-            and r.top - r.peak >= p.knee_rise_deg and a < r.top - p.knee_rise_deg
+        if r.t_top - r.t_deepest < p.knee_rise_s:
+            return False
+        knee = r.rise_s >= p.knee_accel_s and r.top - r.peak >= p.knee_rise_deg and a < r.top - p.knee_rise_deg
+        return knee or self._slow_rise(a)
+
+    def _slow_rise(self, a: float) -> bool:
+        """Shank, in a hinge: since its deepest the shank rose ``min_rise_deg`` over ``knee_rise_s`` or
+        more and has fallen as far since. A slow rep's knee accelerates too little to show (its
+        acceleration falls with the square of the tempo: a 6 s rep's knee stays under 1 m/s^2 above the
+        hinge's least), but a rise this far is no drift of a held hinge nor a stretch's bob; its top is a
+        march, tilted back less than ``march_tilt_max_deg`` (the foot pulled up behind in a stretch bobs
+        125-150 deg back)."""
+        p, r = self.p, self.rep
+        return r.top - r.peak >= p.min_rise_deg and a < r.top - p.min_rise_deg and -r.top < p.march_tilt_max_deg
 
     def _set_side(self) -> bool:
         """Shank: the hinge side is one a set has shown (a whole rep on it, or the last set's): a stretch
