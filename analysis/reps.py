@@ -94,6 +94,8 @@ class RepParams:
                                       # stretch's bob in a held pose turns back within a second)...
     knee_accel_s: float = 0.6         # ...with the knee accelerating (``sweep_end_mps2``) this long while it rose
                                       # (a bob's jolts are brief: 0.3-0.5 s)
+    march_tilt_max_deg: float = 90.0  # shank: a march tilts it back at most this far (the knee bent 120 deg, the
+                                      # thigh raised 30); the foot pulled up behind in a stretch holds it further
     march_sweep_mps2: float = 8.0     # shank, before any rep showed the side: linear acceleration this far
                                       # above its least in a rep is the knee swung through a march (60-90 deg
                                       # of thigh in about a second: 10-30 m/s^2); a stretch's bob moves the
@@ -155,6 +157,7 @@ class _Rep:
     t_top: float = 0.0        # ...and when it was highest since
     low_mps2: float = math.inf    # least and most linear acceleration since the rep left standing
     most_mps2: float = 0.0
+    t_rested: float = math.nan    # shank: when the leg first came to rest after the hinge (see ``_rested_s``)
 
 
 class RepDetector:
@@ -397,6 +400,7 @@ class RepDetector:
         each is a condition held over time, checked on every bucket until the rep is long enough."""
         p, r = self.p, self.rep
         long_enough = t_s - r.t_start >= p.shank_min_rep_s
+        rested = self._rested_s(t_s)
         if self.phase is Phase.AFTER and not r.tilted and a < r.march_peak - p.min_rise_deg \
                 and r.march_peak < r.home_deg - p.standing_band_deg:
             r.tilted = True           # it came up short of standing and is going back: that was the march
@@ -404,10 +408,10 @@ class RepDetector:
             self.phase = Phase.MARCH
         elif a < -th_h and (r.tilted or a < p.march_tilt_frac * r.peak):
             return self._next_hinge(t_s, a, sign, th_h, th_m)
-        elif t_s - r.t_hinge_end > p.rep_timeout_s and self._resting(t_s):
-            # up from the hinge and resting since, where no standing it knows reads (a strap slipped as
+        elif t_s - r.t_hinge_end > p.rep_timeout_s and not math.isnan(rested):
+            # up from the hinge and rested since, where no standing it knows reads (a strap slipped as
             # the hinge left, so no pose showed the new standing): the rep was over when the rest began
-            return self._close(t_s, "rest", th_h, th_m, over_s=self.t_slow)
+            return self._close(t_s, "rest", th_h, th_m, over_s=r.t_rested)
         elif self.phase is Phase.BACK:
             if a < r.back_deg - p.standing_band_deg:
                 self.phase, r.tilted = Phase.AFTER, True     # the march tilts the shank back
@@ -425,6 +429,15 @@ class RepDetector:
     def _resting(self, t_s: float) -> bool:
         """Shank: the leg has rested (turning slowly, where standing may read) for ``settle_s``."""
         return not math.isnan(self.t_slow) and t_s - self.t_slow >= self.p.settle_s
+
+    def _rested_s(self, t_s: float) -> float:
+        """Shank, after the hinge: when the leg first rested (``_resting``) since the hinge ended, NaN if
+        it has not. A strap that slips again while the rep waits out its ``rep_timeout_s`` moves the
+        pose it rests in, out of the band where rest is looked for: that rest still ended the rep."""
+        r = self.rep
+        if math.isnan(r.t_rested) and self._resting(t_s) and self.t_slow >= r.t_hinge_end:
+            r.t_rested = self.t_slow
+        return r.t_rested
 
     def _swept(self, dt: float, rate_dps: float, linear_mps2: float) -> int:
         """Shank, in a hinge: the sweeps of the knee so far, each ``sweep_s`` of linear acceleration
@@ -449,8 +462,20 @@ class RepDetector:
         p, r = self.p, self.rep
         if a >= r.top > r.peak and linear_mps2 - r.least_mps2 > p.sweep_end_mps2 and dt < 1.0:
             r.rise_s += dt    # at its highest since its deepest: rising
-        return r.rise_s >= p.knee_accel_s and r.t_top - r.t_deepest >= p.knee_rise_s \
-            and r.top - r.peak >= p.knee_rise_deg and a < r.top - p.knee_rise_deg
+        if r.t_top - r.t_deepest < p.knee_rise_s:
+            return False
+        knee = r.rise_s >= p.knee_accel_s and r.top - r.peak >= p.knee_rise_deg and a < r.top - p.knee_rise_deg
+        return knee or self._slow_rise(a)
+
+    def _slow_rise(self, a: float) -> bool:
+        """Shank, in a hinge: since its deepest the shank rose ``min_rise_deg`` over ``knee_rise_s`` or
+        more and has fallen as far since. A slow rep's knee accelerates too little to show (its
+        acceleration falls with the square of the tempo: a 6 s rep's knee stays under 1 m/s^2 above the
+        hinge's least), but a rise this far is no drift of a held hinge nor a stretch's bob; its top is a
+        march, tilted back less than ``march_tilt_max_deg`` (the foot pulled up behind in a stretch bobs
+        125-150 deg back)."""
+        p, r = self.p, self.rep
+        return r.top - r.peak >= p.min_rise_deg and a < r.top - p.min_rise_deg and -r.top < p.march_tilt_max_deg
 
     def _set_side(self) -> bool:
         """Shank: the hinge side is one a set has shown (a whole rep on it, or the last set's): a stretch

@@ -385,6 +385,35 @@ def test_shank_last_rep_after_a_slip_in_a_flowing_set_ends_where_the_leg_rests()
     assert 14.5 < found[-1].t_s < 15.5, found[-1].t_s     # the leg is back up at 14.9 s
 
 
+def test_shank_last_rep_after_a_slip_is_counted_at_its_rest_when_the_strap_slips_again():
+    """As in the test above, but while the last rep waits out its time the strap slips again, 16 deg
+    further: the pose the leg rests in then reads 38 deg off, out of the band rest is looked for. The
+    rest the leg came up to still ended the rep: it is counted, as over when that rest began."""
+    flow = [(0.8, -70), (0.3, -70), (0.7, -30), (0.4, -30)]
+    slipped = [(0.8, -92), (0.3, -92), (0.7, -52), (0.4, -52)]
+    last = [(0.8, -92), (0.3, -92), (0.8, -22), (4.0, -22), (0.4, -38), (10.0, -38)]
+    found = run_shank_with_rates(segment([(2, 0)] + flow * 3 + slipped * 2 + last))
+    assert len(found) == 6 and found[-1].evidence["rule"] == "rest"
+    assert 14.5 < found[-1].t_s < 15.5, found[-1].t_s     # the leg is back up at 14.9 s
+
+
+def test_shank_slow_flowing_reps_whose_knee_barely_accelerates_count():
+    """Slow reps flowing one into the next, the march bent so far at the knee that from the hinge (80 deg)
+    the shank rises only 23 deg, over 2 s, and falls into the next hinge: the knee accelerates too little
+    to show (no linear acceleration here), but a rise of 20 deg over 1.5 s and a fall as far is no held
+    hinge. They had read as one hinge held past 8 s and were dropped. A hinge held with a drift of
+    12 deg up and back is still one rep, and a stretch holding the foot up behind (the shank 125-145 deg
+    back, further than any march tilts it) bobbing as slowly is none."""
+    slow = [(1.5, -80), (0.5, -80), (2.0, -57), (0.3, -57)]
+    last = [(1.5, -80), (0.5, -80), (1.5, 0), (2.0, 0)]
+    found = run_shank_with_rates(segment([(2, 0)] + slipped_rep() * 2 + slow * 3 + last))
+    assert [f.evidence["rule"] for f in found] == ["standing"] * 2 + ["knee_rise"] * 3 + ["standing"]
+    drift = [(1.5, -80), (2.0, -68), (2.0, -80), (1.5, 0), (2.0, 0)]
+    assert len(run_shank_with_rates(segment([(2, 0)] + slipped_rep() * 2 + drift))) == 3
+    stretch = [(1.5, -145), (2.0, -124), (2.0, -147), (2.0, -124), (2.0, -147), (1.5, 0), (2.0, 0)]
+    assert len(run_shank_with_rates(segment([(2, 0)] + slipped_rep() * 2 + stretch))) == 2
+
+
 def test_shank_rep_flowing_from_a_held_march_ends_back_at_the_reference():
     """A rep holds its march 1 s, 15 deg back, and flows from there into the next hinge: that hinge
     left a held pose that is not standing, and the rep still ends when the leg is back at the reference."""
