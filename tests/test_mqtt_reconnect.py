@@ -4,7 +4,9 @@ once after de-duplication by (session_id, seq), and the retained tiles are refre
 A killed Mosquitto comes back with what it last saved: the test's subscriber must be in that save, or
 its subscription is gone until it subscribes again and the broker acknowledges the events published
 meanwhile with "no matching subscribers" (the broker has them; nobody was there to receive them)."""
+import logging
 import threading
+import time
 
 import paho.mqtt.client as paho
 from conftest import Recorder
@@ -105,5 +107,47 @@ def test_an_event_handed_to_paho_as_the_link_drops_is_delivered_and_the_next_one
     assert pub.flush(3)
     seqs = [d["seq"] for d in sub.json("/event/rep")]
     assert list(dict.fromkeys(seqs)) == [1, 2, 3], f"missing or out of order: {seqs}"
+    sub.close()
+    pub.close()
+
+
+def test_an_exception_in_the_sender_is_reported_and_every_event_still_delivered_in_order(broker, tmp_path, caplog):
+    """Whatever raises in the outbox's sender (here paho's publish, once, for event 2) must not end
+    delivery: event 2 stays queued and is sent again, the ones after it follow in order, and the
+    exception is in ``problems`` (one log line, no traceback) until an event is acknowledged."""
+    s = settings(broker)
+    sub = Recorder(broker, f"{s.topics.base}/event/#")
+    pub = publisher(s, tmp_path)
+    publish, raised, at_retry = pub.client.publish, threading.Event(), []
+
+    def publish_failing_once(topic, payload=None, *args, **kw):
+        if "/event/" in topic and b'"seq":2' in payload:
+            if not raised.is_set():
+                raised.set()
+                raise RuntimeError("injected\nfailure")
+            at_retry.append(list(pub.problems))
+        return publish(topic, payload, *args, **kw)
+
+    pub.client.publish = publish_failing_once
+    with caplog.at_level(logging.INFO, logger="hingemarch.mqtt"):
+        for seq in (1, 2, 3):
+            pub.event("rep", {"rep_in_set": seq}, "sess-X", seq)
+        sub.wait_for(lambda m: b'"seq":3' in m.payload, timeout_s=10)
+        assert pub.flush(3)
+        assert pub._sender.is_alive()
+        pub.event("rep", {"rep_in_set": 4}, "sess-X", 4)
+        sub.wait_for(lambda m: b'"seq":4' in m.payload, timeout_s=5)
+        assert pub.flush(3), "nothing left in the outbox"
+        deadline = time.monotonic() + 5
+        while pub.problems and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+    assert raised.is_set()
+    assert [d["seq"] for d in sub.json("/event/rep")] == [1, 2, 3, 4]
+    assert len(at_retry) == 1 and len(at_retry[0]) == 1, at_retry
+    assert "sending a queued event raised RuntimeError: injected failure; it stays queued" in at_retry[0][0]
+    assert pub.problems == [], "the problem is cleared once events are acknowledged again"
+    lines = [r for r in caplog.records if "RuntimeError" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None, [r.getMessage() for r in lines]
+    assert any("acknowledged again" in r.getMessage() for r in caplog.records)
     sub.close()
     pub.close()

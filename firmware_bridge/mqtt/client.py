@@ -9,7 +9,8 @@ here raises on it.
 Nothing may kill paho's network thread (it would stop events and command replies while counting
 goes on): every callback is guarded, and a watchdog thread notices a network thread that died or is
 stuck, or an outbox that stops draining while connected, reports it in ``problems`` and replaces the
-paho client with a fresh one.
+paho client with a fresh one. Nor may anything kill the outbox's sender thread: an exception in it is
+reported in ``problems`` and the event is sent again a moment later.
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ LOCAL_RECONNECT_MAX_S = 2    # a broker on this machine or the LAN is retried at
 STUCK_S = 10.0               # a callback running longer than this means the network thread is stuck
 STALL_S = 20.0               # connected, events queued, none acknowledged for this long: the link is dead
 WATCH_EVERY_S = 0.5
+SEND_RETRY_S = 1.0           # after an unexpected exception in the sender, the event is sent again this much later
 MAX_IN_FLIGHT = 1000         # topics of unanswered QoS 1 publishes kept (to name a refused one)
 _LAN_SUFFIXES = (".local", ".lan", ".home", ".internal", ".home.arpa")
 
@@ -133,6 +135,8 @@ class Publisher:
         self._oncelog = _OnceLog()           # the broker's reachability
         self._faultlog = _OnceLog()          # repeated exceptions caught in callbacks
         self._refusedlog = _OnceLog()        # publishes the broker refused (MQTT 5 reason codes)
+        self._sendlog = _OnceLog()           # exceptions caught in the outbox's sender
+        self._send_problem = ""              # the sender's last exception, until an event is acknowledged
         self._flight_lock = threading.Lock()
         self._in_flight: dict[int, str] = {}  # mid -> topic of a QoS 1/2 publish not yet answered
         self._answered: dict[int, object] = {}  # mid -> reason code of an answer that came first
@@ -159,9 +163,9 @@ class Publisher:
 
     @property
     def problems(self) -> list[str]:
-        """What is wrong with the MQTT link or its outbox (stalled disk), one line each, for
-        status/error (empty = fine)."""
-        return [p for p in (self._problem, self.outbox.problem) if p]
+        """What is wrong with the MQTT link, its sender or its outbox (stalled disk), one line each,
+        for status/error (empty = fine)."""
+        return [p for p in (self._problem, self._send_problem, self.outbox.problem) if p]
 
     # --- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Publisher:
@@ -265,7 +269,23 @@ class Publisher:
             self._state_sent_at = time.monotonic()
 
     def _send_loop(self) -> None:
-        """Stop-and-wait: one event in flight at a time keeps them in order across reconnects. If the
+        """The sender thread: ``_send_next`` until stopped. An exception in it (a bug, paho in a state
+        nobody foresaw) must not end delivery while the status says online: it is caught, the event
+        stays in the outbox and is sent again after SEND_RETRY_S, and ``problems`` names the
+        exception until an event is acknowledged."""
+        while not self._stop.is_set():
+            try:
+                self._send_next()
+            except Exception as e:
+                self._send_problem = (f"MQTT: sending a queued event raised {type(e).__name__}: "
+                                      f"{' '.join(str(e).split())}; it stays queued and is sent again")
+                self._sendlog.problem(self._send_problem)
+                self._stop.wait(SEND_RETRY_S)
+
+    def _send_next(self) -> None:
+        """Send the oldest queued event and wait for its PUBACK (or wait for an event or the link).
+
+        Stop-and-wait: one event in flight at a time keeps them in order across reconnects. If the
         watchdog replaces the client meanwhile, the event is sent again on the new one (a duplicate
         at worst, which ``seq`` makes harmless).
 
@@ -273,23 +293,25 @@ class Publisher:
         is refused (``rc`` not success) although ``connected`` was still set: paho then reports nothing
         for it (``is_published`` raises), so it is sent again once connected (a duplicate at worst:
         paho resends its own copy on reconnect too)."""
-        while not self._stop.is_set():
-            row = self.outbox.peek()
-            if row is None or not self.connected.is_set():
-                self._wake.wait(0.5)
-                self._wake.clear()
-                continue
-            client = self.client
-            info = self._publish(client, row.topic, row.payload, qos=row.qos)
-            if info.rc != paho.MQTT_ERR_SUCCESS:     # the link dropped just now: wait for on_disconnect
-                self._stop.wait(0.2)
-                continue
-            # paho keeps an unacknowledged message and resends it after a reconnect: just wait.
-            while not info.is_published() and not self._stop.is_set() and client is self.client:
-                info.wait_for_publish(timeout=0.5)
-            if info.is_published():
-                self.outbox.ack(row.id)
-                self._progress_at = self._acked_at = time.monotonic()
+        row = self.outbox.peek()
+        if row is None or not self.connected.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            return
+        client = self.client
+        info = self._publish(client, row.topic, row.payload, qos=row.qos)
+        if info.rc != paho.MQTT_ERR_SUCCESS:     # the link dropped just now: wait for on_disconnect
+            self._stop.wait(0.2)
+            return
+        # paho keeps an unacknowledged message and resends it after a reconnect: just wait.
+        while not info.is_published() and not self._stop.is_set() and client is self.client:
+            info.wait_for_publish(timeout=0.5)
+        if info.is_published():
+            self.outbox.ack(row.id)
+            self._progress_at = self._acked_at = time.monotonic()
+            if self._send_problem:
+                self._sendlog.recovered("MQTT: queued events are acknowledged again")
+                self._send_problem = ""
 
     # --- the watchdog ------------------------------------------------------------------------------
     def _network_thread(self) -> threading.Thread | None:
