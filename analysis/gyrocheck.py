@@ -21,6 +21,7 @@ from statistics import median
 
 import numpy as np
 
+from analysis.batches import Batches
 from analysis.orientation import StillBias
 from analysis.resample import ANALYSIS_RATE_HZ, Bucketer
 from analysis.units import STANDARD_GRAVITY_MPS2
@@ -35,7 +36,6 @@ OFF_DEG = 3.0         # it lands off when the gyro's "up" misses the acceleromet
 OFF_FRAC = 0.1        # ...plus this x the turn
 RECENT = 5            # the gyro is untrusted while most of this many last judged movements landed off
 MIN_JUDGED = 3        # ...once at least this many were judged
-BATCH_BUCKETS = 500   # without a reader per bucket, buckets are measured in batches of this many
 
 PROBLEM = ("the gyro disagrees with the accelerometer: from one still pose to the next, its turn lands "
            "far from where gravity says the leg is (a sound gyro lands within a few degrees), so the "
@@ -64,16 +64,12 @@ class GyroCheck:
         self._recent: deque = deque(maxlen=RECENT)   # landed off? of the last judged movements
         self.untrusted = False
         self.log: list | None = None
-        self._pending: list = []
-        self._n_pending = 0
+        self._pending = Batches()              # blocks fed, not yet measured (see feed)
 
     def feed(self, accel_mps2: np.ndarray, gyro_dps: np.ndarray, gap: np.ndarray, rest_mps2: np.ndarray) -> None:
-        """A block, measured in batches of ``BATCH_BUCKETS`` (or when ``problems`` asks): where only
+        """A block, measured in batches (analysis/batches.py; or when ``problems`` asks): where only
         the problem line is read, live blocks of a few buckets cost one measurement per batch."""
-        if len(accel_mps2):
-            self._pending.append((accel_mps2, gyro_dps, gap, rest_mps2))
-            self._n_pending += len(accel_mps2)
-        if self._n_pending >= BATCH_BUCKETS:
+        if self._pending.add(len(accel_mps2), accel_mps2, gyro_dps, gap, rest_mps2):
             self._flush()
 
     def update(self, accel_mps2: np.ndarray, gyro_dps: np.ndarray, gap: np.ndarray,
@@ -88,9 +84,9 @@ class GyroCheck:
         return [PROBLEM] if self.untrusted else []
 
     def _flush(self) -> None:
-        if self._pending:
-            parts, self._pending, self._n_pending = self._pending, [], 0
-            self._measure(*(np.concatenate(x) for x in zip(*parts)))
+        parts = self._pending.take()
+        if parts:
+            self._measure(*(np.concatenate(x) for x in parts))
 
     def _quiet(self, acc: np.ndarray, gyr: np.ndarray, rest_mps2: np.ndarray) -> np.ndarray:
         """Per bucket: the gyro quiet, the accelerometer near its resting magnitude and where its

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from analysis.batches import Batches
 from analysis.units import STANDARD_GRAVITY_MPS2
 
 NO_STILL_AFTER_S = 20.0       # this long without a still moment is a problem
@@ -25,7 +26,6 @@ LAG_S = 0.5                   # span over which the accelerometer's turn is comp
 TURN_DEG = 15.0               # only spans where the accelerometer turned at least this far count
 TURN_EVIDENCE_DEG = 180.0     # the gyro unit is judged once this much turning was seen
 GYRO_LOW, GYRO_HIGH = 0.2, 15.0   # gyro angle / accelerometer angle outside these: wrong unit
-BATCH_BUCKETS = 500           # buckets are measured in batches of at least this many (see feed)
 
 
 class Health:
@@ -39,33 +39,25 @@ class Health:
         self._tail_rate = np.empty(0)         # ...and |gyro| (deg/s)
         self.accel_turn_deg = 0.0             # summed over the clear spans
         self.gyro_turn_deg = 0.0
-        self._pending: list[tuple[np.ndarray, np.ndarray]] = []   # blocks fed, not yet measured
-        self._n_pending = 0
+        self._pending = Batches()             # blocks fed, not yet measured
         self.t_s = 0.0                        # data seen, s
         self.unknown_s = 0.0                  # how long the leg angle has been unknown, s
         self._rest_said = math.nan            # the resting magnitude the problem line gives
 
     def feed(self, accel_mps2: np.ndarray, gyro_dps: np.ndarray) -> None:
         """One block of buckets (raw gyro: a bias of a few deg/s does not matter here). They are
-        measured in batches of at least ``BATCH_BUCKETS``, or when ``problems`` is asked: live blocks
-        hold a few buckets, and the dozen array operations of a measurement cost the same for 5
-        buckets as for 500."""
+        measured in batches (analysis/batches.py), or when ``problems`` is asked."""
         n = len(accel_mps2)
-        if n == 0:
-            return
         self.t_s += n * self.dt_s
-        self._pending.append((accel_mps2, gyro_dps))
-        self._n_pending += n
-        if self._n_pending >= BATCH_BUCKETS:
+        if self._pending.add(n, accel_mps2, gyro_dps):
             self._measure()
 
     def _measure(self) -> None:
         """Add the pending buckets' turns, over the spans that end in them."""
-        if not self._pending:
+        parts = self._pending.take()
+        if not parts:
             return
-        accel_mps2 = np.concatenate([a for a, _ in self._pending])
-        gyro_dps = np.concatenate([g for _, g in self._pending])
-        self._pending, self._n_pending = [], 0
+        accel_mps2, gyro_dps = (np.concatenate(x) for x in parts)
         norm = np.linalg.norm(accel_mps2, axis=1, keepdims=True)
         dirs = np.vstack([self._tail_dir, accel_mps2 / np.where(norm > 0, norm, 1.0)])
         rate = np.concatenate([self._tail_rate, np.linalg.norm(gyro_dps, axis=1)])

@@ -14,6 +14,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 
+from analysis.batches import Batches
 from analysis.errors import DataError
 from analysis.sway.measures import axis_range, rms, spectral_frequencies_hz, sway_measures
 from analysis.units import STANDARD_GRAVITY_MPS2
@@ -29,7 +30,6 @@ BURST_PAD_S = 0.2           # masked this long either side of a burst
 SWAY_BAND_HZ = (0.05, 1.0)  # frontal tilt is band-passed to this (drift and jitter out), zero-phase
 MIN_FRONTAL_S = 1.0         # fewer unmasked seconds than this: no frontal measures
 
-FLUSH_BUCKETS = 500         # TiltRing measures pushed buckets in batches of at least this many
 
 STILL, BURST = 1, 2         # bits of TiltRing.flags
 _NO_AXIS = (math.nan, math.nan, math.nan)
@@ -48,8 +48,7 @@ class TiltRing:
         self._inplane = np.zeros(n, np.float32)     # angular rate about the movement axis, deg/s
         self._flags = np.zeros(n, np.uint8)
         self._n = 0                                 # buckets written in all
-        self._pending: list[tuple] = []             # pushed, not yet measured (see push_block)
-        self._n_pending = 0
+        self._pending = Batches()                   # pushed, not yet measured (see push_block)
         self._hold_rate2 = HOLD_RATE_DPS ** 2
         self._burst_rate2 = BURST_OUT_DPS ** 2
 
@@ -67,21 +66,16 @@ class TiltRing:
         ``rest_mps2``: the sensor's resting magnitude at each bucket, NaN while not known yet
         (``rest_mps2`` of the ring is taken then).
 
-        They are measured in batches of at least ``FLUSH_BUCKETS``, or when a window is read: the
-        few dozen array operations of a batch then cost little per bucket."""
-        if len(t_s) == 0:
-            return
-        self._pending.append((t_s, accel_mps2, gyro_dps, ups, axes, angles_deg, rest_mps2))
-        self._n_pending += len(t_s)
-        if self._n_pending >= FLUSH_BUCKETS:
+        They are measured in batches (analysis/batches.py), or when a window is read: the few dozen
+        array operations of a batch then cost little per bucket."""
+        if self._pending.add(len(t_s), t_s, accel_mps2, gyro_dps, ups, axes, angles_deg, rest_mps2):
             self._flush()
 
     def _flush(self) -> None:
         """Measure the pending buckets and write them into the ring."""
-        if not self._pending:
+        parts = self._pending.take()
+        if not parts:
             return
-        parts = list(zip(*self._pending))
-        self._pending, self._n_pending = [], 0
         t, acc, gyr, rest = (np.concatenate(parts[k]) for k in (0, 1, 2, 6))
         up = np.array([u for chunk in parts[3] for u in chunk], float)
         axis = np.array([_NO_AXIS if a is None else a for chunk in parts[4] for a in chunk], float)
