@@ -94,15 +94,22 @@ class Health:
             if abs(g - 1.0) > REST_OFF_FRAC:
                 out.append(f"the accelerometer reads {rest_mps2:.2f} m/s² ({g:.2f} g) at rest, "
                            f"{abs(g - 1) * 100:.0f} % from 1 g: {_accel_hint(g)}")
-        if self.accel_turn_deg >= TURN_EVIDENCE_DEG:
-            ratio = self.gyro_turn_deg / self.accel_turn_deg
-            if ratio < GYRO_LOW:
-                out.append("the gyro turned far less than the accelerometer saw (under 0.2 x): it looks "
-                           "like rad/s read as deg/s (wrong --gyro-unit?)")
-            elif ratio > GYRO_HIGH:
-                out.append("the gyro turned far more than the accelerometer saw (over 15 x): it looks "
-                           "like deg/s read as rad/s (wrong --gyro-unit?)")
-        return out
+        unit = self.gyro_unit_problem()
+        return out + ([unit] if unit else [])
+
+    def gyro_unit_problem(self) -> str:
+        """The line for a gyro read in the wrong unit, or "" (judged once enough turning was seen)."""
+        self._measure()
+        if self.accel_turn_deg < TURN_EVIDENCE_DEG:
+            return ""
+        ratio = self.gyro_turn_deg / self.accel_turn_deg
+        if ratio < GYRO_LOW:
+            return ("the gyro turned far less than the accelerometer saw (under 0.2 x): it looks "
+                    "like rad/s read as deg/s (wrong --gyro-unit?)")
+        if ratio > GYRO_HIGH:
+            return ("the gyro turned far more than the accelerometer saw (over 15 x): it looks "
+                    "like deg/s read as rad/s (wrong --gyro-unit?)")
+        return ""
 
 
 def _accel_hint(g: float) -> str:

@@ -198,7 +198,9 @@ class Pipeline:
     def problems(self) -> list[str]:
         """What keeps the count from being trusted right now, one line each (analysis/health.py,
         analysis/gyrocheck.py)."""
-        problems = self._health.problems(self._bias.windows, self._bias.rest_mps2) + self._gyro.problems()
+        problems = self._health.problems(self._bias.windows, self._bias.rest_mps2)
+        if not self._health.gyro_unit_problem():   # one cause, one line: a gyro in the wrong unit
+            problems += self._gyro.problems()      # disagrees with its accelerometer too
         return problems + ([self._second_problem] if self._second_problem else [])
 
     def _replay(self, forget_side: bool) -> list[RepFound]:

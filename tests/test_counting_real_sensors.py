@@ -91,8 +91,10 @@ def test_a_count_of_zero_is_never_silent():
     assert any("% from 1 g: is the sensor calibrated" in p for p in problems)
     reps, problems = count(b, "shank", gyro=np.radians(b.gyro_dps))
     assert sum(reps) == 0 and any("rad/s read as deg/s" in p for p in problems)
+    assert not any("gyro disagrees" in p for p in problems)     # one cause, one line
     reps, problems = count(b, "shank", gyro=np.degrees(b.gyro_dps))
     assert sum(reps) == 0 and any("deg/s read as rad/s" in p for p in problems)
+    assert not any("gyro disagrees" in p for p in problems)
     assert count(b, "shank")[1] == []
 
 

@@ -245,6 +245,17 @@ def test_a_gyro_far_off_its_accelerometer_is_said_and_the_tilt_is_gravitys():
     assert any("gyro disagrees with the accelerometer" in x for x in p.state["problems"])
 
 
+def test_a_gyro_in_the_wrong_unit_is_said_once_by_its_cause():
+    """rad/s read as deg/s also lands every movement far off: the unit's line says what to fix, and
+    the check's more general line is not said beside it (one cause, one line)."""
+    s = simulate_session(2, rate_hz=50, exercise="straight_leg_raise", n_sets=2)
+    p = Pipeline(exercise="straight_leg_raise")
+    p.feed(s.block.t_s, s.block.accel_mps2, np.radians(s.block.gyro_dps))
+    p.finish()
+    assert p._gyro.untrusted and any("rad/s read as deg/s" in x for x in p.problems)
+    assert not any("gyro disagrees" in x for x in p.problems)
+
+
 def test_the_gyro_problem_is_said_by_analyze_for_the_hinge_march_too(tmp_path, capsys):
     """analyze --json's problems[] and the table's notes: the hinge-and-march reads fused tilt too."""
     from firmware_bridge.store.folder import SAMPLES
