@@ -578,11 +578,13 @@ class RepDetector:
 
     def _against_prior(self, rule: str) -> bool:
         """Shank: a first rep the other way from the last set's hinge counts only as a whole rep, from
-        standing back to standing. A strap turned round the leg between sets flips the side, and that
-        set's reps still leave standing and come back; a stretch holding the leg forward (the hamstring:
-        25-60 deg) bobs there at rep tempo, each bob reading as a hinge flowing into the next."""
+        standing back to standing, or one that left standing and whose knee swept through a march
+        (``_unlike_a_bob``: the bare rule "sweep", 2 m/s^2, a stretch's bob passes too). A strap turned round the leg between sets flips the side, and that set's reps
+        still leave standing, the first of a flowing set marching into the next hinge; a stretch
+        holding the leg forward (the hamstring: 25-60 deg) bobs there at rep tempo, each bob reading as
+        a hinge flowing into the next, its knee barely accelerating."""
         return (not self.need_march and not self.side_confirmed and self.side == -self.prior_side
-                and not self._whole(rule))
+                and not self._whole(rule) and not (self.rep.from_standing and self._unlike_a_bob(-self.rep.peak)))
 
     def _whole(self, rule: str) -> bool:
         """The rep in progress left standing for its hinge and ends back there (not flowing on)."""
@@ -621,6 +623,11 @@ class RepDetector:
         """Shank: the rep shows its side is the hinge's: back at standing after it, the knee swept
         through a march (the rule "sweep", or linear acceleration ``march_sweep_mps2`` above its least),
         or deeper than ``stride_max_deg`` (the foot toward the ceiling: no pose held forward goes so far)."""
+        return found.evidence["rule"] in ("standing", "rest", "sweep") or self._unlike_a_bob(found.hinge_depth_deg)
+
+    def _unlike_a_bob(self, depth_deg: float) -> bool:
+        """Shank: more than a bob from a pose held forward moves: the knee swept through a march
+        (linear acceleration ``march_sweep_mps2`` above its least since the rep left standing), or the
+        hinge went deeper than ``stride_max_deg``."""
         r = self.rep
-        return (found.evidence["rule"] in ("standing", "rest", "sweep")
-                or r.most_mps2 - r.low_mps2 >= self.p.march_sweep_mps2 or found.hinge_depth_deg >= self.p.stride_max_deg)
+        return r.most_mps2 - r.low_mps2 >= self.p.march_sweep_mps2 or depth_deg >= self.p.stride_max_deg

@@ -476,6 +476,22 @@ def test_after_a_set_a_stretch_held_forward_is_no_rep_but_a_set_the_other_way_co
     assert counts == [3, 0, 3]
 
 
+def test_after_a_set_a_set_the_other_way_counts_from_its_first_flowing_rep():
+    """The strap turned round the leg between sets (the side flips) and the new set's reps flow one
+    into the next, never standing between them: the first rep left standing and its knee swept
+    through a march (linear acceleration), which no bob from a pose held forward does. It counts,
+    and with it the rest of the set (all five had been dropped: none was standing to standing)."""
+    rep = [(0.8, -70), (0.3, -70), (0.7, -25), (0.3, -20), (0.8, -25), (0.6, 0), (1.0, 0)]
+    flow = [(0.8, -70), (0.3, -70), (0.7, -30), (0.4, -30)]
+    det, t0, counts = RepDetector(RepParams(placement="shank")), 0.0, []
+    for trace in (segment([(2, 0)] + rep * 3), -segment([(2, 0)] + flow * 4 + [(0.8, -70), (0.3, -70), (0.8, 0), (2, 0)])):
+        det.relearn_side()                    # the pipeline's set gap has passed
+        knee_mps2 = np.where(np.gradient(np.abs(trace)) * 50 < -20, 10.0, 0.0)   # rising out of each hinge
+        counts.append(sum(len(det.update(t0 + i / 50, a, 0.0, k)) for i, (a, k) in enumerate(zip(trace, knee_mps2))))
+        t0 += len(trace) / 50 + 30
+    assert counts == [3, 5]
+
+
 def test_thresholds_follow_the_person():
     det = RepDetector()
     start = det.hinge_threshold_deg()
