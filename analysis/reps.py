@@ -405,14 +405,14 @@ class RepDetector:
         each is a condition held over time, checked on every bucket until the rep is long enough."""
         p, r = self.p, self.rep
         long_enough = t_s - r.t_start >= p.shank_min_rep_s
-        rested = self._rested_s(t_s)
-        if self.phase is Phase.AFTER and abs(rate_dps) < p.ready_dps:
+        if self.phase in (Phase.AFTER, Phase.BACK) and abs(rate_dps) < p.ready_dps:
             if math.isnan(r.t_still):
                 r.t_still = t_s
-            if t_s - r.t_still >= p.ready_s and a < r.home_deg - p.standing_band_deg:
+            if self.phase is Phase.AFTER and t_s - r.t_still >= p.ready_s and a < r.home_deg - p.standing_band_deg:
                 r.held_deg = max(r.held_deg, a)   # held short of standing, tilted back: the march's top
         else:
             r.t_still = math.nan
+        rested = self._rested_s(t_s, a)
         if self.phase is Phase.AFTER and not r.tilted and a < r.march_peak - p.min_rise_deg \
                 and r.march_peak < r.home_deg - p.standing_band_deg:
             r.tilted = True           # it came up short of standing and is going back: that was the march
@@ -452,13 +452,18 @@ class RepDetector:
         """Shank: the leg has rested (turning slowly, where standing may read) for ``settle_s``."""
         return not math.isnan(self.t_slow) and t_s - self.t_slow >= self.p.settle_s
 
-    def _rested_s(self, t_s: float) -> float:
+    def _rested_s(self, t_s: float, a: float) -> float:
         """Shank, after the hinge: when the leg first rested (``_resting``) since the hinge ended, NaN if
         it has not. A strap that slips again while the rep waits out its ``rep_timeout_s`` moves the
-        pose it rests in, out of the band where rest is looked for: that rest still ended the rep."""
+        pose it rests in, out of the band where rest is looked for: that rest still ended the rep. So
+        does a rest of ``settle_s`` in front of the pose the hinge left, however far: no march tilts the
+        shank forward and holds it still there, and a strap slipped 30 deg mid-set reads standing 29 deg
+        forward, out of the band (the set's last rep waited for a rest until the strap slipped again)."""
         r = self.rep
         if math.isnan(r.t_rested) and self._resting(t_s) and self.t_slow >= r.t_hinge_end:
             r.t_rested = self.t_slow
+        if math.isnan(r.t_rested) and a > r.home_deg and t_s - r.t_still >= self.p.settle_s:
+            r.t_rested = r.t_still
         return r.t_rested
 
     def _swept(self, dt: float, rate_dps: float, linear_mps2: float) -> int:
@@ -541,8 +546,6 @@ class RepDetector:
         that rep's: the strap has not moved between them, and read from the reference a set's last rep,
         standing 10-12 deg off after a slip, had waited past the set's end (1029)."""
         p = self.p
-        if self.phase not in (Phase.IDLE, Phase.PENDING):
-            return self.rep.home_deg
         if self.stood_deg == -math.inf and flowing_home_deg is not None:
             return flowing_home_deg
         home = self.stood_deg if abs(self.stood_deg) < p.ready_band_deg else 0.0

@@ -644,3 +644,14 @@ def test_shank_fast_flowing_reps_keep_the_sets_cadence_through_its_stands():
     found = run_shank_with_rates(segment([(2, 0)] + stand * 4 + stride * 8 + [(2, 0)]))
     assert len(found) == 4
 
+
+def test_shank_last_rep_resting_far_in_front_of_where_its_hinge_left_is_counted_at_its_rest():
+    """A flowing set whose strap slipped 29 deg forward mid-way: the last rep comes up to rest where
+    standing now reads, 29 deg in front of the reference, out of the 25 deg band rest is looked for.
+    No march holds the shank still in front of where its hinge left: that rest ended the rep, which is
+    counted once the rep's time is up, as over when the rest began (it waited for a rest in the band)."""
+    flow = [(0.8, -70), (0.3, -70), (0.7, -30), (0.4, -30)]
+    trace = segment([(2, 0)] + slipped_rep() * 2 + flow * 2 + [(0.8, -70), (0.3, -70), (0.8, 29), (12.0, 29)])
+    found = run_shank_with_rates(trace)
+    assert len(found) == 5 and found[-1].evidence["rule"] == "rest"
+    assert 17.0 < found[-1].t_s < 18.0, found[-1].t_s     # the leg is back up at 17.3 s
