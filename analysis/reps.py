@@ -158,6 +158,10 @@ class _Rep:
     low_mps2: float = math.inf    # least and most linear acceleration since the rep left standing
     most_mps2: float = 0.0
     t_rested: float = math.nan    # shank: when the leg first came to rest after the hinge (see ``_rested_s``)
+    own_s: float = math.inf       # how long the rep took: leaving standing to its close (back at standing
+                                  # ``settle_s``: the shank's march is near standing), or into the next hinge
+    t_still: float = math.nan     # shank, after the hinge: since when it has turned slower than ``ready_dps``
+    held_deg: float = -math.inf   # shank: a march top held tilted back after the hinge (see ``_held_march``)
 
 
 class RepDetector:
@@ -175,11 +179,9 @@ class RepDetector:
         self.pending: RepFound | None = None
         self.depths = deque(maxlen=params.typical_reps)
         self.heights = deque(maxlen=params.typical_reps)
-        self.periods = deque(maxlen=params.typical_reps)   # hinge-to-hinge of the set's counted reps, s
-        self.lobes = 0                # hinges begun since the last counted rep
+        self.rep_s = deque(maxlen=params.typical_reps)     # the set's counted reps' own durations, s
         self._thresholds: tuple[float, float] | None = None   # (hinge, march) in force, deg
         self.t_leave = -math.inf      # last moment near standing: where the next rep starts
-        self.t_last_hinge = -math.inf # when the last counted rep's hinge crossed its threshold
         self.t_near = math.nan        # since when the leg has been near standing, NaN: it is not
         self.t_slow = math.nan        # since when it has been near standing and slow, NaN: it is not
         self.t_ready = -math.inf      # last moment it had rested (shank: at standing) for ``ready_s``
@@ -206,14 +208,16 @@ class RepDetector:
 
     def too_soon(self, period_s: float) -> bool:
         """Shank: a hinge this soon after the last one looks like a stride: sooner than
-        ``min_rep_period_s``, unless it keeps the set's own cadence (the median hinge-to-hinge time
-        of its counted reps, within ``cadence_tol``): a fast flowing set is faster than any fixed
-        period allows, while strides keep a rhythm of their own."""
+        ``min_rep_period_s``, unless it keeps the set's own cadence: its counted reps' median duration
+        (leaving standing to back there or into the next hinge), within ``cadence_tol``. A fast flowing
+        set is faster than any fixed period allows, while strides keep a rhythm of their own. Not the
+        time between hinges: a set's stands between reps put 4-5 s periods among its 1.4 s flowing reps,
+        and a flowing rep kept the cadence of none of them (1029)."""
         if self.need_march or period_s >= self.p.min_rep_period_s:
             return False
-        if len(self.periods) < 2:
+        if len(self.rep_s) < 2:
             return True
-        own = median(self.periods)
+        own = median(self.rep_s)
         return abs(period_s - own) > self.p.cadence_tol * own
 
     def reset(self, forget_side: bool, prior_side: int = 0) -> None:
@@ -256,7 +260,7 @@ class RepDetector:
         """A set has ended: the next one learns the side again (between sets the strap may have
         been turned round the leg, which flips the axis without a trace in "up"), and its own cadence."""
         self.relearn = True
-        self.periods.clear()
+        self.rep_s.clear()
 
     # the state machine ---------------------------------------------------
     def update(self, t_s: float, raw_deg: float, rate_dps: float, linear_mps2: float = 0.0) -> list[RepFound]:
@@ -389,9 +393,10 @@ class RepDetector:
             elif t_s - r.t_hinge_end > p.march_within_s:
                 self._abandon()       # a hinge with no march after it is not a rep
             return None
-        return self._shank_after(t_s, a, sign, th_h, th_m)
+        return self._shank_after(t_s, a, rate_dps, sign, th_h, th_m)
 
-    def _shank_after(self, t_s: float, a: float, sign: int, th_h: float, th_m: float) -> RepFound | None:
+    def _shank_after(self, t_s: float, a: float, rate_dps: float, sign: int, th_h: float,
+                     th_m: float) -> RepFound | None:
         """Shank, after the hinge. The march shows as a forward excursion, as little rotation, or as
         a tilt back (knee bent more than the thigh is raised) up to about as far as a shallow hinge:
         a lobe back after the hinge is that tilt while it stays shallower than ``march_tilt_frac`` x
@@ -400,13 +405,20 @@ class RepDetector:
         each is a condition held over time, checked on every bucket until the rep is long enough."""
         p, r = self.p, self.rep
         long_enough = t_s - r.t_start >= p.shank_min_rep_s
-        rested = self._rested_s(t_s)
+        if self.phase in (Phase.AFTER, Phase.BACK) and abs(rate_dps) < p.ready_dps:
+            if math.isnan(r.t_still):
+                r.t_still = t_s
+            if self.phase is Phase.AFTER and t_s - r.t_still >= p.ready_s and a < r.home_deg - p.standing_band_deg:
+                r.held_deg = max(r.held_deg, a)   # held short of standing, tilted back: the march's top
+        else:
+            r.t_still = math.nan
+        rested = self._rested_s(t_s, a)
         if self.phase is Phase.AFTER and not r.tilted and a < r.march_peak - p.min_rise_deg \
                 and r.march_peak < r.home_deg - p.standing_band_deg:
             r.tilted = True           # it came up short of standing and is going back: that was the march
         if a > th_m:
             self.phase = Phase.MARCH
-        elif a < -th_h and (r.tilted or a < p.march_tilt_frac * r.peak):
+        elif a < -th_h and (r.tilted or a < p.march_tilt_frac * r.peak or self._held_march(a)):
             return self._next_hinge(t_s, a, sign, th_h, th_m)
         elif t_s - r.t_hinge_end > p.rep_timeout_s and not math.isnan(rested):
             # up from the hinge and rested since, where no standing it knows reads (a strap slipped as
@@ -426,17 +438,32 @@ class RepDetector:
             self._abandon()           # a hinge that never comes back to standing is not a rep
         return None
 
+    def _held_march(self, a: float) -> bool:
+        """Shank, after the hinge, past the hinge threshold: the leg held a pose (turning slower than
+        ``ready_dps`` for ``ready_s``) tilted back from where its hinge left, and has gone ``knee_rise_deg``
+        further back since. Up from the hinge and held short of standing is the march's top (the knee
+        bent more than the thigh is raised); no march is held twice, so going back from it is the next
+        hinge, however shallow: after a march held 33-37 deg back, hinges 11-15 deg beyond it had read
+        as the march's own tilt, two reps as one (1005, 1039)."""
+        r = self.rep
+        return a < r.held_deg - self.p.knee_rise_deg
+
     def _resting(self, t_s: float) -> bool:
         """Shank: the leg has rested (turning slowly, where standing may read) for ``settle_s``."""
         return not math.isnan(self.t_slow) and t_s - self.t_slow >= self.p.settle_s
 
-    def _rested_s(self, t_s: float) -> float:
+    def _rested_s(self, t_s: float, a: float) -> float:
         """Shank, after the hinge: when the leg first rested (``_resting``) since the hinge ended, NaN if
         it has not. A strap that slips again while the rep waits out its ``rep_timeout_s`` moves the
-        pose it rests in, out of the band where rest is looked for: that rest still ended the rep."""
+        pose it rests in, out of the band where rest is looked for: that rest still ended the rep. So
+        does a rest of ``settle_s`` in front of the pose the hinge left, however far: no march tilts the
+        shank forward and holds it still there, and a strap slipped 30 deg mid-set reads standing 29 deg
+        forward, out of the band (the set's last rep waited for a rest until the strap slipped again)."""
         r = self.rep
         if math.isnan(r.t_rested) and self._resting(t_s) and self.t_slow >= r.t_hinge_end:
             r.t_rested = self.t_slow
+        if math.isnan(r.t_rested) and a > r.home_deg and t_s - r.t_still >= self.p.settle_s:
+            r.t_rested = r.t_still
         return r.t_rested
 
     def _swept(self, dt: float, rate_dps: float, linear_mps2: float) -> int:
@@ -486,28 +513,28 @@ class RepDetector:
                     rule: str = "next_hinge") -> RepFound | None:
         """A new hinge has begun: on the shank it ends the rep in progress (on the thigh that rep
         had no march, so it is none); either way it is the next candidate."""
+        home = self.rep.home_deg      # the pose this rep's hinge left: where the next one flows from
         found = None if self.need_march else self._close(t_s, rule, th_h, th_m)
-        self._start_candidate(t_s, a, sign)
+        self._start_candidate(t_s, a, sign, home)
         return found
 
-    def _start_candidate(self, t_s: float, a: float, sign: int) -> None:
+    def _start_candidate(self, t_s: float, a: float, sign: int, flowing_home_deg: float | None = None) -> None:
         if not self.side:
             self.side = sign          # provisional until a rep completes
         prev = self.rep.t_enter
         # where the leg left standing; unknown if the axis was still being learned then
         t_start = self.t_leave if t_s - self.t_leave < self.p.rep_timeout_s else t_s
-        self.lobes += 1
         # from rest, or flowing on from a counted rep; on the thigh, within a set (its last rep closed
         # less than a rep's longest ago) a slip or a lost rep between two reps breaks no rest
         in_set = self.need_march and self.side_confirmed and self.t_leave - self.t_closed < self.p.rep_timeout_s
         ready = in_set or self.t_leave - max(self.t_ready, self.t_closed) <= self.p.ready_gap_s
-        home = 0.0 if self.need_march else self._home_deg()
+        home = 0.0 if self.need_march else self._home_deg(flowing_home_deg)
         self.stood_deg = -math.inf
         self.rep = _Rep(t_start=t_start, t_enter=t_s, peak=a, top=a, t_deepest=t_s, t_top=t_s, quick=self.too_soon(t_s - prev), ready=ready,
                         from_standing=t_start < t_s, home_deg=home)
         self.phase = Phase.CANDIDATE
 
-    def _home_deg(self) -> float:
+    def _home_deg(self, flowing_home_deg: float | None) -> float:
         """Shank, a hinge beginning: where its rep will be back at standing. A strap slipped between two
         reps reads standing 5-30 deg off the reference and nothing re-homes the shank inside a set, so
         it is the pose this hinge left: the furthest forward the leg held (turning slowly) since it last
@@ -515,10 +542,12 @@ class RepDetector:
         hinge that closes a rep still waiting (the strap slipped as the rep's hinge left, so it never came
         back to a standing it knew) leaves the pose that rep rested in after its hinge. Within half the
         standing band the reference itself is standing (a march top just in front of it, after a rep that
-        closed there, is not)."""
+        closed there, is not). A hinge flowing straight on from a rep's march (no pose held since) keeps
+        that rep's: the strap has not moved between them, and read from the reference a set's last rep,
+        standing 10-12 deg off after a slip, had waited past the set's end (1029)."""
         p = self.p
-        if self.phase not in (Phase.IDLE, Phase.PENDING):
-            return self.rep.home_deg
+        if self.stood_deg == -math.inf and flowing_home_deg is not None:
+            return flowing_home_deg
         home = self.stood_deg if abs(self.stood_deg) < p.ready_band_deg else 0.0
         return home if abs(home) >= p.standing_band_deg / 2 else 0.0
 
@@ -556,6 +585,7 @@ class RepDetector:
         if self._against_prior(rule):
             self._abandon()           # the other way from the last set, and no whole rep: a held pose's bob
             return None
+        r.own_s = (t_s if over_s is None else over_s) - r.t_start
         found = RepFound(t_s if over_s is None else over_s, r.t_start, -r.peak, max(r.march_peak, 0.0),
                          {"rule": rule, "hinge_threshold_deg": round(th_h, 2),
                           "march_threshold_deg": round(th_m, 2)})
@@ -596,7 +626,7 @@ class RepDetector:
         self.held = []
         self.side, self.side_confirmed = 0, False
         self.forget_sizes()
-        self.periods.clear()
+        self.rep_s.clear()
 
     def _count(self, found: RepFound) -> RepFound | None:
         # only a whole rep makes the side the next set's prior: a stretch's bobs flow one into the next
@@ -608,10 +638,8 @@ class RepDetector:
         self._thresholds = None
         if self.need_march or found.evidence["rule"].startswith("march"):
             self.heights.append(found.march_height_deg)
-        since = self.rep.t_enter - self.t_last_hinge     # per hinge lobe since the last counted rep
-        if since < self.p.rep_timeout_s * self.lobes:
-            self.periods.append(since / self.lobes)
-        self.t_last_hinge, self.lobes = self.rep.t_enter, 0
+        if self.rep.own_s < self.p.rep_timeout_s:
+            self.rep_s.append(self.rep.own_s)
         self.side_confirmed = True
         self.phase = Phase.IDLE
         if not self.side_shown:

@@ -610,3 +610,64 @@ def test_health_measured_in_batches_sees_every_span():
     assert whole.accel_turn_deg > 100
     assert blocks.accel_turn_deg == pytest.approx(whole.accel_turn_deg, rel=1e-12)
     assert blocks.gyro_turn_deg == pytest.approx(whole.gyro_turn_deg, rel=1e-12)
+
+
+def shown_shank(angles, rate_hz=50.0):
+    """The shank detector fed the trace with its own rate of turn: (time shown, rep) for each rep."""
+    det, shown = RepDetector(RepParams(placement="shank")), []
+    rates = np.gradient(angles) * rate_hz
+    for i, (a, w) in enumerate(zip(angles, rates)):
+        shown += [(i / rate_hz, f) for f in det.update(i / rate_hz, a, w)]
+    return shown
+
+
+def test_shank_rep_after_a_held_march_tilted_back_counts_however_shallow_its_hinge():
+    """A rep whose march holds the shank 37 deg back (the knee bent more than the thigh is raised) for
+    1.4 s, then the next hinge only 15 deg beyond it (52 deg, under 0.8 x the 68 deg hinge before):
+    up from the hinge and held short of standing is the march's top, and going back from there is the
+    next hinge. It had read as the march's own tilt: two reps counted as one."""
+    rep = [(0.3, -68), (1.0, -68), (0.6, -37), (1.4, -37), (0.8, -52), (0.6, -52), (0.6, 0), (2.0, 0)]
+    found = run_shank_with_rates(segment([(2, 0)] + slipped_rep() * 2 + rep))
+    assert [f.evidence["rule"] for f in found] == ["standing"] * 2 + ["next_hinge", "standing"]
+    held = [(0.3, -68), (1.0, -68), (0.6, -37), (1.4, -37), (0.8, 0), (2.0, 0)]     # no hinge after it
+    assert len(run_shank_with_rates(segment([(2, 0)] + slipped_rep() * 2 + held))) == 3
+
+
+def test_shank_rep_flowing_on_after_a_slip_ends_back_where_the_hinge_before_it_left():
+    """The strap slipped 13 deg between two reps; the next rep leaves that stand and flows from its
+    march straight into the set's last hinge, no pose held between them. That last rep ends back at
+    the stand its flowing rep left (it was read from the reference, 13 deg off, and waited out its
+    8 s for a rest; the set's last rep of 1029 drifted into the band only after the set had ended)."""
+    flow = [(0.8, 13 - 70), (0.3, 13 - 70), (0.7, 13 - 30)]
+    last = [(0.8, 13 - 70), (0.3, 13 - 70), (0.8, 13), (10.0, 13)]
+    trace = segment([(2, 0)] + slipped_rep() * 2 + [(0.4, 13), (1.5, 13)] + flow + last)
+    shown = shown_shank(trace)
+    assert [f.evidence["rule"] for _, f in shown] == ["standing"] * 2 + ["next_hinge", "standing"]
+    back_s = 2 + 2 * 4.5 + 1.9 + 1.8 + 1.9     # the last rep is back at the stand
+    assert shown[-1][0] - back_s < 1.5, shown[-1][0] - back_s
+
+
+def test_shank_fast_flowing_reps_keep_the_sets_cadence_through_its_stands():
+    """A fast set (1.4 s reps) standing 2.5 s between its first reps, then flowing two into one another
+    1.35 s apart, the march reaching 15 deg forward (as a stride's heel strike does): sooner than any
+    stride-free period, but the set's own cadence. Measured hinge to hinge, the stands made it
+    3.8 s and the flowing rep was dropped as a stride (and the rep after it, leaving no rest, too)."""
+    stand = [(0.4, -75), (0.1, -75), (0.4, 0), (2.5, 0)]     # the march hides at standing
+    flow = [(0.4, -75), (0.1, -75), (0.4, 15), (0.45, 15)]
+    found = run_shank_with_rates(segment([(2, 0)] + stand * 4 + flow * 2 + stand))
+    assert len(found) == 7
+    stride = [(0.35, -65), (0.35, 20), (0.3, 0)]      # walking off after the set: strides, 1.0 s apart
+    found = run_shank_with_rates(segment([(2, 0)] + stand * 4 + stride * 8 + [(2, 0)]))
+    assert len(found) == 4
+
+
+def test_shank_last_rep_resting_far_in_front_of_where_its_hinge_left_is_counted_at_its_rest():
+    """A flowing set whose strap slipped 29 deg forward mid-way: the last rep comes up to rest where
+    standing now reads, 29 deg in front of the reference, out of the 25 deg band rest is looked for.
+    No march holds the shank still in front of where its hinge left: that rest ended the rep, which is
+    counted once the rep's time is up, as over when the rest began (it waited for a rest in the band)."""
+    flow = [(0.8, -70), (0.3, -70), (0.7, -30), (0.4, -30)]
+    trace = segment([(2, 0)] + slipped_rep() * 2 + flow * 2 + [(0.8, -70), (0.3, -70), (0.8, 29), (12.0, 29)])
+    found = run_shank_with_rates(trace)
+    assert len(found) == 5 and found[-1].evidence["rule"] == "rest"
+    assert 17.0 < found[-1].t_s < 18.0, found[-1].t_s     # the leg is back up at 17.3 s
