@@ -554,7 +554,8 @@ class RepDetector:
         if r.t_hinge_end - r.t_enter > p.max_hinge_s:
             self._abandon()           # a pose held, read through a stale reference
             return None
-        if not self.need_march and rule in FLOWING and self._knee_travel_m(t_s) < p.flow_travel_m:
+        if not self.need_march and rule in FLOWING and self.rep.most_mps2 > 0.0 \
+                and self._knee_travel_m(t_s) < p.flow_travel_m:   # (no linear acceleration fed: none read)
             self._abandon()           # flowed on with the knee barely moving: a bob or a swing in a held pose
             return None
         if self._shallow_from_home():
