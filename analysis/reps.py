@@ -24,7 +24,9 @@ in a stretch passes standing fast and never rests. A march that hides the shank'
 bent as far as the thigh rises) shows as the knee sweeping: linear acceleration while the shank
 barely turns; two sweeps in a hinge (into the march, back into the next hinge) are a rep. A slow
 march bent far more than the thigh rises tilts the shank back almost as far as the hinge: a slow
-rise of the shank with the knee accelerating, then a fall into the next hinge, is a rep.
+rise of the shank with the knee accelerating, then a fall into the next hinge, is a rep. A rep
+flowing into the next hinge must have swept the knee through a march (``flow_travel_m``, from its
+linear acceleration and its time): a stretch's bob or a leg swing flows on with the knee barely moving.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it. On the shank, until a
@@ -40,6 +42,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from statistics import median
 
+FLOWING = ("next_hinge", "sweep", "knee_rise")   # shank: the rules that end a rep at the next hinge, not at standing
 PLACEMENTS = ("thigh", "shank")   # where the sensor can sit on the lifted leg; the rules below differ by it
 
 
@@ -100,6 +103,10 @@ class RepParams:
                                       # above its least in a rep is the knee swung through a march (60-90 deg
                                       # of thigh in about a second: 10-30 m/s^2); a stretch's bob moves the
                                       # thigh 5-10 deg (under 5)
+    flow_travel_m: float = 0.8        # shank: a rep flowing into the next hinge swept the knee at least this far
+                                      # (100 deg of thigh on a 0.45 m thigh: a hinge of 45, a march of 55; flowing
+                                      # reps read 1.1 m and more, a stretch's bobs 0.3-0.5, swings 0.4-1.1: see
+                                      # ``_knee_travel_m``)
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
@@ -576,6 +583,10 @@ class RepDetector:
         if r.t_hinge_end - r.t_enter > p.max_hinge_s:
             self._abandon()           # a pose held, read through a stale reference
             return None
+        if not self.need_march and rule in FLOWING and self.rep.most_mps2 > 0.0 \
+                and self._knee_travel_m(t_s) < p.flow_travel_m:   # (no linear acceleration fed: none read)
+            self._abandon()           # flowed on with the knee barely moving: a bob or a swing in a held pose
+            return None
         if self._shallow_from_home():
             self._abandon()           # a bob from a pose held forward, not a hinge from standing
             return None
@@ -596,6 +607,17 @@ class RepDetector:
             self.phase, self.pending = Phase.PENDING, found   # a first stride looks like this: wait
             return None
         return self._count(found)
+
+    def _knee_travel_m(self, t_s: float) -> float:
+        """Shank, a rep flowing into the next hinge: how far its knee travelled, as its linear acceleration
+        tells. From hinge to hinge (T) the knee goes out to the march and back on a minimum-jerk path, s
+        each way in T/2, which peaks at (10 / sqrt 3) s / (T/2)^2: s = swept x T^2 / 23 (swept: the most less the
+        least since the rep left standing). A rep sweeps the knee from behind the hip to in front of it
+        (0.8-1.5 m of arc on a 0.45 m thigh), however slowly: a slow rep accelerates it less, for longer.
+        A stretch's bob in a held pose moves the thigh 10-20 deg (reads 0.3-0.5 m), a leg swing 50-80 deg
+        back and forth faster than any march (0.4-1.1 m): each swing back reads as a hinge all the same."""
+        r = self.rep
+        return (r.most_mps2 - r.low_mps2) * (t_s - r.t_enter) ** 2 / (4.0 * 10.0 / math.sqrt(3.0))
 
     def _shallow_from_home(self) -> bool:
         """Shank: the hinge went less than ``min_hinge_deg`` back from the pose it left (``home_deg``).

@@ -116,3 +116,20 @@ def test_slow_flowing_reps_whose_march_tilts_the_shank_back_almost_as_far_as_the
     done = [e.completed_s for e in events if isinstance(e, RepEvent) and e.evidence["rule"] == "knee_rise"]
     assert len(done) >= 5
     assert all(min(abs(d - t) for t in true) < 1.5 for d in done)   # as the next hinge begins
+
+
+def test_leg_swings_before_the_first_set_flowing_at_rep_tempo_are_no_reps():
+    """Slow sets (4-8 s reps) after a stretch that swings the leg forward and back every 1.1-1.6 s:
+    each swing back passed the hinge threshold and flowed into the next as if from a march, 19 reps
+    before the first set. The linear acceleration over a swing, 5-11 m/s^2 in its 1.1-1.6 s, moves the
+    knee 0.4-1.1 m on a minimum-jerk path, where the sets' flowing reps sweep it 1.1 m or more from
+    behind the hip to in front: the chain ends at its third swing. Both sets count in full."""
+    s = simulate_session(18, rate_hz=100, placement="shank", n_sets=2, reps_per_set=[8, 8],
+                         include_distractions=False, stretch_prob=1.0, hold_prob=0.0, false_start_prob=0.0,
+                         rest_range_s=(60.0, 80.0), tempo_range_s=(4.0, 8.0))
+    first, second = s.truth.sets
+    b = s.block
+    reps = [e for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, RepEvent)]
+    assert [sum(st.start_s - 1 <= r.completed_s <= st.end_s + 2 for r in reps) for st in (first, second)] == [8, 8]
+    assert len([r for r in reps if r.completed_s < first.start_s - 1]) <= 2
+    assert not [r for r in reps if first.end_s + 2 < r.completed_s < second.start_s - 1 or r.completed_s > second.end_s + 2]
