@@ -631,10 +631,11 @@ class RepDetector:
     def _against_prior(self, rule: str) -> bool:
         """Shank: a first rep the other way from the last set's hinge counts only as a whole rep, from
         standing back to standing, or one that left standing and whose knee swept through a march
-        (``_unlike_a_bob``: the bare rule "sweep", 2 m/s^2, a stretch's bob passes too). A strap turned round the leg between sets flips the side, and that set's reps
-        still leave standing, the first of a flowing set marching into the next hinge; a stretch
-        holding the leg forward (the hamstring: 25-60 deg) bobs there at rep tempo, each bob reading as
-        a hinge flowing into the next, its knee barely accelerating."""
+        (``_unlike_a_bob``; not the bare rule "sweep", 2 m/s^2, which a stretch's bob passes too). A
+        strap turned round the leg between sets flips the side, and that set's reps still leave
+        standing, the first of a flowing set marching into the next hinge; a stretch holding the leg
+        forward (the hamstring: 25-60 deg) bobs there at rep tempo, each bob reading as a hinge
+        flowing into the next, its knee barely accelerating."""
         return (not self.need_march and not self.side_confirmed and self.side == -self.prior_side
                 and not self._whole(rule) and not (self.rep.from_standing and self._unlike_a_bob(-self.rep.peak)))
 
