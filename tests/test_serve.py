@@ -103,6 +103,22 @@ def test_the_page_stays_up_after_the_workout_and_says_the_session_ended(tmp_path
         service.web.stop()
 
 
+def test_a_ctrl_c_as_the_page_line_shows_ends_the_demo_cleanly(tmp_path):
+    """The Ctrl-C the line asks for, sent the moment it shows: the same clean end (exit 0, no
+    traceback), not an interrupt caught before the demo waits for it."""
+    proc = subprocess.Popen([*CLI, "demo", "--speed", "1000", "--sets", "1", "--no-mqtt", "--state-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert any("the page stays up" in line for line in proc.stdout)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_the_demo_keeps_its_page_until_ctrl_c(tmp_path):
     proc = subprocess.Popen([*CLI, "demo", "--speed", "1000", "--sets", "1", "--no-mqtt", "--state-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

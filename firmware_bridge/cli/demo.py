@@ -171,9 +171,9 @@ def run(args) -> int:
 
 def _linger(service) -> None:
     """Keep the page up after the workout ("session ended", with its report) until Ctrl-C."""
-    print(f"the page stays up (session ended, its report and the sessions): {service.web.url} "
-          "- Ctrl-C to end", flush=True)
-    try:
+    try:                          # a Ctrl-C as soon as the line shows ends it the same way
+        print(f"the page stays up (session ended, its report and the sessions): {service.web.url} "
+              "- Ctrl-C to end", flush=True)
         wait_in_main()
     except KeyboardInterrupt:
         print()
