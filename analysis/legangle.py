@@ -110,6 +110,17 @@ class LegAngle:
         ax, ay, az = self._frame_for[4]   # as _ref_valid just brought it up to date
         return self._angle(up), gx * ax + gy * ay + gz * az
 
+    def swing_mps2(self, linear_mps2: list | None) -> tuple[float, float]:
+        """The linear acceleration (a vector in sensor axes, m/s^2) in the movement plane: across the leg
+        (along standing "up" x the axis: for the leg turning about a centre r above the sensor it reads r
+        x its angular acceleration about the axis, rad/s^2) and along it (toward the hip); (0, 0) unknown."""
+        if linear_mps2 is None or self.axis is None or not self._ref_valid():
+            return 0.0, 0.0
+        _, _, _, (rx, ry, rz), (ax, ay, az) = self._frame_for
+        lx, ly, lz = linear_mps2
+        across = lx * (ry * az - rz * ay) + ly * (rz * ax - rx * az) + lz * (rx * ay - ry * ax)
+        return across, lx * rx + ly * ry + lz * rz
+
     def _angle(self, up: np.ndarray) -> float:
         """Rotation of ``up`` from ``up_ref`` about the axis ``a``: atan2 of the triple product (u x r).a
         and the dot product of both projected onto the plane normal to ``a`` (plain floats: hot path)."""

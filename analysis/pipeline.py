@@ -86,7 +86,8 @@ class Pipeline:
         self._rep_axis: tuple | None = None   # (axis, its covariance) at the open set's last rep
         self._set_axis: tuple | None = None   # the same, of the last set (see _relearn)
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
-        self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2)
+        self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2,
+                                                                                # its vector in sensor axes)
         self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
         self.t_s = 0.0
         self.raw_angle_deg = math.nan   # the front end's leg angle at t_s, before the hinge side is known
@@ -212,7 +213,9 @@ class Pipeline:
         recent = self._recent
         if recent:
             reps.rewind(recent[0][0], self._recent_at_rep and len(recent) < recent.maxlen)
-        return [f for t, up, g, lin in self._recent for f in reps.update(t, *self._leg.reread(up, g), lin)]
+        leg = self._leg
+        return [f for t, up, g, lin, vec in self._recent
+                for f in reps.update(t, *leg.reread(up, g), lin, *leg.swing_mps2(vec))]
 
     def _prior_side(self) -> int:
         """The hinge side the last counted rep had, in the current axis, if the axis is back within
@@ -240,13 +243,14 @@ class Pipeline:
         return out
 
     @staticmethod
-    def _linear_mps2(acc: np.ndarray, ups: list, rest_mps2: np.ndarray) -> list[float]:
+    def _linear_mps2(acc: np.ndarray, ups: list, rest_mps2: np.ndarray) -> tuple[list[float], list]:
         """Each bucket's linear acceleration, m/s^2: the accelerometer less the sensor's own resting
-        magnitude along the fused "up" (standard gravity until that is known)."""
+        magnitude along the fused "up" (standard gravity until that is known); its size and its vector."""
         if not len(acc):
-            return []
+            return [], []
         g = np.where(np.isnan(rest_mps2), STANDARD_GRAVITY_MPS2, rest_mps2)
-        return np.linalg.norm(acc - g[:, None] * np.asarray(ups), axis=1).tolist()
+        vec = acc - g[:, None] * np.asarray(ups)
+        return np.linalg.norm(vec, axis=1).tolist(), vec.tolist()
 
     def _gravity_ups(self, acc: np.ndarray, gap: np.ndarray) -> np.ndarray:
         """Each bucket's "up" from the accelerometer alone, low-passed over ``GRAVITY_TAU_S`` (restarted
@@ -275,8 +279,9 @@ class Pipeline:
             self._gyro.feed(acc, gyr, gap, still.rest_mps2)
         else:                                 # the exercise's tilt: fused, or gravity's while the gyro is off
             off, gravity = self._gyro.update(acc, gyr, gap, still.rest_mps2), self._gravity_ups(acc, gap)
-        # only the shank's detector reads linear acceleration (the knee's sweep)
-        linear = [0.0] * len(acc) if reps.need_march else self._linear_mps2(acc, ups, still.rest_mps2)
+        # only the shank's detector reads linear acceleration (the knee's sweep, the swing's centre)
+        linear, vectors = ([0.0] * len(acc), [None] * len(acc)) if reps.need_march \
+            else self._linear_mps2(acc, ups, still.rest_mps2)
         axes, angles, pushed = [], [], 0      # the leg stage's, for the tilt ring
 
         def to_ring(end: int) -> None:        # the ring is read at a rep or a set's end: fill it first
@@ -288,8 +293,8 @@ class Pipeline:
             pushed = end
 
         raw, recent, unknown = math.nan, self._recent, self._unknown
-        buckets = zip(t_end.tolist(), gap.tolist(), still.still_s, ups, gyr.tolist(), linear)   # plain floats
-        for i, (t, after_gap, still_s, up, g, lin) in enumerate(buckets):
+        buckets = zip(t_end.tolist(), gap.tolist(), still.still_s, ups, gyr.tolist(), linear, vectors)   # plain floats
+        for i, (t, after_gap, still_s, up, g, lin, vec) in enumerate(buckets):
             if after_gap:             # a hole over 0.5 s: fusion restarted, a rep in progress is dropped
                 reps.reset(forget_side=False)
                 recent.clear()
@@ -321,8 +326,8 @@ class Pipeline:
                 if turned or learned or leg.rehomes != self._rehomes:
                     self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
                     found = self._replay(forget_side=turned)
-                found += reps.update(t, raw, rate, lin)
-            recent.append((t, up, g, lin))   # imufusion hands out a new array each update
+                found += reps.update(t, raw, rate, lin, *leg.swing_mps2(vec))
+            recent.append((t, up, g, lin, vec))   # imufusion hands out a new array each update
             if found:
                 if reps.side and leg.axis is not None:
                     self._hinge_dir = reps.side * leg.axis

@@ -33,6 +33,9 @@ follows, which keeps stairs and sitting down (forward only) from deciding it. On
 rep of the session shows the side (back at standing, the knee swept through a march, or deeper than
 any pose held forward), flowing reps wait for one that does: a hamstring stretch before the first set
 holds the shank forward and bobs, each bob read as the next hinge; its chain ends resting, uncounted.
+On the shank, a swing back from standing that turns it about a point below the sensor, the knee straight
+at its onset, is a march's tilt (the knee coming forward as the foot swings back, after the foot touched
+down between hinge and march), not a hinge: a hinge turns it about the hip (see ``_march_onset``).
 """
 from __future__ import annotations
 
@@ -107,6 +110,15 @@ class RepParams:
                                       # (100 deg of thigh on a 0.45 m thigh: a hinge of 45, a march of 55; flowing
                                       # reps read 1.1 m and more, a stretch's bobs 0.3-0.5, swings 0.4-1.1: see
                                       # ``_knee_travel_m``)
+    pivot_corr: float = 0.7           # shank: a swing's onset turning the shank about a point below the sensor this
+                                      # tightly is a march's tilt (see ``_march_onset``)...
+    onset_s: float = 0.1              # ...judged once it has sped up this long and stopped speeding up...
+    pivot_rad_s2: float = 2.5         # ...if its angular acceleration reached this (0.5 m from the centre: 1.2 m/s^2,
+                                      # clear of the 0.3-0.5 the swing acceleration reads off: "up" 2-3 deg off)
+    pivot_below_m: float = 0.2        # shank: a march's tilt turns the shank about a point this far below the sensor
+                                      # or more (near the foot: the strap sits 0.2 m above the ankle)...
+    bent_knee_m: float = 0.5          # ...with the knee straight: the acceleration along the shank under this x the
+                                      # angular acceleration (bent at a march top: 0.8-1.7 m)
     max_hinge_s: float = 8.0          # a "hinge" held longer is a pose (stale reference), not a rep
     march_within_s: float = 4.0       # thigh: the march must start this soon after the hinge
     rep_timeout_s: float = 8.0        # shank: the rep must be over this soon after the hinge
@@ -202,6 +214,12 @@ class RepDetector:
         self.side_shown = False       # a rep of the session showed the hinge side (see ``_shows_side``)
         self.held: list[RepFound] = []      # shank, until then: flowing reps waiting for one that shows it
         self.released: list[RepFound] = []  # held reps one just showed (they come before it)
+        self.rate_prev_dps = 0.0      # shank: the last bucket's rate, and the swing speeding up since it last
+        self.onset = [0.0] * 10       # turned: n, sums of angular acceleration x, across y, x^2, xy, y^2; s;
+                                      # most |x|; sums of along z, xz
+        self.onset_done = False       # shank: the swing under way has sped up for ``onset_s`` and stopped...
+        self.onset_judged = False     # ...and was judged (``_march_onset``):
+        self.march_lobe = False       # ...a march's tilt back from standing, no hinge
 
     # thresholds in force -------------------------------------------------
     def hinge_threshold_deg(self) -> float:
@@ -270,10 +288,14 @@ class RepDetector:
         self.rep_s.clear()
 
     # the state machine ---------------------------------------------------
-    def update(self, t_s: float, raw_deg: float, rate_dps: float, linear_mps2: float = 0.0) -> list[RepFound]:
-        """One bucket: the leg angle (deg, before the side is applied), its rate about the axis and
-        the sensor's linear acceleration (m/s^2); the reps shown now, oldest first: held ones the rep
-        closed now showed the side of (see ``held``), then that rep."""
+    def update(self, t_s: float, raw_deg: float, rate_dps: float, linear_mps2: float = 0.0,
+               across_mps2: float = 0.0, along_mps2: float = 0.0) -> list[RepFound]:
+        """One bucket: the leg angle (deg, before the side is applied), its rate about the axis, the
+        sensor's linear acceleration (m/s^2) and its parts across and along the leg in the movement
+        plane (``LegAngle.swing_mps2``); the reps shown now, oldest first: held ones the rep closed now
+        showed the side of (see ``held``), then that rep."""
+        if not self.need_march:
+            self._follow_onset(t_s - self.t_prev, rate_dps, across_mps2, along_mps2)
         found = self._step(t_s, raw_deg, rate_dps, linear_mps2)
         if self.released:
             out, self.released = self.released, []
@@ -343,7 +365,14 @@ class RepDetector:
                 self.end_deg = 0.0
                 sign = -1 if raw_deg >= 0 else 1
                 a = sign * raw_deg
-            if a < -th_h:
+            if a < -th_h and not self.need_march and not self.onset_judged and sign * rate_dps < 0.0:
+                if not self.onset_done:
+                    return None           # shank: a swing back, judged once it has stopped speeding up
+                self.onset_judged = True
+                self.march_lobe = self._march_onset()   # the knee came forward as the shank tilted back
+            elif a > -th_h * p.exit_frac:
+                self.march_lobe = False
+            if a < -th_h and not self.march_lobe:
                 self._start_candidate(t_s, a, sign)
             return None
         if phase is Phase.CANDIDATE:
@@ -510,6 +539,49 @@ class RepDetector:
         125-150 deg back)."""
         p, r = self.p, self.rep
         return r.top - r.peak >= p.min_rise_deg and a < r.top - p.min_rise_deg and -r.top < p.march_tilt_max_deg
+
+    def _follow_onset(self, dt: float, rate_dps: float, across_mps2: float, along_mps2: float) -> None:
+        """Shank: the sums ``_march_onset`` fits, over the buckets the swing under way has sped up in
+        (since the rate last changed sign or slowed near a stop)."""
+        prev, self.rate_prev_dps = self.rate_prev_dps, rate_dps
+        if rate_dps * prev <= 0.0 or not 0.0 < dt < 1.0 or abs(rate_dps) < min(abs(prev), self.p.ready_dps):
+            self.onset, self.onset_judged, self.onset_done = [0.0] * 10, False, False
+        elif abs(rate_dps) <= abs(prev):
+            self.onset_done = self.onset[6] >= self.p.onset_s   # past its fastest: the onset is whole
+        elif not self.onset_done:
+            x, y, z, o = math.radians(rate_dps - prev) / dt, across_mps2, along_mps2, self.onset
+            o[0] += 1.0
+            o[1] += x
+            o[2] += y
+            o[3] += x * x
+            o[4] += x * y
+            o[5] += y * y
+            o[6] += dt
+            o[7] = max(o[7], abs(x))
+            o[8] += z
+            o[9] += x * z
+
+    def _march_onset(self) -> bool:
+        """Shank: the swing under way is a march's tilt back, the knee coming forward as the foot
+        swings back. Read from its onset, while it sped up: the acceleration across the shank (``r``
+        x the angular acceleration for a centre ``r`` above the sensor, ``LegAngle.swing_mps2``)
+        fell as the angular acceleration rose, correlated within ``pivot_corr``: the shank turned as
+        one piece about a point ``pivot_below_m`` or more below the sensor, near the foot or lower
+        (a strap slipping turns the sensor about itself); and the acceleration along the shank did
+        not follow it (under ``bent_knee_m`` x it either way): the knee was straight. A hinge swings
+        the leg back about the hip, the knee nearly straight: 0.5-0.8 m above a shank strap,
+        correlated 0.95 and more. A hinge flowing from a march top turns the shank about a point
+        below the sensor too, but the knee is bent there: the thigh swinging back moves the knee
+        along the shank (0.8-1.7 m x the angular acceleration). Least squares with an intercept,
+        which takes the chip's offsets."""
+        n, sx, sy, sxx, sxy, syy, _, most, sz, sxz = self.onset
+        p = self.p
+        vx = sxx - sx * sx / n if most >= p.pivot_rad_s2 else 0.0
+        if vx <= 0.0:
+            return False              # too slow to tell: the acceleration across reads 0.3-0.5 m/s^2 off
+        cov, vy = sxy - sx * sy / n, syy - sy * sy / n
+        return cov < -p.pivot_corr * math.sqrt(vx * max(vy, 0.0)) and cov / vx < -p.pivot_below_m \
+            and abs(sxz - sx * sz / n) / vx < p.bent_knee_m
 
     def _set_side(self) -> bool:
         """Shank: the hinge side is one a set has shown (a whole rep on it, or the last set's): a stretch

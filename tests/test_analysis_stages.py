@@ -161,6 +161,29 @@ def test_leg_angle_finds_the_axis_of_any_mount():
                                    np.cos(2 * math.pi * 0.5 * np.arange(100, 400) / 50), atol=1e-6)
 
 
+def test_the_swing_acceleration_reads_how_far_above_the_sensor_the_leg_turns():
+    """At a swing's onset (no speed yet) a leg turning about the hip, r above the sensor, accelerates
+    the sensor r x the angular acceleration across the leg in the movement plane, and nothing along
+    it: ``swing_mps2`` reads r per rad/s^2 about the learned axis, whatever the mount and the axis sign
+    (what tells a hinge, turning about the hip, from a march's tilt, turning about a point below)."""
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        mount = Rotation.random(random_state=rng)
+        leg = LegAngle(placement="shank")
+        axis_s, up0 = mount.inv().apply([0, 1, 0]), mount.inv().apply([0, 0, 1])
+        leg.update(up0, [0.0, 0.0, 0.0], still_s=1.0)
+        for i in range(300):                          # swings: the axis is learned
+            rate = 70 * math.pi * math.cos(math.pi * i / 50)
+            leg.update(up0, (rate * axis_s).tolist(), still_s=0.0)
+        per_rad_s2 = float(axis_s @ leg.axis)         # 1 rad/s^2 about the hip axis, about the learned one
+        for r_m in (0.7, -0.4):                       # the hip above; a point below (a march's tilt)
+            a_world = np.array([-r_m, 0.0, 0.0])      # d/dt of (1 rad/s y) x (-r z)
+            across, along = leg.swing_mps2(mount.inv().apply(a_world).tolist())
+            assert across == pytest.approx(r_m * per_rad_s2, abs=1e-9) and along == pytest.approx(0.0, abs=1e-9)
+        assert leg.swing_mps2(mount.inv().apply([0.0, 0.0, 2.0]).tolist())[1] == pytest.approx(2.0)
+        assert leg.swing_mps2(None) == (0.0, 0.0)
+
+
 def test_the_last_sets_axis_comes_back_only_when_the_axis_has_turned_far_from_it():
     """restore_axis takes the kept axis (and its movement) again when the axis turned more than
     ``turned_deg`` from it, and leaves a nearby axis as it is (a strap turned a little is followed)."""

@@ -133,3 +133,21 @@ def test_leg_swings_before_the_first_set_flowing_at_rep_tempo_are_no_reps():
     assert [sum(st.start_s - 1 <= r.completed_s <= st.end_s + 2 for r in reps) for st in (first, second)] == [8, 8]
     assert len([r for r in reps if r.completed_s < first.start_s - 1]) <= 2
     assert not [r for r in reps if first.end_s + 2 < r.completed_s < second.start_s - 1 or r.completed_s > second.end_s + 2]
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_foot_touching_down_between_hinge_and_march_is_one_rep(seed):
+    """The foot touches down at standing between the hinge and the march (half the reps here), then
+    the march, the thigh raised 60-65 deg with the knee bent 112-120 deg, tilts the shank 50-60 deg
+    back from standing: past the hinge threshold, read as a second hinge after the rep had closed at
+    standing (12 and 14 counted of 8). A hinge swings the leg back about the hip; this tilt turns the
+    shank about a point below the sensor, the knee coming forward with the knee straight at its onset
+    (the acceleration across the shank against its angular acceleration, none along it): a march."""
+    s = simulate_session(seed, rate_hz=100, placement="shank", n_sets=1, reps_per_set=8, reps_jitter=0,
+                         include_distractions=False, foot_tap_prob=1.0, flow_prob=0.0, hold_prob=0.0,
+                         tempo_range_s=(3.0, 4.0), march_height_range_deg=(60.0, 65.0),
+                         knee_march_range_deg=(112.0, 120.0), hinge_depth_range_deg=(60.0, 70.0),
+                         false_start_prob=0.0)
+    b = s.block
+    sets = [e.reps for e in analyze(b.t_s, b.accel_mps2, b.gyro_dps, placement="shank") if isinstance(e, SetEvent)]
+    assert sets == [8]
