@@ -21,12 +21,13 @@ thigh back past the hinge floor, so fast thigh reps all count). On the shank, a 
 as back is a leg swing. A hinge counts only if the leg left standing soon after resting
 (``ready_s``; the shank at standing, the thigh anywhere) or flows on from a counted rep: a leg swing
 in a stretch passes standing fast and never rests. A march that hides the shank's turn (the knee
-bent as far as the thigh rises) shows as the knee sweeping: linear acceleration while the shank
-barely turns; two sweeps in a hinge (into the march, back into the next hinge) are a rep. A slow
-march bent far more than the thigh rises tilts the shank back almost as far as the hinge: a slow
-rise of the shank with the knee accelerating, then a fall into the next hinge, is a rep. A rep
+bent as far as the thigh rises) shows as the knee sweeping: the knee's acceleration (the sensor's
+linear acceleration less the shank's own turning about the knee) while the shank barely turns; two
+sweeps in a hinge (into the march, back into the next hinge) are a rep. A slow march bent far more
+than the thigh rises tilts the shank back almost as far as the hinge: a slow rise of the shank with
+the knee accelerating, then a fall into the next hinge, is a rep. A rep
 flowing into the next hinge must have swept the knee through a march (``flow_travel_m``, from its
-linear acceleration and its time): a stretch's bob or a leg swing flows on with the knee barely moving.
+acceleration and its time): a stretch's bob or a leg swing flows on with the knee barely moving.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it. On the shank, until a
@@ -106,6 +107,8 @@ class RepParams:
                                       # above its least in a rep is the knee swung through a march (60-90 deg
                                       # of thigh in about a second: 10-30 m/s^2); a stretch's bob moves the
                                       # thigh 5-10 deg (under 5)
+    knee_above_m: float = 0.25        # shank: the knee is this far above the sensor (a strap at mid-shank: 0.36-0.48 m
+                                      # shanks; the shank's own turn about it is left out of the knee's acceleration)
     flow_travel_m: float = 0.8        # shank: a rep flowing into the next hinge swept the knee at least this far
                                       # (100 deg of thigh on a 0.45 m thigh: a hinge of 45, a march of 55; flowing
                                       # reps read 1.1 m and more, a stretch's bobs 0.3-0.5, swings 0.4-1.1: see
@@ -170,17 +173,35 @@ class _Rep:
     from_standing: bool = True  # the leg left standing for this hinge (within ``rep_timeout_s``)
     sweeps: int = 0           # shank: sweeps of the knee with the shank held back (``sweep_mps2``)
     sweep_s: float = 0.0      # time swept so far in the current one
-    least_mps2: float = math.inf  # least linear acceleration since the hinge began
+    least_mps2: float = math.inf  # least acceleration (shank: the knee's) since the hinge began
     rise_s: float = 0.0       # shank: time the knee accelerated while the shank rose since its deepest
     t_deepest: float = 0.0    # shank: when the hinge was deepest...
     t_top: float = 0.0        # ...and when it was highest since
-    low_mps2: float = math.inf    # least and most linear acceleration since the rep left standing
+    low_mps2: float = math.inf    # least and most acceleration (shank: the knee's) since the rep left standing
     most_mps2: float = 0.0
     t_rested: float = math.nan    # shank: when the leg first came to rest after the hinge (see ``_rested_s``)
     own_s: float = math.inf       # how long the rep took: leaving standing to its close (back at standing
                                   # ``settle_s``: the shank's march is near standing), or into the next hinge
     t_still: float = math.nan     # shank, after the hinge: since when it has turned slower than ``ready_dps``
     held_deg: float = -math.inf   # shank: a march top held tilted back after the hinge (see ``_held_march``)
+
+
+def knee_mps2(dt_s: float, rate_dps: float, prev_rate_dps: float, linear_mps2: float, across_mps2: float,
+              along_mps2: float, knee_above_m: float) -> float:
+    """Shank: the knee's own acceleration, m/s^2 (what the thigh's sweep shows): the sensor's linear
+    acceleration less what the shank's own turning about the knee, ``knee_above_m`` = d above the
+    sensor, adds there (d x its angular acceleration across the shank, from the rate about the axis now
+    and a bucket ``dt_s`` before; d x the rate squared along it, toward the knee). A stride or a leg
+    swing whips the shank about the knee at 300-500 deg/s; read whole, that whip looked like a knee
+    sweeping through a march. Unchanged where the movement plane is not known (no parts across and
+    along: ``LegAngle.swing_mps2``)."""
+    if (across_mps2 == 0.0 and along_mps2 == 0.0) or not 0.0 < dt_s < 1.0:
+        return linear_mps2
+    w = math.radians(rate_dps)
+    alpha = (w - math.radians(prev_rate_dps)) / dt_s
+    off_plane = max(linear_mps2 * linear_mps2 - across_mps2 * across_mps2 - along_mps2 * along_mps2, 0.0)
+    return math.sqrt(off_plane + (across_mps2 - knee_above_m * alpha) ** 2
+                     + (along_mps2 - knee_above_m * w * w) ** 2)
 
 
 class RepDetector:
@@ -292,9 +313,12 @@ class RepDetector:
                across_mps2: float = 0.0, along_mps2: float = 0.0) -> list[RepFound]:
         """One bucket: the leg angle (deg, before the side is applied), its rate about the axis, the
         sensor's linear acceleration (m/s^2) and its parts across and along the leg in the movement
-        plane (``LegAngle.swing_mps2``); the reps shown now, oldest first: held ones the rep closed now
-        showed the side of (see ``held``), then that rep."""
-        if not self.need_march:
+        plane (``LegAngle.swing_mps2``; the shank's rules read the knee's from them, ``knee_mps2``);
+        the reps shown now, oldest first: held ones the rep closed now showed the side of (see
+        ``held``), then that rep."""
+        if not self.need_march:       # the knee's own acceleration is what the shank's rules read
+            linear_mps2 = knee_mps2(t_s - self.t_prev, rate_dps, self.rate_prev_dps, linear_mps2, across_mps2,
+                                    along_mps2, self.p.knee_above_m)
             self._follow_onset(t_s - self.t_prev, rate_dps, across_mps2, along_mps2)
         found = self._step(t_s, raw_deg, rate_dps, linear_mps2)
         if self.released:
@@ -681,8 +705,8 @@ class RepDetector:
         return self._count(found)
 
     def _knee_travel_m(self, t_s: float) -> float:
-        """Shank, a rep flowing into the next hinge: how far its knee travelled, as its linear acceleration
-        tells. From hinge to hinge (T) the knee goes out to the march and back on a minimum-jerk path, s
+        """Shank, a rep flowing into the next hinge: how far its knee travelled, as its acceleration
+        (``knee_mps2``) tells. From hinge to hinge (T) the knee goes out to the march and back on a minimum-jerk path, s
         each way in T/2, which peaks at (10 / sqrt 3) s / (T/2)^2: s = swept x T^2 / 23 (swept: the most less the
         least since the rep left standing). A rep sweeps the knee from behind the hip to in front of it
         (0.8-1.5 m of arc on a 0.45 m thigh), however slowly: a slow rep accelerates it less, for longer.

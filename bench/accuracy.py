@@ -211,9 +211,12 @@ def main() -> int:
                         ("shank", lambda r: r["placement"] == "shank")):
         rs = [r for r in results if keep(r)]
         sets = [x for r in rs for x in r["sets"]]
+        d = [x for r in rs for x in r["delays"]]
+        if not sets or not d:
+            print(f"  {label:5}: no sets in these sessions")
+            continue
         exact = sum(t == g for t, g in sets) / len(sets) * 100
         within1 = sum(abs(t - g) <= 1 for t, g in sets) / len(sets) * 100
-        d = [x for r in rs for x in r["delays"]]
         print(f"  {label:5}: {len(sets):3} sets, exact {exact:5.1f} %, within +-1 {within1:5.1f} %, "
               f"reps outside sets {sum(r['outside'] for r in rs):3}, delay median {statistics.median(d):+.2f} s, "
               f"p95 {float(np.percentile(d, 95)):+.2f} s, |delay| p95 {float(np.percentile(np.abs(d), 95)):.2f} s, "
