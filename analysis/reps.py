@@ -25,9 +25,9 @@ bent as far as the thigh rises) shows as the knee sweeping: the knee's accelerat
 linear acceleration less the shank's own turning about the knee) while the shank barely turns; two
 sweeps in a hinge (into the march, back into the next hinge) are a rep. A slow march bent far more
 than the thigh rises tilts the shank back almost as far as the hinge: a slow rise of the shank with
-the knee accelerating, then a fall into the next hinge, is a rep. A rep
-flowing into the next hinge must have swept the knee through a march (``flow_travel_m``, from its
-acceleration and its time): a stretch's bob or a leg swing flows on with the knee barely moving.
+the knee accelerating, then a fall into the next hinge, is a rep. A rep flowing into the next hinge
+must have swept the knee through a march (``flow_travel_m``, from its acceleration and its time): a
+stretch's bob or a leg swing flows on with the knee barely moving.
 Which side of the axis is the hinge is learned: the first sustained excursion of a session is the
 hinge (every set starts with one); on the thigh it only counts once a march on the other side
 follows, which keeps stairs and sitting down (forward only) from deciding it. On the shank, until a
@@ -706,12 +706,13 @@ class RepDetector:
 
     def _knee_travel_m(self, t_s: float) -> float:
         """Shank, a rep flowing into the next hinge: how far its knee travelled, as its acceleration
-        (``knee_mps2``) tells. From hinge to hinge (T) the knee goes out to the march and back on a minimum-jerk path, s
-        each way in T/2, which peaks at (10 / sqrt 3) s / (T/2)^2: s = swept x T^2 / 23 (swept: the most less the
-        least since the rep left standing). A rep sweeps the knee from behind the hip to in front of it
-        (0.8-1.5 m of arc on a 0.45 m thigh), however slowly: a slow rep accelerates it less, for longer.
-        A stretch's bob in a held pose moves the thigh 10-20 deg (reads 0.3-0.5 m), a leg swing 50-80 deg
-        back and forth faster than any march (0.4-1.1 m): each swing back reads as a hinge all the same."""
+        (``knee_mps2``) tells. From hinge to hinge (T) the knee goes out to the march and back on a
+        minimum-jerk path, s each way in T/2, which peaks at (10 / sqrt 3) s / (T/2)^2: s = swept x
+        T^2 / 23 (swept: the most less the least since the rep left standing). A rep sweeps the knee
+        from behind the hip to in front of it (0.8-1.5 m of arc on a 0.45 m thigh), however slowly: a
+        slow rep accelerates it less, for longer. A stretch's bob in a held pose moves the thigh 10-20
+        deg (reads 0.3-0.5 m), a leg swing 50-80 deg back and forth faster than any march (0.4-1.1 m):
+        each swing back reads as a hinge all the same."""
         r = self.rep
         return (r.most_mps2 - r.low_mps2) * (t_s - r.t_enter) ** 2 / (4.0 * 10.0 / math.sqrt(3.0))
 
