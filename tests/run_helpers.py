@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +15,31 @@ from pathlib import Path
 import pytest
 
 CLI = [sys.executable, "-m", "firmware_bridge.cli.hingemarch", "run"]
+CHILD_ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}   # SIGABRT: every thread's stack on stderr
+
+
+def stacks_of_a_hung(proc: subprocess.Popen) -> None:
+    """A child that did not end in time: SIGABRT makes it write every thread's stack to its stderr
+    (faulthandler, on in CHILD_ENV), so the failure says where it hung."""
+    proc.send_signal(signal.SIGABRT)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def ended(proc: subprocess.Popen, timeout_s: float) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of a child with piped output, within ``timeout_s``; if it is still
+    running then, the test fails with its stderr and where each of its threads hung."""
+    text = lambda b: b.decode(errors="replace") if isinstance(b, bytes) else b or ""  # noqa: E731
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        stacks_of_a_hung(proc)
+        err = text(proc.communicate()[1])
+        raise AssertionError(f"still running after {timeout_s:g} s; its stderr, then its threads:\n{err[-8000:]}") from None
+    return proc.returncode, text(out), text(err)
 
 
 def wait_listening(proc: subprocess.Popen, port: int, host: str = "127.0.0.1") -> None:
@@ -54,12 +80,17 @@ class Service:
         def limit() -> None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
         self.proc = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=open(self.log, "ab"),
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                     env=CHILD_ENV,
                                      preexec_fn=limit if max_file_bytes else None)
         return self
 
     def wait(self, timeout_s: float = 60) -> int:
-        return self.proc.wait(timeout_s)
+        try:
+            return self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            stacks_of_a_hung(self.proc)
+            raise AssertionError(f"still running after {timeout_s:g} s; the end of its log, then its threads:\n"
+                                 + self.log.read_text(errors="replace")[-8000:]) from None
 
     def sessions(self) -> list[Path]:
         return sorted((self.state_dir / "sessions").iterdir())

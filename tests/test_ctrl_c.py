@@ -1,13 +1,18 @@
-"""Ctrl-C ends the commands that wait for it even when the kernel hands the SIGINT to another thread
-than the main one (a thread starting a thread or a report child takes it): the demo's page kept up
-after the workout, and ``hingemarch serve``."""
+"""Ctrl-C and SIGTERM end the commands that run until stopped as a normal end would: even when the
+kernel hands the SIGINT to another thread than the main one (a thread starting a thread or a report
+child takes it), when the shell started the command with SIGINT ignored (``&`` in a script), and in
+the middle of the demo's workout (its session closed, its private broker and temporary folder gone)."""
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import free_port
+from run_helpers import CHILD_ENV, ended
 
 # Runs the command in-process; a helper thread waits until the main thread sleeps inside the
 # command's function that waits for Ctrl-C (argv[1]), then raises SIGINT in itself, so its C handler runs off the main thread.
@@ -48,11 +53,45 @@ def test_ctrl_c_ends_the_command_when_another_thread_takes_the_signal(command, t
         (tmp_path / "sessions").mkdir()
         waiter, argv = "run", ["serve", str(tmp_path / "sessions"), "--port", str(free_port())]
     proc = subprocess.Popen([sys.executable, "-c", CHILD, waiter, *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=CHILD_ENV)
+    code, out, err = ended(proc, 60)
+    assert "SIGINT now" in out and code == 0, (out[-300:], err[-300:])
+
+
+def _demo(tmp_path: Path, *args: str, **popen) -> subprocess.Popen:
+    """The demo with its temporary files under tmp_path/tmp (where its private broker's config lives)."""
+    (tmp_path / "tmp").mkdir()
+    return subprocess.Popen([sys.executable, "-m", "firmware_bridge.cli.hingemarch", "demo", *args,
+                             "--state-dir", str(tmp_path / "state")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env={**CHILD_ENV, "TMPDIR": str(tmp_path / "tmp")}, **popen)
+
+
+def test_sigterm_mid_workout_ends_the_demo_as_a_finished_one(tmp_path):
+    proc = _demo(tmp_path, "--speed", "20", "--sets", "2")
+    assert any("rep  2 of set 1" in line for line in proc.stdout)       # the workout is under way
+    proc.send_signal(signal.SIGTERM)
+    code, out, err = ended(proc, 30)
+    assert code == 0 and "Traceback" not in err, err
+    assert "stopped at" in out and "by then" in out
+    (folder,) = (tmp_path / "state" / "sessions").iterdir()
+    assert (folder / "summary.json").exists()                             # the session was closed
+    assert not list((tmp_path / "tmp").iterdir())                         # its broker's folder is gone
+    mine = str(tmp_path / "tmp").encode()
+    running = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _cmdline(p).find(mine) >= 0]
+    assert not running, "the demo's broker outlived it"
+
+
+def _cmdline(proc_dir: Path) -> bytes:
     try:
-        out, err = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"still running after SIGINT ({'SIGINT now' in out}): {out[-300:]} {err[-300:]}")
-    assert "SIGINT now" in out and proc.returncode == 0, (out[-300:], err[-300:])
+        return (proc_dir / "cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_ctrl_c_ends_the_demo_that_a_script_started_with_sigint_ignored(tmp_path):
+    proc = _demo(tmp_path, "--speed", "1000", "--sets", "1", "--no-mqtt",
+                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert any("the page stays up" in line for line in proc.stdout)
+    os.kill(proc.pid, signal.SIGINT)
+    code, _, err = ended(proc, 30)
+    assert code == 0 and "Traceback" not in err, err

@@ -2,7 +2,6 @@
 service run with --no-record; the page kept up after a workout ends ("session ended", its report)."""
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import threading
 
 import pytest
 from conftest import free_port
-from run_helpers import wait_listening
+from run_helpers import CHILD_ENV, ended, wait_listening
 from web_helpers import GatedSource, http, quiet_config, record_session, short_sim
 
 from firmware_bridge.service.loop import serve
@@ -29,7 +28,7 @@ def recorded(tmp_path_factory):
 def test_serve_shows_sessions_reports_and_history_from_a_folder(recorded):
     state, folder = recorded
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "HINGEMARCH_CONFIG"}    # no config file: this machine only
+    env = {k: v for k, v in CHILD_ENV.items() if k != "HINGEMARCH_CONFIG"}    # no config file: this machine only
     proc = subprocess.Popen([*CLI, "serve", str(state / "sessions"), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
@@ -44,8 +43,8 @@ def test_serve_shows_sessions_reports_and_history_from_a_folder(recorded):
         assert hist.status == 200 and f'href="/sessions/{folder.name}"' in hist.text
         assert http(port, "/history/nobody").status == 404
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-        assert f"on http://127.0.0.1:{port}/" in proc.stdout.read().decode()
+        code, out, _ = ended(proc, 30)
+        assert code == 0 and f"on http://127.0.0.1:{port}/" in out
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -107,12 +106,12 @@ def test_a_ctrl_c_as_the_page_line_shows_ends_the_demo_cleanly(tmp_path):
     """The Ctrl-C the line asks for, sent the moment it shows: the same clean end (exit 0, no
     traceback), not an interrupt caught before the demo waits for it."""
     proc = subprocess.Popen([*CLI, "demo", "--speed", "1000", "--sets", "1", "--no-mqtt", "--state-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CHILD_ENV)
     try:
         assert any("the page stays up" in line for line in proc.stdout)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0 and "Traceback" not in err, err
+        code, _, err = ended(proc, 30)
+        assert code == 0 and "Traceback" not in err, err
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -121,7 +120,7 @@ def test_a_ctrl_c_as_the_page_line_shows_ends_the_demo_cleanly(tmp_path):
 
 def test_the_demo_keeps_its_page_until_ctrl_c(tmp_path):
     proc = subprocess.Popen([*CLI, "demo", "--speed", "1000", "--sets", "1", "--no-mqtt", "--state-dir", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CHILD_ENV)
     try:
         url = None
         for line in proc.stdout:
@@ -135,7 +134,7 @@ def test_the_demo_keeps_its_page_until_ctrl_c(tmp_path):
         assert snap["state"]["running"] is False and snap["recorded"] is True
         assert http(port, f"/sessions/{snap['session_id']}").status == 200
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(30) == 0
+        assert ended(proc, 30)[0] == 0
     finally:
         if proc.poll() is None:
             proc.kill()

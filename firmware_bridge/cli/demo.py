@@ -4,7 +4,8 @@ The simulator plays an athlete (sets of hinge-and-marches, rests with walking, s
 strap adjustments) into the live service: pipeline -> session files -> MQTT, on a private
 Mosquitto it starts on a free loopback port. The view below subscribes to the topics like a phone
 dashboard would, and at the end the count is compared with what the simulated athlete did.
---sensor mpu6050|lsm6dsox runs the real I2C driver against an emulated chip instead.
+--sensor mpu6050|lsm6dsox runs the real I2C driver against an emulated chip instead. Ctrl-C or
+SIGTERM ends it cleanly at any point: the session closed, the count so far compared.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from analysis.errors import HingemarchError
 from analysis.reps import PLACEMENTS
 from firmware_bridge.cli.flags import SEED, number
-from firmware_bridge.cli.signals import wait_in_main
+from firmware_bridge.cli.signals import stop_on_signals, wait_in_main
 from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
 from firmware_bridge.mqtt.topics import Topics
 from firmware_bridge.service import config
@@ -150,16 +151,18 @@ def run(args) -> int:
                 sys.stdout.write(status_line(state, service.t_s, duration, shutil.get_terminal_size().columns))
                 sys.stdout.flush()
 
-        service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block, keep_web=not args.exit)
-        if view:
-            time.sleep(0.5)               # the last events are on their way through the broker
-        if tty:
-            sys.stdout.write("\r\033[K")
-        for line in _drain(view) if view else []:
-            print(line)
-        _report(service, sim)
-        if service.web is not None:
-            _linger(service)
+        with stop_on_signals(lambda signum: source.close()) as stopping:
+            service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block, stop=stopping,
+                            keep_web=not args.exit)
+            if view:
+                time.sleep(0.5)               # the last events are on their way through the broker
+            if tty:
+                sys.stdout.write("\r\033[K")
+            for line in _drain(view) if view else []:
+                print(line)
+            _report(service, sim, stopped_s=service.t_s if stopping.is_set() else None)
+            if service.web is not None:
+                _linger(service, stopping)
     finally:
         if view:
             view.close()
@@ -169,14 +172,15 @@ def run(args) -> int:
     return 0
 
 
-def _linger(service) -> None:
-    """Keep the page up after the workout ("session ended", with its report) until Ctrl-C."""
-    try:                          # a Ctrl-C as soon as the line shows ends it the same way
-        print(f"the page stays up (session ended, its report and the sessions): {service.web.url} "
-              "- Ctrl-C to end", flush=True)
-        wait_in_main()
-    except KeyboardInterrupt:
-        print()
+def _linger(service, stopping) -> None:
+    """Keep the page up after the workout ("session ended", with its report) until Ctrl-C or SIGTERM
+    (none if the workout was stopped by one)."""
+    try:
+        if not stopping.is_set():
+            print(f"the page stays up (session ended, its report and the sessions): {service.web.url} "
+                  "- Ctrl-C to end", flush=True)
+            wait_in_main(stopping)
+            print()
     finally:
         service.web.stop()
 
@@ -203,13 +207,19 @@ def _drain(view: PhoneView | None) -> list[str]:
     return out
 
 
-def _report(service, sim) -> None:
+def _report(service, sim, stopped_s: float | None = None) -> None:
+    """The count against what the simulated athlete did; stopped early (at ``stopped_s`` of session
+    time), against what they had done by then."""
     summary = service.last_summary or {}
     got = {s["set_index"]: s["reps"] for s in summary.get("sets", [])}
-    truth = [st.reps for st in sim.truth.sets]
-    print(f"counted {summary.get('totals', {}).get('reps', 0)} reps in {len(got)} sets; the simulated "
-          f"athlete did {sum(truth)} in {len(truth)} (set by set: "
-          + ", ".join(f"{got.get(i + 1, 0)}/{t}" for i, t in enumerate(truth)) + ")")
+    k = sim.stage.clock_factor        # truth in physics time, the session in the sensor's
+    truth = [sum(t * k <= stopped_s for t in st.rep_completion_s) if stopped_s is not None else st.reps
+             for st in sim.truth.sets]
+    truth = [t for t in truth if t] if stopped_s is not None else truth
+    print((f"stopped at {stopped_s:.0f} s of the workout: " if stopped_s is not None else "")
+          + f"counted {summary.get('totals', {}).get('reps', 0)} reps in {len(got)} sets; the simulated "
+          f"athlete did {sum(truth)} in {len(truth)}" + (" by then" if stopped_s is not None else "")
+          + (" (set by set: " + ", ".join(f"{got.get(i + 1, 0)}/{t}" for i, t in enumerate(truth)) + ")" if truth else ""))
     if service.last_folder:
         print(f"session folder: {service.last_folder}\n"
               f"look at it: hingemarch analyze {service.last_folder}")

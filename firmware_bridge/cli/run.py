@@ -12,10 +12,10 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 
 from analysis.exercises import EXERCISES
 from firmware_bridge.cli.flags import SEED, SPEED, config_number
+from firmware_bridge.cli.signals import stop_on_signals
 from firmware_bridge.service import config, logsetup, sdnotify
 from firmware_bridge.service.loop import serve
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
@@ -71,21 +71,17 @@ def run(args) -> int:
         config.mqtt_settings(cfg.mqtt, args.device_id)     # config errors before any hardware
     state = state_dir(args.state_dir)
     source = open_source(args.source, cfg, state, args.speed, args.seed, args.rate_hz)
-    stopping = threading.Event()
     watch = sdnotify.LoopWatch()     # under systemd: READY, watchdog pings, STATUS, STOPPING
 
-    def stop(signum, frame) -> None:
+    def stop(signum: int) -> None:
         log.info("stopping on %s", signal.Signals(signum).name)
         watch.stopping()
-        stopping.set()
         source.close()
 
-    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        serve(cfg, source, state, on_block=watch, device_id=args.device_id, source_name=args.source,
-              speed=args.speed, record=not args.no_record, stop=stopping)
-    finally:
-        watch.stopping()
-        for s, handler in old.items():
-            signal.signal(s, handler)
+    with stop_on_signals(stop) as stopping:
+        try:
+            serve(cfg, source, state, on_block=watch, device_id=args.device_id, source_name=args.source,
+                  speed=args.speed, record=not args.no_record, stop=stopping)
+        finally:
+            watch.stopping()
     return 0

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import threading
 from pathlib import Path
 
 from analysis.errors import HingemarchError
 from firmware_bridge.cli.flags import config_number
-from firmware_bridge.cli.signals import wait_in_main
+from firmware_bridge.cli.signals import stop_on_signals, wait_in_main
 from firmware_bridge.service import config, logsetup
 from firmware_bridge.service.paths import CONFIG_HELP, config_file, state_dir
 
@@ -46,12 +44,9 @@ def run(args) -> int:
     server = WebServer(host, cfg.web.port if args.port is None else args.port, token, root, live=False).start()
     print(f"hingemarch serve: the sessions in {root} on {server.url}"
           + (" (access token required)" if token else "") + "; Ctrl-C to stop", flush=True)
-    stopping = threading.Event()
-    old = {s: signal.signal(s, lambda *_: stopping.set()) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        wait_in_main(stopping)
-    finally:
-        server.stop()
-        for s, handler in old.items():
-            signal.signal(s, handler)
+    with stop_on_signals() as stopping:
+        try:
+            wait_in_main(stopping)
+        finally:
+            server.stop()
     return 0
