@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -11,7 +12,7 @@ import threading
 import pytest
 from conftest import free_port
 from run_helpers import CHILD_ENV, ended, wait_listening
-from web_helpers import GatedSource, http, quiet_config, record_session, short_sim
+from web_helpers import HOST, GatedSource, http, quiet_config, record_session, short_sim
 
 from firmware_bridge.service.loop import serve
 from imu.sim import SimSource
@@ -139,3 +140,23 @@ def test_the_demo_keeps_its_page_until_ctrl_c(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+
+def test_a_page_whose_port_is_taken_takes_another_when_asked(tmp_path):
+    """The demo's page (``web_any_port``): another program holds its port, so it serves on a free one
+    and says where; without the flag the page is off and the state says why."""
+    with socket.socket() as taken:
+        taken.bind((HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        service = serve(quiet_config(port=port), SimSource(short_sim(), speed=0), tmp_path / "a", keep_web=True,
+                        web_any_port=True)
+        try:
+            url = service.parts["web"]["url"]
+            assert url and service.web.port != port and url.endswith(f":{service.web.port}/")
+            assert http(service.web.port, "/api/state").json()["session_id"] == service.last_folder.name
+        finally:
+            service.web.stop()
+        off = serve(quiet_config(port=port), SimSource(short_sim(), speed=0), tmp_path / "b", keep_web=True)
+        assert off.web is None and "already in use" in off.parts["web"]["error"]

@@ -13,7 +13,6 @@ import argparse
 import json
 import queue
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from analysis.errors import HingemarchError
 from analysis.reps import PLACEMENTS
 from firmware_bridge.cli.flags import SEED, number
 from firmware_bridge.cli.signals import stop_on_signals, wait_in_main
-from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker, free_port
+from firmware_bridge.mqtt.localbroker import LOOPBACK, LocalBroker
 from firmware_bridge.mqtt.topics import Topics
 from firmware_bridge.service import config
 from firmware_bridge.service.loop import serve
@@ -34,6 +33,7 @@ from firmware_bridge.service.paths import state_dir
 from imu.sim.exercises import MOVES
 
 DEVICE_ID = "demo"
+WEB_PORT = 8080     # the demo's page, unless another program (or demo) has it: then any free port
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -127,16 +127,21 @@ def run(args) -> int:
             view = PhoneView(broker.host, broker.port, Topics(cfg.mqtt.topic_prefix, DEVICE_ID))
         else:
             cfg = cfg.updated("mqtt", enabled=False)
-        cfg = cfg.updated("web", host=LOOPBACK, port=_web_port())
+        cfg = cfg.updated("web", host=LOOPBACK, port=WEB_PORT)
         print(f"hingemarch demo: seed {args.seed}, {sim.truth.duration_s / 60:.1f} min workout at "
               f"{args.speed:g}x, sensor {args.sensor}, {args.placement}"
-              + (f", MQTT on {broker.host}:{broker.port}" if broker else "")
-              + f"\nlive page and sessions: http://{LOOPBACK}:{cfg.web.port}/")
+              + (f", MQTT on {broker.host}:{broker.port}" if broker else ""))
         duration = sim.truth.duration_s * sim.stage.clock_factor
         last_draw = 0.0
+        page_told = False
 
         def on_block(service) -> None:
-            nonlocal last_draw
+            nonlocal last_draw, page_told
+            if not page_told:         # where the page really is: another demo may hold WEB_PORT
+                page_told = True
+                page = service.parts.get("web") or {}
+                print(f"live page and sessions: {page['url']}" if page.get("url")
+                      else f"live page off: {page.get('error')}", flush=True)
             now = time.monotonic()
             if now - last_draw < 0.1 and service.source.status == "ok":
                 return
@@ -153,7 +158,7 @@ def run(args) -> int:
 
         with stop_on_signals(lambda signum: source.close()) as stopping:
             service = serve(cfg, source, state_dir(args.state_dir), on_block=on_block, stop=stopping,
-                            keep_web=not args.exit)
+                            keep_web=not args.exit, web_any_port=True)
             if view:
                 time.sleep(0.5)               # the last events are on their way through the broker
             if tty:
@@ -183,16 +188,6 @@ def _linger(service, stopping) -> None:
             print()
     finally:
         service.web.stop()
-
-
-def _web_port(preferred: int = 8080) -> int:
-    """The usual port when it is free here, else any free one."""
-    with socket.socket() as s:
-        try:
-            s.bind((LOOPBACK, preferred))
-            return preferred
-        except OSError:
-            return free_port()
 
 
 def _drain(view: PhoneView | None) -> list[str]:

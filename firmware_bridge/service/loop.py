@@ -32,13 +32,14 @@ def _recover(sessions: Path, publisher) -> None:
 
 def serve(cfg: Config, source, state: Path, on_block=None, *, device_id: str | None = None,
           source_name: str = "", speed: float | None = None, record: bool = True,
-          stop: threading.Event | None = None, keep_web: bool = False) -> Service:
+          stop: threading.Event | None = None, keep_web: bool = False, web_any_port: bool = False) -> Service:
     """The live service until the source ends or ``stop`` is set: source -> pipeline -> session
     folder under ``state``/sessions + MQTT (if ``cfg.mqtt.enabled``). ``on_block(service)``
     runs after each block (a live view). Returns the Service (``last_summary``, ``last_folder``).
     The web page shows the sessions under ``state``/sessions even when not recording (``record``
     False). ``keep_web``: the page stays up after the source ends (showing "session ended"), as
-    ``service.web``; the caller stops it (``service.web.stop()``)."""
+    ``service.web``; the caller stops it (``service.web.stop()``). ``web_any_port``: the page takes
+    any free port if its own is taken (``service.parts["web"]["url"]`` says where it is)."""
     settings = mqtt_settings(cfg.mqtt, device_id) if cfg.mqtt.enabled else None
     sessions = state / "sessions" if record else None
     speed = getattr(source, "speed", 1.0) if speed is None else speed
@@ -48,7 +49,7 @@ def serve(cfg: Config, source, state: Path, on_block=None, *, device_id: str | N
     try:
         if cfg.web.enabled:    # a port that cannot be had is logged; counting goes on
             from firmware_bridge.web.app import start_for  # aiohttp only when the page is on
-            web = start_for(service, cfg.web.host, cfg.web.port, cfg.web.token, state / "sessions")
+            web = start_for(service, cfg.web.host, cfg.web.port, cfg.web.token, state / "sessions", web_any_port)
         if settings is not None:
             if web is not None:
                 settings = replace(settings, page_url=web.url)

@@ -254,15 +254,22 @@ def refusal(request: web.Request, status: int, message: str) -> web.Response:
     return web.Response(text=f"{status}: {message}\n", status=status, headers=headers)
 
 
-def start_for(service, host: str, port: int, token: str, sessions_dir: Path | None) -> WebServer | None:
+def start_for(service, host: str, port: int, token: str, sessions_dir: Path | None,
+              or_any_port: bool = False) -> WebServer | None:
     """Start the web server of a running Service on ``host``:``port`` (the [web] config; the
     environment's token wins over ``token``). A port that cannot be bound turns the page off, is
-    logged and shown in the state; counting goes on."""
+    logged and shown in the state; counting goes on. ``or_any_port``: then any free port instead
+    (the demo: two on one machine at once)."""
     hub = LiveHub()
     token = os.environ.get(TOKEN_ENV) or token
     server = WebServer(host, port, token, sessions_dir, hub, service)
     try:
-        server.start()
+        try:
+            server.start()
+        except WebError:
+            if not or_any_port:
+                raise
+            server = WebServer(host, 0, token, sessions_dir, hub, service).start()
     except WebError as e:
         log.error("web page off: %s; counting goes on (set [web] port, or --no-web)", e)
         service.parts["web"] = {"url": None, "error": str(e)}
