@@ -37,8 +37,8 @@ class LegAngleParams:
     stale_ref_deg: float = 8.0          # ...if it reads this far from the reference...
     round_trip_deg: float = 40.0        # ...and the leg then swings this far one way, half as far the other
     quiet_s: float = 0.2                # thigh, mid-set: the leg turning under moving_dps this long holds a pose...
-    poses_kept: int = 5                 # ...one of the last this many held (a rep stops at its bottom and top,
-                                        # a rep flowing into the next one twice)...
+    poses_kept: int = 9                 # ...one of the last this many held (a rep stops at its bottom and top:
+                                        # a run of three flowing reps between two returns holds six)...
     home_return_deg: float = 8.0        # ...standing, if after a round trip the leg holds a pose this close to it...
     home_returns: int = 2               # ...this many times over (a false start's bottom may recur once)
     seated_deg: float = 15.0            # shank: a pose held home_still_s further than this from the reference...
@@ -70,6 +70,8 @@ class LegAngle:
         self.turns = 0                # times the axis turned far while being followed
         self.rehomes = 0
         self.set_rehomes = 0          # of them, re-homes confirmed by the reps' own returns (mid-set, thigh)
+        self.set_rehome_buckets = 0   # the last of those: buckets since the leg first held that standing
+        self._n = 0                   # buckets seen (update calls)
         self._home: _Pose | None = None   # the last long still pose
         self._poses: deque[_Pose] = deque(maxlen=p.poses_kept)   # the last poses held, however briefly
         self._unfollowed: list[float] = []   # angles the poses have not followed yet (see _track_home)
@@ -82,6 +84,7 @@ class LegAngle:
         ``gyro_dps``: three floats (a list is quickest: this runs 50 times a second). ``still_s`` > 0
         when a still window was just confirmed: how long the leg has been still. ``hinge_sign``: the
         sign of the raw angle in a hinge, once the rep detector knows it (0: not known)."""
+        self._n += 1
         still = still_s > 0
         gx, gy, gz = gyro_dps
         if gx * gx + gy * gy + gz * gz > self.moving_dps ** 2:
@@ -234,13 +237,14 @@ class LegAngle:
         if not self._follow_reps:
             return self._shank_return(self._home, up, angle, hinge_sign)
         self._follow_poses()
-        returns = 1 + max((p.returns for p in poses if p.round_trip(self.round_trip_deg)
-                           and abs(p.from_deg) <= self.home_return_deg), default=-1) \
-            if poses and poses[-1].reach(self.round_trip_deg) else 0
+        back_to = max((p for p in poses if p.round_trip(self.round_trip_deg) and abs(p.from_deg) <= self.home_return_deg),
+                      key=lambda p: p.returns, default=None) if poses and poses[-1].reach(self.round_trip_deg) else None
+        returns, first_n = (back_to.returns + 1, back_to.first_n) if back_to is not None else (0, self._n)
         if self._follow_reps and returns >= self.home_returns and abs(angle) > self.stale_ref_deg:
             angle = self._rehome(up, up)
             self.set_rehomes += 1
-        poses.append(_Pose(angle, returns=returns))
+            self.set_rehome_buckets = self._n - first_n
+        poses.append(_Pose(angle, returns=returns, first_n=first_n))
         return angle
 
     def _shank_return(self, home: _Pose | None, up: np.ndarray, angle: float, hinge_sign: int) -> float:
@@ -276,10 +280,11 @@ class _Pose:
     """A pose the leg held, and how far it has gone from it since, each way (unwrapped: from a seat
     the hinge is 180 deg away, not "behind")."""
 
-    __slots__ = ("deg", "up", "returns", "from_deg", "behind", "ahead")
+    __slots__ = ("deg", "up", "returns", "first_n", "from_deg", "behind", "ahead")
 
-    def __init__(self, deg: float, up: np.ndarray | None = None, returns: int = 0):
+    def __init__(self, deg: float, up: np.ndarray | None = None, returns: int = 0, first_n: int = 0):
         self.deg, self.up, self.returns = deg, up, returns   # returns: times the leg came back to it so far
+        self.first_n = first_n    # the bucket where the leg first held it (before those returns)
         self.from_deg = self.behind = self.ahead = 0.0
 
     def follow(self, angles) -> None:

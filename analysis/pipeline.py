@@ -8,6 +8,7 @@ whatever the session length.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,9 @@ from analysis.units import STANDARD_GRAVITY_MPS2
 GRAVITY_TAU_S = 0.1   # the accelerometer's direction, low-passed over this, is gravity's while the leg moves
                       # slowly (an exercise's raise: see docs/exercises.md); it smooths a drop on the mat
 REPLAY_S = 16.0       # on a re-home or an axis turn, the rep detector re-reads this much history: a re-home
-                      # mid-set is confirmed by two returns to standing, two reps of up to 8 s after the slip
+                      # mid-set is confirmed by two returns to standing, two reps of up to 8 s after the slip...
+SET_REPLAY_S = 60.0   # ...or, if the leg first held that standing longer ago (flowing reps come back to it
+                      # seldom), all since then, up to this (the memory the re-read history takes)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Pipeline:
         self._rep_axis: tuple | None = None   # (axis, its covariance) at the open set's last rep
         self._set_axis: tuple | None = None   # the same, of the last set (see _relearn)
         self._unknown = True          # the leg angle is not known yet (axis or standing reference)
-        self._recent: deque = deque(maxlen=int(REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2,
+        self._recent: deque = deque(maxlen=int(SET_REPLAY_S * ANALYSIS_RATE_HZ))   # (t_s, up, gyro_dps, linear_mps2,
                                                                                 # its vector in sensor axes)
         self._recent_at_rep = False   # _recent began where a rep closed (not at a gap, a re-zero or the start)
         self.t_s = 0.0
@@ -204,17 +207,20 @@ class Pipeline:
             problems += self._gyro.problems()      # disagrees with its accelerometer too
         return problems + ([self._second_problem] if self._second_problem else [])
 
-    def _replay(self, forget_side: bool) -> list[RepFound]:
+    def _replay(self, forget_side: bool, since_buckets: int = 0) -> list[RepFound]:
         """The reference or the axis was stale or just learned (a rep in progress saw wrong angles, or
         none: the first rep teaches the axis): run the detector again over the buckets since the last
-        rep or reset, as the new reference and axis read them; the reps it finds there."""
+        rep or reset (the last ``REPLAY_S`` of them, or ``since_buckets`` if more: since the leg first
+        held the standing a re-home found), as the new reference and axis read them; the reps it finds there."""
         reps = self._reps
         reps.reset(forget_side, self._prior_side() if forget_side else 0)
-        recent = self._recent
+        n = max(int(REPLAY_S * ANALYSIS_RATE_HZ), since_buckets)
+        recent = list(itertools.islice(self._recent, max(len(self._recent) - n, 0), None))
         if recent:
-            reps.rewind(recent[0][0], self._recent_at_rep and len(recent) < recent.maxlen)
+            whole = len(recent) == len(self._recent) < min(n, self._recent.maxlen)
+            reps.rewind(recent[0][0], self._recent_at_rep and whole)
         leg = self._leg
-        return [f for t, up, g, lin, vec in self._recent
+        return [f for t, up, g, lin, vec in recent
                 for f in reps.update(t, *leg.reread(up, g), lin, *leg.swing_mps2(vec))]
 
     def _prior_side(self) -> int:
@@ -320,12 +326,13 @@ class Pipeline:
             else:
                 found = []
                 turned = leg.turns != self._turns and sets.open is None   # in a set the side was right
-                if leg.set_rehomes != self._set_rehomes:
+                set_rehome = leg.set_rehomes != self._set_rehomes
+                if set_rehome:
                     self._set_rehomes = leg.set_rehomes
                     reps.forget_sizes()
                 if turned or learned or leg.rehomes != self._rehomes:
                     self._turns, self._rehomes = (leg.turns if turned else self._turns), leg.rehomes
-                    found = self._replay(forget_side=turned)
+                    found = self._replay(forget_side=turned, since_buckets=leg.set_rehome_buckets if set_rehome else 0)
                 found += reps.update(t, raw, rate, lin, *leg.swing_mps2(vec))
             recent.append((t, up, g, lin, vec))   # imufusion hands out a new array each update
             if found:

@@ -68,3 +68,16 @@ def test_a_slip_of_24_deg_mid_set_keeps_the_sets_last_rep(seed):
                for a in s.truth.activities)
     sets, _ = _run(s)
     assert sets == [8]
+
+
+@pytest.mark.parametrize("seed", [17])
+def test_a_slip_in_a_flowing_set_keeps_every_rep_since_the_leg_first_stood_there(seed):
+    """Reps that flow one into the next come back to standing seldom: the second return that confirms
+    the re-home came more than 16 s after the leg first held the new standing, and the reps between
+    were lost. The detector re-reads all since that first hold."""
+    s = simulate_session(seed, rate_hz=100, n_sets=1, reps_per_set=[10], include_distractions=False,
+                         slip_prob=1.0, slip_in_plane_frac=1.0, slip_range_deg=(24.0, 24.0),
+                         hinge_depth_range_deg=SHALLOW_DEG, hold_prob=0.0, flow_prob=1.0, tempo_range_s=(2.0, 6.0))
+    sets, p = _run(s)
+    assert p._leg.set_rehomes == 1 and p._leg.set_rehome_buckets > 16 * 50
+    assert sets == [10]
