@@ -217,7 +217,7 @@ class Pipeline:
         n = max(int(REPLAY_S * ANALYSIS_RATE_HZ), since_buckets)
         recent = list(itertools.islice(self._recent, max(len(self._recent) - n, 0), None))
         if recent:
-            whole = len(recent) == len(self._recent) < min(n, self._recent.maxlen)
+            whole = len(self._recent) < min(n, self._recent.maxlen)    # all since the last rep, none dropped
             reps.rewind(recent[0][0], self._recent_at_rep and whole)
         leg = self._leg
         return [f for t, up, g, lin, vec in recent

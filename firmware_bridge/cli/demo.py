@@ -139,9 +139,10 @@ def run(args) -> int:
             nonlocal last_draw, page_told
             if not page_told:         # where the page really is: another demo may hold WEB_PORT
                 page_told = True
-                page = service.parts.get("web") or {}
-                print(f"live page and sessions: {page['url']}" if page.get("url")
-                      else f"live page off: {page.get('error')}", flush=True)
+                page = service.parts.get("web")
+                if page:
+                    print(f"live page and sessions: {page['url']}" if page["url"]
+                          else f"live page off: {page['error']}", flush=True)
             now = time.monotonic()
             if now - last_draw < 0.1 and service.source.status == "ok":
                 return
@@ -207,10 +208,11 @@ def _report(service, sim, stopped_s: float | None = None) -> None:
     time), against what they had done by then."""
     summary = service.last_summary or {}
     got = {s["set_index"]: s["reps"] for s in summary.get("sets", [])}
-    k = sim.stage.clock_factor        # truth in physics time, the session in the sensor's
-    truth = [sum(t * k <= stopped_s for t in st.rep_completion_s) if stopped_s is not None else st.reps
-             for st in sim.truth.sets]
-    truth = [t for t in truth if t] if stopped_s is not None else truth
+    if stopped_s is None:
+        truth = [st.reps for st in sim.truth.sets]
+    else:                             # truth in physics time, the session in the sensor's
+        k = sim.stage.clock_factor
+        truth = [n for st in sim.truth.sets if (n := sum(t * k <= stopped_s for t in st.rep_completion_s))]
     print((f"stopped at {stopped_s:.0f} s of the workout: " if stopped_s is not None else "")
           + f"counted {summary.get('totals', {}).get('reps', 0)} reps in {len(got)} sets; the simulated "
           f"athlete did {sum(truth)} in {len(truth)}" + (" by then" if stopped_s is not None else "")
