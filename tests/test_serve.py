@@ -142,7 +142,6 @@ def test_the_demo_keeps_its_page_until_ctrl_c(tmp_path):
             proc.wait()
 
 
-
 def test_a_page_whose_port_is_taken_takes_another_when_asked(tmp_path):
     """The demo's page (``web_any_port``): another program holds its port, so it serves on a free one
     and says where; without the flag the page is off and the state says why."""

@@ -3,7 +3,8 @@
 import pytest
 
 from analysis.events import SetEvent
-from analysis.pipeline import Pipeline
+from analysis.pipeline import REPLAY_S, Pipeline
+from analysis.resample import ANALYSIS_RATE_HZ
 from imu.sim import simulate_session
 
 SHALLOW_DEG = (45.0, 55.0)     # a 20 deg offset takes such hinges under the threshold
@@ -79,5 +80,5 @@ def test_a_slip_in_a_flowing_set_keeps_every_rep_since_the_leg_first_stood_there
                          slip_prob=1.0, slip_in_plane_frac=1.0, slip_range_deg=(24.0, 24.0),
                          hinge_depth_range_deg=SHALLOW_DEG, hold_prob=0.0, flow_prob=1.0, tempo_range_s=(2.0, 6.0))
     sets, p = _run(s)
-    assert p._leg.set_rehomes == 1 and p._leg.set_rehome_buckets > 16 * 50
+    assert p._leg.set_rehomes == 1 and p._leg.set_rehome_buckets > REPLAY_S * ANALYSIS_RATE_HZ
     assert sets == [10]

@@ -33,7 +33,6 @@ from firmware_bridge.service.paths import state_dir
 from imu.sim.exercises import MOVES
 
 DEVICE_ID = "demo"
-WEB_PORT = 8080     # the demo's page, unless another program (or demo) has it: then any free port
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -127,7 +126,7 @@ def run(args) -> int:
             view = PhoneView(broker.host, broker.port, Topics(cfg.mqtt.topic_prefix, DEVICE_ID))
         else:
             cfg = cfg.updated("mqtt", enabled=False)
-        cfg = cfg.updated("web", host=LOOPBACK, port=WEB_PORT)
+        cfg = cfg.updated("web", host=LOOPBACK)   # its usual port, or any free one if taken
         print(f"hingemarch demo: seed {args.seed}, {sim.truth.duration_s / 60:.1f} min workout at "
               f"{args.speed:g}x, sensor {args.sensor}, {args.placement}"
               + (f", MQTT on {broker.host}:{broker.port}" if broker else ""))
@@ -137,7 +136,7 @@ def run(args) -> int:
 
         def on_block(service) -> None:
             nonlocal last_draw, page_told
-            if not page_told:         # where the page really is: another demo may hold WEB_PORT
+            if not page_told:         # where the page really is: another demo may hold its port
                 page_told = True
                 page = service.parts.get("web")
                 if page:
